@@ -1,0 +1,38 @@
+/* A session: a prepared graph, its memory plan and a thread pool.
+ * yq_session_new takes ownership of the graph, resolves ops, sorts, folds
+ * constants, infers every shape, plans one arena (buffers reused by liveness)
+ * and calls each op's prepare(). yq_session_run then only computes: no
+ * allocation in the steady state. */
+#ifndef YQ_RT_SESSION_H
+#define YQ_RT_SESSION_H
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "ir/graph.h"
+
+typedef struct yq_session_opts {
+    int nthreads; /* <= 0: one per CPU */
+    int verbose;  /* print the plan to stderr */
+} yq_session_opts;
+
+typedef struct yq_session yq_session;
+
+yq_status yq_session_new(yq_graph *g, const yq_session_opts *opts, yq_session **out);
+void yq_session_free(yq_session *s);
+const yq_graph *yq_session_graph(const yq_session *s);
+
+int yq_session_ninputs(const yq_session *s);
+int yq_session_noutputs(const yq_session *s);
+/* Graph input/output i as a value (name, dtype, dims). */
+const yq_value *yq_session_input(const yq_session *s, int i);
+const yq_value *yq_session_output_info(const yq_session *s, int i);
+
+/* Run with inputs in graph-input order; each must match dtype and dims. */
+yq_status yq_session_run(yq_session *s, const yq_tensor *inputs, int ninputs);
+/* Output i of the last run; data stays valid until the next run or free. */
+const yq_tensor *yq_session_output(const yq_session *s, int i);
+
+/* Arena bytes planned for activations (for reports). */
+size_t yq_session_arena_bytes(const yq_session *s);
+
+#endif
