@@ -19,7 +19,7 @@ static yq_status resolve(yq_graph *g, yq_node *n, const yq_op_vtable **vt) {
 
 yq_status yq_node_infer(yq_graph *g, int node_id) {
     yq_node *n = &g->nodes[node_id];
-    const yq_op_vtable *vt;
+    const yq_op_vtable *vt = NULL;
     YQ_TRY(resolve(g, n, &vt));
     yq_infer_ctx ic = {.g = g, .node = n, .opset = yq_graph_opset(g, "")};
     return vt->infer(&ic);
