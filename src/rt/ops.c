@@ -25,6 +25,7 @@ static void ops_init_once(void) {
     yq_register_resize_ops(op_table);
     yq_register_cast_ops(op_table);
     yq_register_qdq_ops(op_table);
+    yq_register_norm_ops(op_table);
 }
 
 void yq_ops_init(void) { pthread_once(&ops_once, ops_init_once); }

@@ -33,7 +33,8 @@
         X(ReduceSum) X(ArgMax)                                                                        \
     /* resize.c */ X(Resize)                                                                          \
     /* cast.c */ X(Cast)                                                                              \
-    /* qdq.c */ X(QuantizeLinear) X(DequantizeLinear)
+    /* qdq.c */ X(QuantizeLinear) X(DequantizeLinear)                                              \
+    /* norm.c */ X(BatchNormalization)
 
 typedef enum yq_op {
 #define YQ_OP_ENUM(name) YQ_OP_##name,
@@ -124,5 +125,6 @@ void yq_register_gather_ops(yq_op_vtable *table);
 void yq_register_resize_ops(yq_op_vtable *table);
 void yq_register_cast_ops(yq_op_vtable *table);
 void yq_register_qdq_ops(yq_op_vtable *table);
+void yq_register_norm_ops(yq_op_vtable *table);
 
 #endif

@@ -6,6 +6,8 @@
 #ifndef YQ_RT_SESSION_H
 #define YQ_RT_SESSION_H
 
+#include <stdio.h>
+
 #include "core/status.h"
 #include "core/tensor.h"
 #include "ir/graph.h"
@@ -34,5 +36,10 @@ const yq_tensor *yq_session_output(const yq_session *s, int i);
 
 /* Arena bytes planned for activations (for reports). */
 size_t yq_session_arena_bytes(const yq_session *s);
+
+/* With verbose >= 2 each op's run time is accumulated; print ms per run by op type. */
+void yq_session_print_profile(const yq_session *s, FILE *fp, int runs);
+void yq_session_reset_profile(yq_session *s);
+int yq_session_nthreads(const yq_session *s);
 
 #endif

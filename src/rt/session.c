@@ -1,0 +1,303 @@
+#include "rt/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/pool.h"
+#include "rt/ops.h"
+#include "rt/prepare.h"
+
+typedef struct step {
+    int node;
+    const yq_op_vtable *vt;
+    yq_tensor *in, *out;
+    void *state;
+    double ms; /* accumulated run time when profiling */
+} step;
+
+struct yq_session {
+    yq_graph *g;
+    yq_pool *pool;
+    int verbose;
+    step *steps;
+    int nsteps;
+    unsigned char *arena;
+    size_t arena_bytes;
+    void *scratch;
+    size_t scratch_bytes;
+    void **value_ptr; /* where each value's data lives at run time */
+    yq_tensor *outputs;
+};
+
+#define ALIGN 64
+
+static size_t align_up(size_t n) { return (n + ALIGN - 1) & ~(size_t)(ALIGN - 1); }
+
+/* One buffer to place in the arena: lives from step `first` to `last`. */
+typedef struct buffer {
+    int value;
+    int first, last;
+    size_t size, offset;
+} buffer;
+
+static int cmp_buffer(const void *a, const void *b) {
+    const buffer *x = a, *y = b;
+    if (x->size != y->size) return x->size < y->size ? 1 : -1;
+    if (x->first != y->first) return x->first < y->first ? -1 : 1;
+    return x->value - y->value;
+}
+
+/* Greedy best-offset placement, largest buffers first: each buffer takes the
+ * lowest offset that does not overlap any already placed buffer whose
+ * lifetime intersects its own. Deterministic: ties resolved by value id. */
+static yq_status plan_arena(yq_session *s, size_t *offsets) {
+    yq_graph *g = s->g;
+    int *first = yq_malloc(((size_t)g->nvalues + 1) * sizeof(int));
+    int *last = yq_malloc(((size_t)g->nvalues + 1) * sizeof(int));
+    buffer *bufs = yq_malloc(((size_t)g->nvalues + 1) * sizeof *bufs);
+    buffer **placed = yq_malloc(((size_t)g->nvalues + 1) * sizeof *placed);
+    if (!first || !last || !bufs || !placed) {
+        free(first), free(last), free(bufs), free(placed);
+        return YQ_ERR_NOMEM;
+    }
+    for (int v = 0; v < g->nvalues; v++) first[v] = last[v] = -1;
+    for (int t = 0; t < s->nsteps; t++) {
+        const yq_node *n = &g->nodes[s->steps[t].node];
+        for (int k = 0; k < n->noutputs; k++) {
+            int v = n->outputs[k];
+            if (v >= 0 && first[v] < 0) first[v] = last[v] = t;
+        }
+        for (int k = 0; k < n->ninputs; k++) {
+            int v = n->inputs[k];
+            if (v >= 0 && first[v] >= 0) last[v] = t;
+        }
+    }
+    for (int i = 0; i < g->noutputs; i++)
+        if (first[g->outputs[i]] >= 0) last[g->outputs[i]] = s->nsteps;
+    int nb = 0;
+    for (int v = 0; v < g->nvalues; v++) {
+        offsets[v] = (size_t)-1;
+        if (first[v] < 0 || g->values[v].data) continue;
+        size_t bytes;
+        yq_status st = yq_dtype_bytes(g->values[v].dtype, yq_value_numel(&g->values[v]), &bytes);
+        if (st != YQ_OK) {
+            free(first), free(last), free(bufs), free(placed);
+            return yq_fail_prefix(st, "value '%s'", g->values[v].name);
+        }
+        bufs[nb++] = (buffer){.value = v, .first = first[v], .last = last[v], .size = align_up(bytes ? bytes : 1)};
+    }
+    qsort(bufs, (size_t)nb, sizeof *bufs, cmp_buffer);
+    size_t total = 0;
+    int nplaced = 0;
+    for (int i = 0; i < nb; i++) {
+        buffer *b = &bufs[i];
+        size_t off = 0;
+        /* candidates: 0 and the end of every overlapping placed buffer */
+        for (;;) {
+            int moved = 0;
+            for (int j = 0; j < nplaced; j++) {
+                const buffer *p = placed[j];
+                if (p->last < b->first || b->last < p->first) continue;    /* disjoint in time */
+                if (p->offset + p->size <= off || off + b->size <= p->offset) continue; /* disjoint in space */
+                off = p->offset + p->size;
+                moved = 1;
+            }
+            if (!moved) break;
+        }
+        b->offset = off;
+        placed[nplaced++] = b;
+        offsets[b->value] = off;
+        if (off + b->size > total) total = off + b->size;
+    }
+    s->arena_bytes = total;
+    free(first), free(last), free(bufs), free(placed);
+    return YQ_OK;
+}
+
+static void fill_tensor(yq_tensor *t, const yq_value *v) {
+    memset(t, 0, sizeof *t);
+    t->dtype = v->dtype;
+    t->rank = v->rank;
+    for (int d = 0; d < v->rank; d++) t->dims[d] = v->dims[d];
+}
+
+void yq_session_free(yq_session *s) {
+    if (!s) return;
+    for (int i = 0; i < s->nsteps; i++) {
+        if (s->steps[i].state && s->steps[i].vt->release) s->steps[i].vt->release(s->steps[i].state);
+        free(s->steps[i].in);
+        free(s->steps[i].out);
+    }
+    free(s->steps);
+    free(s->arena);
+    free(s->scratch);
+    free(s->value_ptr);
+    free(s->outputs);
+    yq_pool_free(s->pool);
+    yq_graph_free(s->g);
+    free(s);
+}
+
+yq_status yq_session_new(yq_graph *g, const yq_session_opts *opts, yq_session **out) {
+    *out = NULL;
+    yq_session *s = yq_calloc(1, sizeof *s);
+    if (!s) {
+        yq_graph_free(g);
+        return YQ_ERR_NOMEM;
+    }
+    s->g = g;
+    s->verbose = opts ? opts->verbose : 0;
+    yq_status st = yq_pool_new(opts ? opts->nthreads : 0, &s->pool);
+    size_t *offsets = NULL;
+    if (st != YQ_OK) goto fail;
+    st = yq_prepare_graph(g, s->pool, NULL);
+    if (st != YQ_OK) goto fail;
+
+    s->steps = yq_calloc((size_t)g->nnodes + 1, sizeof *s->steps);
+    s->value_ptr = yq_calloc((size_t)g->nvalues + 1, sizeof *s->value_ptr);
+    s->outputs = yq_calloc((size_t)g->noutputs + 1, sizeof *s->outputs);
+    offsets = yq_malloc(((size_t)g->nvalues + 1) * sizeof *offsets);
+    if (!s->steps || !s->value_ptr || !s->outputs || !offsets) {
+        st = YQ_ERR_NOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        if (g->nodes[i].dead) continue;
+        s->steps[s->nsteps++] = (step){.node = i, .vt = yq_op_get(g->nodes[i].op)};
+    }
+    st = plan_arena(s, offsets);
+    if (st != YQ_OK) goto fail;
+    s->arena = aligned_alloc(ALIGN, s->arena_bytes ? s->arena_bytes : ALIGN);
+    if (!s->arena) {
+        st = yq_fail(YQ_ERR_NOMEM, "out of memory for a %zu-byte activation arena", s->arena_bytes);
+        goto fail;
+    }
+    for (int v = 0; v < g->nvalues; v++) {
+        if (g->values[v].data)
+            s->value_ptr[v] = g->values[v].data;
+        else if (offsets[v] != (size_t)-1)
+            s->value_ptr[v] = s->arena + offsets[v];
+    }
+    /* per-step tensors and prepare() */
+    for (int t = 0; t < s->nsteps; t++) {
+        step *sp = &s->steps[t];
+        const yq_node *n = &g->nodes[sp->node];
+        sp->in = yq_calloc((size_t)n->ninputs + 1, sizeof *sp->in);
+        sp->out = yq_calloc((size_t)n->noutputs + 1, sizeof *sp->out);
+        if (!sp->in || !sp->out) {
+            st = YQ_ERR_NOMEM;
+            goto fail;
+        }
+        for (int k = 0; k < n->ninputs; k++) {
+            if (n->inputs[k] < 0) continue;
+            const yq_value *v = &g->values[n->inputs[k]];
+            fill_tensor(&sp->in[k], v);
+            sp->in[k].data = v->data; /* constants only, for prepare */
+        }
+        for (int k = 0; k < n->noutputs; k++)
+            if (n->outputs[k] >= 0) fill_tensor(&sp->out[k], &g->values[n->outputs[k]]);
+        if (sp->vt->prepare) {
+            yq_prepare_ctx pc = {.g = g, .node = n, .opset = yq_graph_opset(g, ""), .nin = n->ninputs,
+                                 .nout = n->noutputs, .in = sp->in, .out = sp->out,
+                                 .nthreads = yq_pool_size(s->pool)};
+            st = sp->vt->prepare(&pc);
+            if (st != YQ_OK) goto fail;
+            sp->state = pc.state;
+            if (pc.scratch_bytes > s->scratch_bytes) s->scratch_bytes = pc.scratch_bytes;
+        }
+    }
+    if (s->scratch_bytes) {
+        s->scratch = aligned_alloc(ALIGN, align_up(s->scratch_bytes));
+        if (!s->scratch) {
+            st = yq_fail(YQ_ERR_NOMEM, "out of memory for %zu bytes of scratch", s->scratch_bytes);
+            goto fail;
+        }
+    }
+    for (int i = 0; i < g->noutputs; i++) fill_tensor(&s->outputs[i], &g->values[g->outputs[i]]);
+    if (s->verbose)
+        fprintf(stderr, "yoloq: plan: %d steps, arena %.1f MiB, scratch %.1f MiB, %d threads\n", s->nsteps,
+                (double)s->arena_bytes / 1048576.0, (double)s->scratch_bytes / 1048576.0, yq_pool_size(s->pool));
+    free(offsets);
+    *out = s;
+    return YQ_OK;
+fail:
+    free(offsets);
+    yq_session_free(s);
+    return st;
+}
+
+const yq_graph *yq_session_graph(const yq_session *s) { return s->g; }
+int yq_session_ninputs(const yq_session *s) { return s->g->ninputs; }
+int yq_session_noutputs(const yq_session *s) { return s->g->noutputs; }
+const yq_value *yq_session_input(const yq_session *s, int i) { return &s->g->values[s->g->inputs[i]]; }
+const yq_value *yq_session_output_info(const yq_session *s, int i) { return &s->g->values[s->g->outputs[i]]; }
+const yq_tensor *yq_session_output(const yq_session *s, int i) { return &s->outputs[i]; }
+size_t yq_session_arena_bytes(const yq_session *s) { return s->arena_bytes; }
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+yq_status yq_session_run(yq_session *s, const yq_tensor *inputs, int ninputs) {
+    yq_graph *g = s->g;
+    if (ninputs != g->ninputs)
+        return yq_fail(YQ_ERR_ARG, "the model takes %d input(s), %d given", g->ninputs, ninputs);
+    for (int i = 0; i < ninputs; i++) {
+        const yq_value *v = &g->values[g->inputs[i]];
+        const yq_tensor *t = &inputs[i];
+        int same = t->dtype == v->dtype && t->rank == v->rank && t->data;
+        for (int d = 0; same && d < v->rank; d++) same = t->dims[d] == v->dims[d];
+        if (!same) {
+            char a[128], b[128];
+            return yq_fail(YQ_ERR_ARG, "input '%s' must be %s %s, got %s %s", v->name, yq_dtype_name(v->dtype),
+                           yq_dims_str(v->rank, v->dims, a, sizeof a), yq_dtype_name(t->dtype),
+                           yq_dims_str(t->rank, t->dims, b, sizeof b));
+        }
+        s->value_ptr[g->inputs[i]] = t->data;
+    }
+    int64_t opset = yq_graph_opset(g, "");
+    for (int t = 0; t < s->nsteps; t++) {
+        step *sp = &s->steps[t];
+        const yq_node *n = &g->nodes[sp->node];
+        for (int k = 0; k < n->ninputs; k++)
+            if (n->inputs[k] >= 0) sp->in[k].data = s->value_ptr[n->inputs[k]];
+        for (int k = 0; k < n->noutputs; k++)
+            if (n->outputs[k] >= 0) sp->out[k].data = s->value_ptr[n->outputs[k]];
+        yq_run_ctx rc = {.g = g, .node = n, .opset = opset, .nin = n->ninputs, .nout = n->noutputs, .in = sp->in,
+                         .out = sp->out, .pool = s->pool, .scratch = s->scratch, .state = sp->state};
+        double t0 = s->verbose > 1 ? now_ms() : 0;
+        yq_status st = sp->vt->run(&rc);
+        if (s->verbose > 1) sp->ms += now_ms() - t0;
+        if (st != YQ_OK) return yq_fail_prefix(st, "node '%s' (%s)", n->name, n->op_type);
+    }
+    for (int i = 0; i < g->noutputs; i++) s->outputs[i].data = s->value_ptr[g->outputs[i]];
+    return YQ_OK;
+}
+
+void yq_session_print_profile(const yq_session *s, FILE *fp, int runs) {
+    double by_op[YQ_OP_COUNT] = {0}, total = 0;
+    int count[YQ_OP_COUNT] = {0};
+    for (int t = 0; t < s->nsteps; t++) {
+        int op = s->g->nodes[s->steps[t].node].op;
+        by_op[op] += s->steps[t].ms;
+        count[op]++;
+        total += s->steps[t].ms;
+    }
+    if (runs < 1) runs = 1;
+    fprintf(fp, "%-22s %6s %10s %6s\n", "op", "nodes", "ms/run", "%");
+    for (int op = 0; op < YQ_OP_COUNT; op++)
+        if (count[op])
+            fprintf(fp, "%-22s %6d %10.3f %6.1f\n", yq_op_names[op], count[op], by_op[op] / runs,
+                    total > 0 ? 100.0 * by_op[op] / total : 0.0);
+    fprintf(fp, "%-22s %6d %10.3f\n", "total", s->nsteps, total / runs);
+}
+
+void yq_session_reset_profile(yq_session *s) {
+    for (int t = 0; t < s->nsteps; t++) s->steps[t].ms = 0;
+}
+
+int yq_session_nthreads(const yq_session *s) { return yq_pool_size(s->pool); }
