@@ -119,7 +119,9 @@ int cmd_bench(int argc, char **argv) {
         double sum = 0;
         for (int r = 0; r < runs; r++) sum += ms[r];
         double med = percentile(sorted, runs, 0.5), p90 = percentile(sorted, runs, 0.9);
-        printf("%s: median %.2f ms  p90 %.2f ms  mean %.2f ms  min %.2f ms  (%d runs, %d warm-up, %d threads)\n",
+        int json_stdout = json_out && !strcmp(json_out, "-");
+        if (!json_stdout)
+            printf("%s: median %.2f ms  p90 %.2f ms  mean %.2f ms  min %.2f ms  (%d runs, %d warm-up, %d threads)\n",
                path, med, p90, sum / runs, sorted[0], runs, warmup, yq_session_nthreads(s));
         if (profile) yq_session_print_profile(s, stdout, runs);
         if (json_out) {
