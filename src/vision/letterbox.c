@@ -11,13 +11,14 @@
  *    (1-fx, fx) become int16 by rounding w * 2048 (INTER_RESIZE_COEF_BITS = 11).
  *    Rows: the same with fy, without clamping the weights; the two source rows
  *    are clamped into the image instead.
- *  - horizontal pass: int32 row buffer, S[sx]*a0 + S[sx+cn]*a1 (exact).
+ *  - horizontal pass: r = S[sx]*a0 + S[sx+cn]*a1 in int32 (exact).
  *  - vertical pass: every value (SIMD body and scalar tail alike) is
  *        ((((r0 >> 4) * b0) >> 16) + (((r1 >> 4) * b1) >> 16) + 2) >> 2
  *    i.e. 16-bit high multiplies that truncate, NOT the exactly rounded
  *    (r0*b0 + r1*b1 + 2^21) >> 22; the two differ by 1 on ~10% of values. */
 #include "vision/letterbox.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,38 +120,50 @@ static yq_status linear_plan_make(int sw, int sh, int dw, int dh, int cn, linear
 }
 
 static inline int clamp_row(int y, int h) { return y < 0 ? 0 : y >= h ? h - 1 : y; }
-static inline uint8_t sat_u8(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
 
-/* One output value from two horizontal-pass values, OpenCV's VResizeLinear for
- * 8-bit: (r >> 4) packed to int16, high half of the 16x16 products, +2 >> 2. */
-static inline uint8_t vertical_lerp(int r0, int r1, int b0, int b1) {
-    int m0 = ((r0 >> 4) * b0) >> 16;
-    int m1 = ((r1 >> 4) * b1) >> 16;
-    return sat_u8((m0 + m1 + 2) >> 2);
+/* One output value, OpenCV's VResizeLinear for 8-bit: the horizontal results r
+ * enter as q = r >> 4 (int16; at most 32655, so OpenCV's saturating pack never
+ * clips), then the high halves of the 16x16-bit products, then +2 >> 2.
+ * Written in int16 steps so that the compiler can use pmulhw like OpenCV does. */
+static inline uint8_t vertical_lerp(int q0, int q1, int b0, int b1) {
+    const int16_t m0 = (int16_t)((q0 * b0) >> 16), m1 = (int16_t)((q1 * b1) >> 16);
+    const int16_t v = (int16_t)((int16_t)(m0 + m1 + 2) >> 2);
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* Horizontal pass of one source row into `out` (dw*cn values). */
-static void hresize_row(const linear_plan *p, const uint8_t *src_row, int *out) {
+/* A whole output row, in fixed blocks of 16 that -O2 vectorises without an
+ * epilogue, then the tail. */
+static void vertical_row(const int16_t *restrict q0, const int16_t *restrict q1, uint8_t *restrict d, int width,
+                         int b0, int b1) {
+    int x = 0;
+    for (; x + 16 <= width; x += 16)
+        for (int i = 0; i < 16; i++) d[x + i] = vertical_lerp(q0[x + i], q1[x + i], b0, b1);
+    for (; x < width; x++) d[x] = vertical_lerp(q0[x], q1[x], b0, b1);
+}
+
+/* Horizontal pass of one source row into `out` (dw*cn values, stored >> 4 as
+ * the vertical pass consumes them). */
+static void hresize_row(const linear_plan *p, const uint8_t *src_row, int16_t *out) {
     const int cn = p->cn;
     int dx = 0;
     if (cn == 3) {
         for (; dx < p->xmax; dx++) {
             const uint8_t *s = src_row + 3 * p->xofs[dx];
             const int a0 = p->alpha[2 * dx], a1 = p->alpha[2 * dx + 1];
-            out[3 * dx + 0] = s[0] * a0 + s[3] * a1;
-            out[3 * dx + 1] = s[1] * a0 + s[4] * a1;
-            out[3 * dx + 2] = s[2] * a0 + s[5] * a1;
+            out[3 * dx + 0] = (int16_t)((s[0] * a0 + s[3] * a1) >> 4);
+            out[3 * dx + 1] = (int16_t)((s[1] * a0 + s[4] * a1) >> 4);
+            out[3 * dx + 2] = (int16_t)((s[2] * a0 + s[5] * a1) >> 4);
         }
     } else {
         for (; dx < p->xmax; dx++) {
             const uint8_t *s = src_row + cn * p->xofs[dx];
             const int a0 = p->alpha[2 * dx], a1 = p->alpha[2 * dx + 1];
-            for (int k = 0; k < cn; k++) out[cn * dx + k] = s[k] * a0 + s[k + cn] * a1;
+            for (int k = 0; k < cn; k++) out[cn * dx + k] = (int16_t)((s[k] * a0 + s[k + cn] * a1) >> 4);
         }
     }
     for (; dx < p->dw; dx++) {
         const uint8_t *s = src_row + cn * p->xofs[dx];
-        for (int k = 0; k < cn; k++) out[cn * dx + k] = s[k] * COEF_SCALE;
+        for (int k = 0; k < cn; k++) out[cn * dx + k] = (int16_t)((s[k] * COEF_SCALE) >> 4);
     }
 }
 
@@ -178,47 +191,30 @@ static yq_status resize_linear_fast(const uint8_t *src, int sw, int sh, int cn, 
     linear_plan p;
     YQ_TRY(linear_plan_make(sw, sh, dw, dh, cn, &p));
     const int width = dw * cn;
-    int *rows = yq_malloc(sizeof(int) * 2 * (size_t)width);
+    int16_t *rows = yq_malloc(sizeof(int16_t) * 2 * (size_t)width);
     if (!rows) {
         linear_plan_free(&p);
         return YQ_ERR_NOMEM;
     }
-    int *buf[2] = {rows, rows + width};
-    int buf_row[2] = {-1, -1}; /* source row held by each buffer */
+    /* Two horizontal-pass buffers for the top and bottom tap. Source rows only
+     * move down as dy grows, so the old bottom row is often the new top one. */
+    int16_t *buf[2] = {rows, rows + width};
+    int buf_row[2] = {-1, -1};
     for (int dy = 0; dy < dh; dy++) {
-        const int want[2] = {clamp_row(p.yofs[dy], sh), clamp_row(p.yofs[dy] + 1, sh)};
-        /* Reuse horizontal passes already in a buffer (consecutive output rows
-         * mostly share source rows), compute the rest into free buffers. */
-        int assign[2] = {-1, -1}, used[2] = {0, 0};
         for (int k = 0; k < 2; k++) {
-            if (k == 1 && want[1] == want[0]) {
-                assign[1] = assign[0];
+            const int want = clamp_row(p.yofs[dy] + k, sh);
+            if (buf_row[k] == want) continue;
+            if (k == 0 && buf_row[1] == want) {
+                int16_t *t = buf[0];
+                buf[0] = buf[1], buf[1] = t;
+                buf_row[1] = buf_row[0], buf_row[0] = want;
                 continue;
             }
-            for (int j = 0; j < 2; j++)
-                if (!used[j] && buf_row[j] == want[k]) {
-                    assign[k] = j;
-                    used[j] = 1;
-                    break;
-                }
+            hresize_row(&p, src + (size_t)want * src_stride, buf[k]);
+            buf_row[k] = want;
         }
-        for (int k = 0; k < 2; k++) {
-            if (assign[k] >= 0) continue;
-            if (k == 1 && want[1] == want[0]) {
-                assign[1] = assign[0];
-                continue;
-            }
-            const int j = used[0] ? 1 : 0;
-            used[j] = 1;
-            assign[k] = j;
-            hresize_row(&p, src + (size_t)want[k] * src_stride, buf[j]);
-            buf_row[j] = want[k];
-        }
-        const int *r[2] = {buf[assign[0]], buf[assign[1]]};
         const int b0 = p.beta[2 * dy], b1 = p.beta[2 * dy + 1];
-        uint8_t *d = dst + dy * dst_stride;
-        const int *r0 = r[0], *r1 = r[1];
-        for (int x = 0; x < width; x++) d[x] = vertical_lerp(r0[x], r1[x], b0, b1);
+        vertical_row(buf[0], buf[1], dst + dy * dst_stride, width, b0, b1);
     }
     free(rows);
     linear_plan_free(&p);
@@ -251,7 +247,7 @@ yq_status yq_resize_linear_ref(const yq_image *src, int dw, int dh, yq_image *ds
     const int sw = src->w, sh = src->h, cn = src->c;
     const double inv_x = (double)dw / sw, inv_y = (double)dh / sh;
     const double scale_x = 1.0 / inv_x, scale_y = 1.0 / inv_y;
-    const int area2 = fabs(scale_x - 2.0) < 2.220446049250313e-16 && fabs(scale_y - 2.0) < 2.220446049250313e-16;
+    const int area2 = fabs(scale_x - 2.0) < DBL_EPSILON && fabs(scale_y - 2.0) < DBL_EPSILON;
     const int same = dw == sw && dh == sh;
     for (int dy = 0; dy < dh; dy++) {
         for (int dx = 0; dx < dw; dx++) {
@@ -294,7 +290,7 @@ yq_status yq_resize_linear_ref(const yq_image *src, int dw, int dh, yq_image *ds
                     h1 = SRC(sx, y1) * a0 + SRC(sx + 1, y1) * a1;
                 }
 #undef SRC
-                *out = vertical_lerp(h0, h1, b0, b1);
+                *out = vertical_lerp(h0 >> 4, h1 >> 4, b0, b1);
             }
         }
     }
