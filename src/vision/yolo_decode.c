@@ -354,8 +354,7 @@ static yq_status decode_raw(const float *data, int64_t a_count, int nc, yq_yolo_
         st = YQ_ERR_NOMEM;
         goto done;
     }
-    d = yq_malloc(sizeof *d * (size_t)(kept > 0 ? kept : 1));
-    if (!d) {
+    if (kept > 0 && !(d = yq_malloc(sizeof *d * (size_t)kept))) {
         st = YQ_ERR_NOMEM;
         goto done;
     }
@@ -364,10 +363,6 @@ static yq_status decode_raw(const float *data, int64_t a_count, int nc, yq_yolo_
         d[i] = (yq_det){boxes[4 * k], boxes[4 * k + 1], boxes[4 * k + 2], boxes[4 * k + 3], scores[k], cand[k].cls};
     }
     *n_dets = kept;
-    if (kept == 0) {
-        free(d);
-        d = NULL;
-    }
 done:
     *dets = d;
     if (st != YQ_OK) {
