@@ -272,7 +272,9 @@ static void test_softmax(void **state) {
     yq_graph_free(g);
 
     /* bad axis */
-    g = unary_node("Softmax", 13, YQ_DT_FLOAT, 3, d345, ex, &node, &out);
+    g = kg_new(13);
+    int xin = kg_typed(g, YQ_DT_FLOAT, 3, d345);
+    node = kg_node(g, "Softmax", &xin, 1, &out);
     assert_int_equal(yq_node_set_attr_int(kg_nodep(g, node), "axis", 3), YQ_OK);
     assert_int_equal(kg_infer(g, node), YQ_ERR_INVALID);
     assert_non_null(strstr(yq_last_error(), "axis 3"));

@@ -37,7 +37,7 @@ typedef void (*act_fn)(int64_t n, const void *x, void *y, const act_params *p);
 
 /* The expression uses a (CT) and alpha, beta (CT). */
 #define DEF_ACT(NAME, T, CT, LD, ST, ...)                                         \
-    static void NAME(int64_t n, const void *px, void *py, const act_params *p) { \
+    YQ_CLONES static void NAME(int64_t n, const void *px, void *py, const act_params *p) { \
         const T *X = px;                                                         \
         T *Y = py;                                                               \
         const CT alpha = (CT)p->alpha, beta = (CT)p->beta;                       \
@@ -213,21 +213,32 @@ static yq_status infer_softmax(yq_infer_ctx *c) {
 }
 
 /* One contiguous row of float32: max, exp(x - max) into y, sum in double,
- * divide. y may alias x. */
-static void softmax_row_f32(int64_t len, const float *x, float *y) {
-    float mx = x[0];
-    for (int64_t i = 1; i < len; i++) mx = x[i] > mx ? x[i] : mx;
-    YQ_IVDEP for (int64_t i = 0; i < len; i++) y[i] = yq_exp_nonpos_f32(x[i] - mx);
-    double sum = 0;
-    for (int64_t i = 0; i < len; i++) sum += y[i];
+ * divide. y may alias x. The max and the sum run in 8 independent lanes
+ * (vectorisable, and no serial add chain), combined in a fixed order. */
+YQ_CLONES static void softmax_row_f32(int64_t len, const float *x, float *y) {
+    float m8[8];
+    double s8[8];
+    for (int k = 0; k < 8; k++) m8[k] = x[0];
+    int64_t i = 0;
+    for (; i + 8 <= len; i += 8)
+        for (int k = 0; k < 8; k++) m8[k] = x[i + k] > m8[k] ? x[i + k] : m8[k];
+    float mx = m8[0];
+    for (int k = 1; k < 8; k++) mx = m8[k] > mx ? m8[k] : mx;
+    for (; i < len; i++) mx = x[i] > mx ? x[i] : mx;
+    YQ_IVDEP for (i = 0; i < len; i++) y[i] = yq_exp_nonpos_f32(x[i] - mx);
+    for (int k = 0; k < 8; k++) s8[k] = 0;
+    for (i = 0; i + 8 <= len; i += 8)
+        for (int k = 0; k < 8; k++) s8[k] += y[i + k];
+    double sum = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
+    for (; i < len; i++) sum += y[i];
     const float s = (float)sum;
-    YQ_IVDEP for (int64_t i = 0; i < len; i++) y[i] = y[i] / s;
+    YQ_IVDEP for (i = 0; i < len; i++) y[i] = y[i] / s;
 }
 
 /* A block of `w` <= SOFTMAX_COLS columns of a [len, inner] float32 slab,
  * reduced over len: the column loops are contiguous and vectorise. */
 #define SOFTMAX_COLS 256
-static void softmax_cols_f32(int64_t len, int64_t inner, int64_t w, const float *x, float *y) {
+YQ_CLONES static void softmax_cols_f32(int64_t len, int64_t inner, int64_t w, const float *x, float *y) {
     float mx[SOFTMAX_COLS], sum[SOFTMAX_COLS];
     for (int64_t j = 0; j < w; j++) {
         mx[j] = x[j];
@@ -335,7 +346,7 @@ typedef void (*clip_fn)(int64_t n, const void *x, void *y, const void *lo, const
 
 /* lo / hi point at one element of T, or are NULL for "no bound". */
 #define DEF_CLIP(NAME, T, CT, LD, ST, LOWEST, HIGHEST)                                         \
-    static void NAME(int64_t n, const void *px, void *py, const void *plo, const void *phi) { \
+    YQ_CLONES static void NAME(int64_t n, const void *px, void *py, const void *plo, const void *phi) { \
         const T *X = px;                                                                       \
         T *Y = py;                                                                             \
         const CT lo = plo ? LD(*(const T *)plo) : (LOWEST);                                    \

@@ -160,7 +160,7 @@ static inline float dequantize_one_narrow(int32_t x, int32_t zp, float scale) { 
 typedef void (*q_fn)(int64_t n, const void *x, void *y, float scale, int32_t zp, float lo, float hi);
 
 #define DEF_Q(NAME, TX, LDX, TY)                                                                       \
-    static void NAME(int64_t n, const void *px, void *py, float scale, int32_t zp, float lo, float hi) { \
+    YQ_CLONES static void NAME(int64_t n, const void *px, void *py, float scale, int32_t zp, float lo, float hi) { \
         const TX *X = px;                                                                              \
         TY *Y = py;                                                                                    \
         YQ_IVDEP for (int64_t i = 0; i < n; i++) Y[i] = (TY)quantize_one(LDX(X[i]), scale, lo, hi, zp); \
@@ -218,7 +218,7 @@ static void store_q(yq_dtype dt, void *p, int64_t i, int32_t v) {
 typedef void (*dq_fn)(int64_t n, const void *x, void *y, float scale, int32_t zp);
 
 #define DEF_DQ(NAME, TX, TY, STY, ONE)                                                    \
-    static void NAME(int64_t n, const void *px, void *py, float scale, int32_t zp) {     \
+    YQ_CLONES static void NAME(int64_t n, const void *px, void *py, float scale, int32_t zp) {     \
         const TX *X = px;                                                                 \
         TY *Y = py;                                                                       \
         YQ_IVDEP for (int64_t i = 0; i < n; i++) Y[i] = STY(ONE(X[i], zp, scale));        \

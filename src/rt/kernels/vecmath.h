@@ -31,6 +31,7 @@
 #ifndef YQ_RT_KERNELS_VECMATH_H
 #define YQ_RT_KERNELS_VECMATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -51,6 +52,18 @@ static inline uint32_t yq_f32_to_bits(float f) {
     return u;
 }
 
+/* Compute-bound float loops (activations, Softmax, Q/DQ) carry an AVX2 clone
+ * that the loader picks on CPUs that have it (GCC function multiversioning;
+ * about 2x on Sigmoid). The kernel files are compiled with -ffp-contract=off,
+ * so no clone fuses a multiply-add: every clone rounds identically and results
+ * do not depend on the machine. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__) && \
+    !defined(YQ_NO_TARGET_CLONES)
+#define YQ_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define YQ_CLONES
+#endif
+
 /* exp(x) for x <= 0 (also fine for NaN-free x in (0, 0.35]); see above. */
 static inline float yq_exp_nonpos_f32(float x) {
     const float round_magic = 12582912.0f; /* 1.5 * 2^23 */
@@ -70,7 +83,7 @@ static inline float yq_exp_nonpos_f32(float x) {
     p = c3 + r * p;
     p = c2 + r * p;
     float y = 1.0f + (r + (r * r) * p);
-    int32_t n1 = n / 2, n2 = n - n1;
+    int32_t n1 = n >> 1, n2 = n - n1; /* arithmetic shift (GCC); both halves >= -76 */
     float s1 = yq_bits_to_f32((uint32_t)(n1 + 127) << 23);
     float s2 = yq_bits_to_f32((uint32_t)(n2 + 127) << 23);
     return (y * s1) * s2;
@@ -78,13 +91,11 @@ static inline float yq_exp_nonpos_f32(float x) {
 
 /* 1 / (1 + exp(-x)) with a single rounding step after exp: for x >= 0 it is
  * 1 / (1 + e), for x < 0 it is e / (1 + e), e = exp(-|x|) in (0, 1]. NaN in,
- * NaN out. */
+ * NaN out (it passes through the exp). */
 static inline float yq_sigmoid_f32(float x) {
-    float ax = x < 0.0f ? -x : x;
-    float e = yq_exp_nonpos_f32(-ax);
+    float e = yq_exp_nonpos_f32(-fabsf(x));
     float num = x < 0.0f ? e : 1.0f;
-    float y = num / (1.0f + e);
-    return x != x ? x : y;
+    return num / (1.0f + e);
 }
 
 #endif
