@@ -12,18 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "rt/kernels/vecmath.h"
-#include "rt/ops.h"
-
-#define ID(x) (x)
+#include "rt/kernels/elt_common.h"
 
 static int is_float_type(yq_dtype dt) { return yq_dtype_is_float(dt); }
-
-static double flops_numel(const yq_graph *g, const yq_node *n) {
-    if (n->noutputs < 1 || n->outputs[0] < 0) return 0;
-    int64_t k = yq_value_numel(&g->values[n->outputs[0]]);
-    return k > 0 ? (double)k : 0;
-}
 
 #define ACT_GRAIN 16384
 
@@ -49,8 +40,8 @@ typedef void (*act_fn)(int64_t n, const void *x, void *y, const act_params *p);
         }                                                                        \
     }
 #define ACT_FLOAT(NAME, EXPR_F, EXPR_D)                                             \
-    DEF_ACT(NAME##_f32, float, float, ID, ID, EXPR_F)                               \
-    DEF_ACT(NAME##_f64, double, double, ID, ID, EXPR_D)                             \
+    DEF_ACT(NAME##_f32, float, float, YQ_ID, YQ_ID, EXPR_F)                               \
+    DEF_ACT(NAME##_f64, double, double, YQ_ID, YQ_ID, EXPR_D)                             \
     DEF_ACT(NAME##_f16, uint16_t, float, yq_f16_to_f32, yq_f32_to_f16, EXPR_F)      \
     DEF_ACT(NAME##_bf16, uint16_t, float, yq_bf16_to_f32, yq_f32_to_bf16, EXPR_F)
 
@@ -71,20 +62,14 @@ static inline double unit_clamp_d(double v) {
 
 ACT_FLOAT(sigmoid, yq_sigmoid_f32(a), sigmoid_d(a))
 ACT_FLOAT(relu, a < 0 ? 0 : a, a < 0 ? 0 : a)
-DEF_ACT(relu_i8, int8_t, int8_t, ID, ID, a < 0 ? 0 : a)
-DEF_ACT(relu_i16, int16_t, int16_t, ID, ID, a < 0 ? 0 : a)
-DEF_ACT(relu_i32, int32_t, int32_t, ID, ID, a < 0 ? 0 : a)
-DEF_ACT(relu_i64, int64_t, int64_t, ID, ID, a < 0 ? 0 : a)
+DEF_ACT(relu_i8, int8_t, int8_t, YQ_ID, YQ_ID, a < 0 ? 0 : a)
+DEF_ACT(relu_i16, int16_t, int16_t, YQ_ID, YQ_ID, a < 0 ? 0 : a)
+DEF_ACT(relu_i32, int32_t, int32_t, YQ_ID, YQ_ID, a < 0 ? 0 : a)
+DEF_ACT(relu_i64, int64_t, int64_t, YQ_ID, YQ_ID, a < 0 ? 0 : a)
 ACT_FLOAT(leaky, a < 0 ? alpha * a : a, a < 0 ? alpha * a : a)
 ACT_FLOAT(hsig, unit_clamp_f(alpha * a + beta), unit_clamp_d(alpha * a + beta))
 ACT_FLOAT(hswish, a * unit_clamp_f(alpha * a + beta), a * unit_clamp_d(alpha * a + beta))
 ACT_FLOAT(tanh, tanhf(a), tanh(a))
-
-#define CASE_FLOAT(NAME)                   \
-    case YQ_DT_FLOAT: return NAME##_f32;   \
-    case YQ_DT_DOUBLE: return NAME##_f64;  \
-    case YQ_DT_FLOAT16: return NAME##_f16; \
-    case YQ_DT_BFLOAT16: return NAME##_bf16;
 
 typedef struct act_job {
     act_fn fn;
@@ -111,11 +96,11 @@ static yq_status run_act(yq_run_ctx *c, act_fn fn, float alpha, float beta) {
 }
 
 static act_fn sigmoid_kernel(yq_dtype dt) {
-    switch (dt) { CASE_FLOAT(sigmoid) default: return NULL; }
+    switch (dt) { YQ_CASE_FLOAT(sigmoid) default: return NULL; }
 }
 static act_fn relu_kernel(yq_dtype dt) {
     switch (dt) {
-    CASE_FLOAT(relu)
+    YQ_CASE_FLOAT(relu)
     case YQ_DT_INT8: return relu_i8;
     case YQ_DT_INT16: return relu_i16;
     case YQ_DT_INT32: return relu_i32;
@@ -124,16 +109,16 @@ static act_fn relu_kernel(yq_dtype dt) {
     }
 }
 static act_fn leaky_kernel(yq_dtype dt) {
-    switch (dt) { CASE_FLOAT(leaky) default: return NULL; }
+    switch (dt) { YQ_CASE_FLOAT(leaky) default: return NULL; }
 }
 static act_fn hsig_kernel(yq_dtype dt) {
-    switch (dt) { CASE_FLOAT(hsig) default: return NULL; }
+    switch (dt) { YQ_CASE_FLOAT(hsig) default: return NULL; }
 }
 static act_fn hswish_kernel(yq_dtype dt) {
-    switch (dt) { CASE_FLOAT(hswish) default: return NULL; }
+    switch (dt) { YQ_CASE_FLOAT(hswish) default: return NULL; }
 }
 static act_fn tanh_kernel(yq_dtype dt) {
-    switch (dt) { CASE_FLOAT(tanh) default: return NULL; }
+    switch (dt) { YQ_CASE_FLOAT(tanh) default: return NULL; }
 }
 
 static yq_status run_sigmoid(yq_run_ctx *c) { return run_act(c, sigmoid_kernel(c->in[0].dtype), 0, 0); }
@@ -279,7 +264,7 @@ YQ_CLONES static void softmax_cols_f32(int64_t len, int64_t inner, int64_t w, co
         const CT s = (CT)sum;                                                          \
         for (int64_t k = 0; k < len; k++) Y[k * stride] = ST(EXP(LD(X[k * stride]) - mx) / s); \
     }
-DEF_SOFTMAX_LINE(softmax_line_f64, double, double, ID, ID, exp)
+DEF_SOFTMAX_LINE(softmax_line_f64, double, double, YQ_ID, YQ_ID, exp)
 DEF_SOFTMAX_LINE(softmax_line_f16, uint16_t, float, yq_f16_to_f32, yq_f32_to_f16, expf)
 DEF_SOFTMAX_LINE(softmax_line_bf16, uint16_t, float, yq_bf16_to_f32, yq_f32_to_bf16, expf)
 
@@ -357,22 +342,22 @@ typedef void (*clip_fn)(int64_t n, const void *x, void *y, const void *lo, const
             Y[i] = ST(v > hi ? hi : v);                                                        \
         }                                                                                      \
     }
-DEF_CLIP(clip_f32, float, float, ID, ID, -INFINITY, INFINITY)
-DEF_CLIP(clip_f64, double, double, ID, ID, -INFINITY, INFINITY)
+DEF_CLIP(clip_f32, float, float, YQ_ID, YQ_ID, -INFINITY, INFINITY)
+DEF_CLIP(clip_f64, double, double, YQ_ID, YQ_ID, -INFINITY, INFINITY)
 DEF_CLIP(clip_f16, uint16_t, float, yq_f16_to_f32, yq_f32_to_f16, -INFINITY, INFINITY)
 DEF_CLIP(clip_bf16, uint16_t, float, yq_bf16_to_f32, yq_f32_to_bf16, -INFINITY, INFINITY)
-DEF_CLIP(clip_i8, int8_t, int8_t, ID, ID, INT8_MIN, INT8_MAX)
-DEF_CLIP(clip_u8, uint8_t, uint8_t, ID, ID, 0, UINT8_MAX)
-DEF_CLIP(clip_i16, int16_t, int16_t, ID, ID, INT16_MIN, INT16_MAX)
-DEF_CLIP(clip_u16, uint16_t, uint16_t, ID, ID, 0, UINT16_MAX)
-DEF_CLIP(clip_i32, int32_t, int32_t, ID, ID, INT32_MIN, INT32_MAX)
-DEF_CLIP(clip_u32, uint32_t, uint32_t, ID, ID, 0, UINT32_MAX)
-DEF_CLIP(clip_i64, int64_t, int64_t, ID, ID, INT64_MIN, INT64_MAX)
-DEF_CLIP(clip_u64, uint64_t, uint64_t, ID, ID, 0, UINT64_MAX)
+DEF_CLIP(clip_i8, int8_t, int8_t, YQ_ID, YQ_ID, INT8_MIN, INT8_MAX)
+DEF_CLIP(clip_u8, uint8_t, uint8_t, YQ_ID, YQ_ID, 0, UINT8_MAX)
+DEF_CLIP(clip_i16, int16_t, int16_t, YQ_ID, YQ_ID, INT16_MIN, INT16_MAX)
+DEF_CLIP(clip_u16, uint16_t, uint16_t, YQ_ID, YQ_ID, 0, UINT16_MAX)
+DEF_CLIP(clip_i32, int32_t, int32_t, YQ_ID, YQ_ID, INT32_MIN, INT32_MAX)
+DEF_CLIP(clip_u32, uint32_t, uint32_t, YQ_ID, YQ_ID, 0, UINT32_MAX)
+DEF_CLIP(clip_i64, int64_t, int64_t, YQ_ID, YQ_ID, INT64_MIN, INT64_MAX)
+DEF_CLIP(clip_u64, uint64_t, uint64_t, YQ_ID, YQ_ID, 0, UINT64_MAX)
 
 static clip_fn clip_kernel(yq_dtype dt) {
     switch (dt) {
-    CASE_FLOAT(clip)
+    YQ_CASE_FLOAT(clip)
     case YQ_DT_INT8: return clip_i8;
     case YQ_DT_UINT8: return clip_u8;
     case YQ_DT_INT16: return clip_i16;
@@ -466,7 +451,7 @@ static yq_status run_clip(yq_run_ctx *c) {
 /* ---- registration ------------------------------------------------------------ */
 
 void yq_register_activation_ops(yq_op_vtable *t) {
-#define REG(OP, INFER, RUN) t[YQ_OP_##OP] = (yq_op_vtable){.infer = INFER, .run = RUN, .flops = flops_numel}
+#define REG(OP, INFER, RUN) t[YQ_OP_##OP] = (yq_op_vtable){.infer = INFER, .run = RUN, .flops = yq_elt_flops_numel}
     REG(Sigmoid, infer_float_act, run_sigmoid);
     REG(Relu, infer_relu, run_relu);
     REG(LeakyRelu, infer_float_act, run_leaky);

@@ -29,8 +29,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "rt/kernels/vecmath.h"
-#include "rt/ops.h"
+#include "rt/kernels/elt_common.h"
 
 #define CAST_CHUNK 512
 #define CAST_GRAIN 16384

@@ -26,10 +26,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "rt/kernels/vecmath.h"
-#include "rt/ops.h"
-
-#define ID(x) (x)
+#include "rt/kernels/elt_common.h"
 
 /* ---- type classes ------------------------------------------------------- */
 
@@ -52,12 +49,6 @@ static int type_class(yq_dtype dt) {
     case YQ_DT_INT4: case YQ_DT_UINT4: return TC_OTHER;
     default: return 0;
     }
-}
-
-static double flops_numel(const yq_graph *g, const yq_node *n) {
-    if (n->noutputs < 1 || n->outputs[0] < 0) return 0;
-    int64_t k = yq_value_numel(&g->values[n->outputs[0]]);
-    return k > 0 ? (double)k : 0;
 }
 
 /* ---- integer helpers (never undefined behaviour) ------------------------ */
@@ -146,35 +137,35 @@ typedef void (*bin_fn)(int64_t n, const void *a, int sa, const void *b, int sb, 
 
 /* Instantiations per type family; the comparison variants store 0/1 bytes. */
 #define BIN_FLOAT(NAME, ...)                                                                        \
-    DEF_BIN(NAME##_f32, float, float, ID, float, ID, float, __VA_ARGS__)                            \
-    DEF_BIN(NAME##_f64, double, double, ID, double, ID, double, __VA_ARGS__)                        \
+    DEF_BIN(NAME##_f32, float, float, YQ_ID, float, YQ_ID, float, __VA_ARGS__)                            \
+    DEF_BIN(NAME##_f64, double, double, YQ_ID, double, YQ_ID, double, __VA_ARGS__)                        \
     DEF_BIN(NAME##_f16, uint16_t, float, yq_f16_to_f32, uint16_t, yq_f32_to_f16, float, __VA_ARGS__) \
     DEF_BIN(NAME##_bf16, uint16_t, float, yq_bf16_to_f32, uint16_t, yq_f32_to_bf16, float, __VA_ARGS__)
 #define BIN_FLOAT_CMP(NAME, ...)                                                                  \
-    DEF_BIN(NAME##_f32, float, float, ID, uint8_t, ID, float, __VA_ARGS__)                        \
-    DEF_BIN(NAME##_f64, double, double, ID, uint8_t, ID, double, __VA_ARGS__)                     \
-    DEF_BIN(NAME##_f16, uint16_t, float, yq_f16_to_f32, uint8_t, ID, float, __VA_ARGS__)          \
-    DEF_BIN(NAME##_bf16, uint16_t, float, yq_bf16_to_f32, uint8_t, ID, float, __VA_ARGS__)
+    DEF_BIN(NAME##_f32, float, float, YQ_ID, uint8_t, YQ_ID, float, __VA_ARGS__)                        \
+    DEF_BIN(NAME##_f64, double, double, YQ_ID, uint8_t, YQ_ID, double, __VA_ARGS__)                     \
+    DEF_BIN(NAME##_f16, uint16_t, float, yq_f16_to_f32, uint8_t, YQ_ID, float, __VA_ARGS__)          \
+    DEF_BIN(NAME##_bf16, uint16_t, float, yq_bf16_to_f32, uint8_t, YQ_ID, float, __VA_ARGS__)
 #define BIN_SINT(NAME, ...)                                                   \
-    DEF_BIN(NAME##_i8, int8_t, int8_t, ID, int8_t, ID, uint32_t, __VA_ARGS__)    \
-    DEF_BIN(NAME##_i16, int16_t, int16_t, ID, int16_t, ID, uint32_t, __VA_ARGS__) \
-    DEF_BIN(NAME##_i32, int32_t, int32_t, ID, int32_t, ID, uint32_t, __VA_ARGS__) \
-    DEF_BIN(NAME##_i64, int64_t, int64_t, ID, int64_t, ID, uint64_t, __VA_ARGS__)
+    DEF_BIN(NAME##_i8, int8_t, int8_t, YQ_ID, int8_t, YQ_ID, uint32_t, __VA_ARGS__)    \
+    DEF_BIN(NAME##_i16, int16_t, int16_t, YQ_ID, int16_t, YQ_ID, uint32_t, __VA_ARGS__) \
+    DEF_BIN(NAME##_i32, int32_t, int32_t, YQ_ID, int32_t, YQ_ID, uint32_t, __VA_ARGS__) \
+    DEF_BIN(NAME##_i64, int64_t, int64_t, YQ_ID, int64_t, YQ_ID, uint64_t, __VA_ARGS__)
 #define BIN_UINT(NAME, ...)                                                      \
-    DEF_BIN(NAME##_u8, uint8_t, uint8_t, ID, uint8_t, ID, uint32_t, __VA_ARGS__)    \
-    DEF_BIN(NAME##_u16, uint16_t, uint16_t, ID, uint16_t, ID, uint32_t, __VA_ARGS__) \
-    DEF_BIN(NAME##_u32, uint32_t, uint32_t, ID, uint32_t, ID, uint32_t, __VA_ARGS__) \
-    DEF_BIN(NAME##_u64, uint64_t, uint64_t, ID, uint64_t, ID, uint64_t, __VA_ARGS__)
+    DEF_BIN(NAME##_u8, uint8_t, uint8_t, YQ_ID, uint8_t, YQ_ID, uint32_t, __VA_ARGS__)    \
+    DEF_BIN(NAME##_u16, uint16_t, uint16_t, YQ_ID, uint16_t, YQ_ID, uint32_t, __VA_ARGS__) \
+    DEF_BIN(NAME##_u32, uint32_t, uint32_t, YQ_ID, uint32_t, YQ_ID, uint32_t, __VA_ARGS__) \
+    DEF_BIN(NAME##_u64, uint64_t, uint64_t, YQ_ID, uint64_t, YQ_ID, uint64_t, __VA_ARGS__)
 #define BIN_SINT_CMP(NAME, ...)                                               \
-    DEF_BIN(NAME##_i8, int8_t, int8_t, ID, uint8_t, ID, uint32_t, __VA_ARGS__)    \
-    DEF_BIN(NAME##_i16, int16_t, int16_t, ID, uint8_t, ID, uint32_t, __VA_ARGS__) \
-    DEF_BIN(NAME##_i32, int32_t, int32_t, ID, uint8_t, ID, uint32_t, __VA_ARGS__) \
-    DEF_BIN(NAME##_i64, int64_t, int64_t, ID, uint8_t, ID, uint64_t, __VA_ARGS__)
+    DEF_BIN(NAME##_i8, int8_t, int8_t, YQ_ID, uint8_t, YQ_ID, uint32_t, __VA_ARGS__)    \
+    DEF_BIN(NAME##_i16, int16_t, int16_t, YQ_ID, uint8_t, YQ_ID, uint32_t, __VA_ARGS__) \
+    DEF_BIN(NAME##_i32, int32_t, int32_t, YQ_ID, uint8_t, YQ_ID, uint32_t, __VA_ARGS__) \
+    DEF_BIN(NAME##_i64, int64_t, int64_t, YQ_ID, uint8_t, YQ_ID, uint64_t, __VA_ARGS__)
 #define BIN_UINT_CMP(NAME, ...)                                                  \
-    DEF_BIN(NAME##_u8, uint8_t, uint8_t, ID, uint8_t, ID, uint32_t, __VA_ARGS__)    \
-    DEF_BIN(NAME##_u16, uint16_t, uint16_t, ID, uint8_t, ID, uint32_t, __VA_ARGS__) \
-    DEF_BIN(NAME##_u32, uint32_t, uint32_t, ID, uint8_t, ID, uint32_t, __VA_ARGS__) \
-    DEF_BIN(NAME##_u64, uint64_t, uint64_t, ID, uint8_t, ID, uint64_t, __VA_ARGS__)
+    DEF_BIN(NAME##_u8, uint8_t, uint8_t, YQ_ID, uint8_t, YQ_ID, uint32_t, __VA_ARGS__)    \
+    DEF_BIN(NAME##_u16, uint16_t, uint16_t, YQ_ID, uint8_t, YQ_ID, uint32_t, __VA_ARGS__) \
+    DEF_BIN(NAME##_u32, uint32_t, uint32_t, YQ_ID, uint8_t, YQ_ID, uint32_t, __VA_ARGS__) \
+    DEF_BIN(NAME##_u64, uint64_t, uint64_t, YQ_ID, uint8_t, YQ_ID, uint64_t, __VA_ARGS__)
 
 #define WRAP_INT(OP) (t_t)((wt_t)a OP (wt_t)b)
 
@@ -191,8 +182,8 @@ BIN_FLOAT(div, a / b)
 BIN_SINT(div, (t_t)sdiv64(a, b))
 BIN_UINT(div, (t_t)udiv64(a, b))
 /* Mod: floats only with fmod=1 (C fmod); integers per the attribute. */
-DEF_BIN(modc_f32, float, float, ID, float, ID, float, fmodf(a, b))
-DEF_BIN(modc_f64, double, double, ID, double, ID, double, fmod(a, b))
+DEF_BIN(modc_f32, float, float, YQ_ID, float, YQ_ID, float, fmodf(a, b))
+DEF_BIN(modc_f64, double, double, YQ_ID, double, YQ_ID, double, fmod(a, b))
 DEF_BIN(modc_f16, uint16_t, float, yq_f16_to_f32, uint16_t, yq_f32_to_f16, float, fmodf(a, b))
 DEF_BIN(modc_bf16, uint16_t, float, yq_bf16_to_f32, uint16_t, yq_f32_to_bf16, float, fmodf(a, b))
 BIN_SINT(modc, (t_t)smod_c64(a, b))
@@ -215,8 +206,8 @@ BIN_FLOAT_CMP(gt, a > b)
 BIN_SINT_CMP(gt, a > b)
 BIN_UINT_CMP(gt, a > b)
 /* Pow with both operands of the same float type. */
-DEF_BIN(pow_f32, float, float, ID, float, ID, float, powf(a, b))
-DEF_BIN(pow_f64, double, double, ID, double, ID, double, pow(a, b))
+DEF_BIN(pow_f32, float, float, YQ_ID, float, YQ_ID, float, powf(a, b))
+DEF_BIN(pow_f64, double, double, YQ_ID, double, YQ_ID, double, pow(a, b))
 DEF_BIN(pow_f16, uint16_t, float, yq_f16_to_f32, uint16_t, yq_f32_to_f16, float, powf(a, b))
 DEF_BIN(pow_bf16, uint16_t, float, yq_bf16_to_f32, uint16_t, yq_f32_to_bf16, float, powf(a, b))
 
@@ -241,8 +232,8 @@ DEF_BIN(pow_bf16, uint16_t, float, yq_bf16_to_f32, uint16_t, yq_f32_to_bf16, flo
 static inline float f64_to_f32(double d) { return (float)d; }
 static inline uint16_t f64_to_f16_via_f32(double d) { return yq_f32_to_f16((float)d); }
 static inline uint16_t f64_to_bf16_via_f32(double d) { return yq_f32_to_bf16((float)d); }
-DEF_POW_MIXED_FLOAT(powx_f32, float, ID, f64_to_f32)
-DEF_POW_MIXED_FLOAT(powx_f64, double, ID, ID)
+DEF_POW_MIXED_FLOAT(powx_f32, float, YQ_ID, f64_to_f32)
+DEF_POW_MIXED_FLOAT(powx_f64, double, YQ_ID, YQ_ID)
 DEF_POW_MIXED_FLOAT(powx_f16, uint16_t, yq_f16_to_f32, f64_to_f16_via_f32)
 DEF_POW_MIXED_FLOAT(powx_bf16, uint16_t, yq_bf16_to_f32, f64_to_bf16_via_f32)
 
@@ -264,11 +255,6 @@ DEF_POW_MIXED_INT(powx_i32, int32_t)
 DEF_POW_MIXED_INT(powx_i64, int64_t)
 
 /* Dispatch: kernel for (op family, dtype), or NULL if unsupported. */
-#define CASE_FLOAT(NAME)                       \
-    case YQ_DT_FLOAT: return NAME##_f32;       \
-    case YQ_DT_DOUBLE: return NAME##_f64;      \
-    case YQ_DT_FLOAT16: return NAME##_f16;     \
-    case YQ_DT_BFLOAT16: return NAME##_bf16;
 #define CASE_SINT(NAME)                    \
     case YQ_DT_INT8: return NAME##_i8;     \
     case YQ_DT_INT16: return NAME##_i16;   \
@@ -281,7 +267,7 @@ DEF_POW_MIXED_INT(powx_i64, int64_t)
     case YQ_DT_UINT64: return NAME##_u64;
 #define DISPATCH_NUMERIC(NAME)                                      \
     static bin_fn NAME##_kernel(yq_dtype dt) {                      \
-        switch (dt) { CASE_FLOAT(NAME) CASE_SINT(NAME) CASE_UINT(NAME) default: return NULL; } \
+        switch (dt) { YQ_CASE_FLOAT(NAME) CASE_SINT(NAME) CASE_UINT(NAME) default: return NULL; } \
     }
 DISPATCH_NUMERIC(add)
 DISPATCH_NUMERIC(sub)
@@ -294,7 +280,7 @@ DISPATCH_NUMERIC(gt)
 
 static bin_fn eq_kernel(yq_dtype dt) {
     switch (dt) {
-    CASE_FLOAT(eq) CASE_SINT(eq) CASE_UINT(eq)
+    YQ_CASE_FLOAT(eq) CASE_SINT(eq) CASE_UINT(eq)
     case YQ_DT_BOOL: return eq_u8;
     default: return NULL;
     }
@@ -302,7 +288,7 @@ static bin_fn eq_kernel(yq_dtype dt) {
 
 static bin_fn mod_kernel(yq_dtype dt, int fmod_attr) {
     switch (dt) {
-    CASE_FLOAT(modc)
+    YQ_CASE_FLOAT(modc)
     CASE_UINT(mod)
     default: break;
     }
@@ -314,10 +300,10 @@ static bin_fn mod_kernel(yq_dtype dt, int fmod_attr) {
 
 static bin_fn pow_kernel(yq_dtype base, yq_dtype expo) {
     if (base == expo) {
-        switch (base) { CASE_FLOAT(pow) default: break; }
+        switch (base) { YQ_CASE_FLOAT(pow) default: break; }
     }
     switch (base) {
-    CASE_FLOAT(powx)
+    YQ_CASE_FLOAT(powx)
     case YQ_DT_INT32: return powx_i32;
     case YQ_DT_INT64: return powx_i64;
     default: return NULL;
@@ -659,15 +645,15 @@ typedef void (*un_fn)(int64_t n, const void *x, void *y);
     }
 /* F32 and F64 get separate expressions so each calls the right libm function. */
 #define UN_FLOAT(NAME, EXPR_F, EXPR_D)                                                     \
-    DEF_UN(NAME##_f32, float, float, ID, ID, float, EXPR_F)                                \
-    DEF_UN(NAME##_f64, double, double, ID, ID, double, EXPR_D)                             \
+    DEF_UN(NAME##_f32, float, float, YQ_ID, YQ_ID, float, EXPR_F)                                \
+    DEF_UN(NAME##_f64, double, double, YQ_ID, YQ_ID, double, EXPR_D)                             \
     DEF_UN(NAME##_f16, uint16_t, float, yq_f16_to_f32, yq_f32_to_f16, float, EXPR_F)       \
     DEF_UN(NAME##_bf16, uint16_t, float, yq_bf16_to_f32, yq_f32_to_bf16, float, EXPR_F)
 #define UN_SINT(NAME, ...)                                            \
-    DEF_UN(NAME##_i8, int8_t, int8_t, ID, ID, uint32_t, __VA_ARGS__)    \
-    DEF_UN(NAME##_i16, int16_t, int16_t, ID, ID, uint32_t, __VA_ARGS__) \
-    DEF_UN(NAME##_i32, int32_t, int32_t, ID, ID, uint32_t, __VA_ARGS__) \
-    DEF_UN(NAME##_i64, int64_t, int64_t, ID, ID, uint64_t, __VA_ARGS__)
+    DEF_UN(NAME##_i8, int8_t, int8_t, YQ_ID, YQ_ID, uint32_t, __VA_ARGS__)    \
+    DEF_UN(NAME##_i16, int16_t, int16_t, YQ_ID, YQ_ID, uint32_t, __VA_ARGS__) \
+    DEF_UN(NAME##_i32, int32_t, int32_t, YQ_ID, YQ_ID, uint32_t, __VA_ARGS__) \
+    DEF_UN(NAME##_i64, int64_t, int64_t, YQ_ID, YQ_ID, uint64_t, __VA_ARGS__)
 
 UN_FLOAT(sqrt, sqrtf(a), sqrt(a))
 UN_FLOAT(exp, expf(a), exp(a))
@@ -684,7 +670,7 @@ UN_FLOAT(round, nearbyintf(a), nearbyint(a))
 
 #define DISPATCH_UN_FLOAT(NAME)                                                \
     static un_fn NAME##_un_kernel(yq_dtype dt) {                               \
-        switch (dt) { CASE_FLOAT(NAME) default: return NULL; }                  \
+        switch (dt) { YQ_CASE_FLOAT(NAME) default: return NULL; }                  \
     }
 DISPATCH_UN_FLOAT(sqrt)
 DISPATCH_UN_FLOAT(exp)
@@ -694,11 +680,11 @@ DISPATCH_UN_FLOAT(floor)
 DISPATCH_UN_FLOAT(ceil)
 DISPATCH_UN_FLOAT(round)
 static un_fn neg_un_kernel(yq_dtype dt) {
-    switch (dt) { CASE_FLOAT(neg) CASE_SINT(neg) default: return NULL; }
+    switch (dt) { YQ_CASE_FLOAT(neg) CASE_SINT(neg) default: return NULL; }
 }
 /* Abs of an unsigned value is a copy: NULL here, handled by run_abs. */
 static un_fn abs_un_kernel(yq_dtype dt) {
-    switch (dt) { CASE_FLOAT(abs) CASE_SINT(abs) default: return NULL; }
+    switch (dt) { YQ_CASE_FLOAT(abs) CASE_SINT(abs) default: return NULL; }
 }
 
 typedef struct un_job {
@@ -760,7 +746,7 @@ static yq_status infer_identity(yq_infer_ctx *c) { return infer_unary(c, TC_ANY)
 /* ---- registration ------------------------------------------------------------ */
 
 void yq_register_eltwise_ops(yq_op_vtable *t) {
-#define REG(OP, INFER, RUN) t[YQ_OP_##OP] = (yq_op_vtable){.infer = INFER, .run = RUN, .flops = flops_numel}
+#define REG(OP, INFER, RUN) t[YQ_OP_##OP] = (yq_op_vtable){.infer = INFER, .run = RUN, .flops = yq_elt_flops_numel}
     REG(Add, infer_arith, run_add);
     REG(Sub, infer_arith, run_sub);
     REG(Mul, infer_arith, run_mul);

@@ -27,10 +27,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "rt/kernels/vecmath.h"
-#include "rt/ops.h"
+#include "rt/kernels/elt_common.h"
 
-#define ID(x) (x)
 #define QDQ_GRAIN 16384
 /* per-axis rows shorter than this take the element-wise path */
 #define QDQ_MIN_ROW 16
@@ -171,7 +169,7 @@ typedef void (*q_fn)(int64_t n, const void *x, void *y, float scale, int32_t zp,
     DEF_Q(q_##SFX##_i16, TX, LDX, int16_t)      \
     DEF_Q(q_##SFX##_u16, TX, LDX, uint16_t)
 static inline float i32_to_f32(int32_t v) { return (float)v; }
-DEF_Q_ALL_OUT(f32, float, ID)
+DEF_Q_ALL_OUT(f32, float, YQ_ID)
 DEF_Q_ALL_OUT(f16, uint16_t, yq_f16_to_f32)
 DEF_Q_ALL_OUT(bf16, uint16_t, yq_bf16_to_f32)
 DEF_Q_ALL_OUT(i32, int32_t, i32_to_f32)
@@ -224,7 +222,7 @@ typedef void (*dq_fn)(int64_t n, const void *x, void *y, float scale, int32_t zp
         YQ_IVDEP for (int64_t i = 0; i < n; i++) Y[i] = STY(ONE(X[i], zp, scale));        \
     }
 #define DEF_DQ_ALL_OUT(SFX, TX, ONE)                              \
-    DEF_DQ(dq_##SFX##_f32, TX, float, ID, ONE)                    \
+    DEF_DQ(dq_##SFX##_f32, TX, float, YQ_ID, ONE)                    \
     DEF_DQ(dq_##SFX##_f16, TX, uint16_t, yq_f32_to_f16, ONE)      \
     DEF_DQ(dq_##SFX##_bf16, TX, uint16_t, yq_f32_to_bf16, ONE)
 DEF_DQ_ALL_OUT(i8, int8_t, dequantize_one_narrow)
@@ -403,14 +401,8 @@ static yq_status infer_dequantize(yq_infer_ctx *c) {
     return YQ_OK;
 }
 
-static double flops_numel(const yq_graph *g, const yq_node *n) {
-    if (n->noutputs < 1 || n->outputs[0] < 0) return 0;
-    int64_t k = yq_value_numel(&g->values[n->outputs[0]]);
-    return k > 0 ? (double)k : 0;
-}
-
 void yq_register_qdq_ops(yq_op_vtable *t) {
-    t[YQ_OP_QuantizeLinear] = (yq_op_vtable){.infer = infer_quantize, .run = run_quantize, .flops = flops_numel};
+    t[YQ_OP_QuantizeLinear] = (yq_op_vtable){.infer = infer_quantize, .run = run_quantize, .flops = yq_elt_flops_numel};
     t[YQ_OP_DequantizeLinear] =
-        (yq_op_vtable){.infer = infer_dequantize, .run = run_dequantize, .flops = flops_numel};
+        (yq_op_vtable){.infer = infer_dequantize, .run = run_dequantize, .flops = yq_elt_flops_numel};
 }
