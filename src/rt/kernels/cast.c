@@ -32,7 +32,7 @@
 #include "rt/kernels/elt_common.h"
 
 #define CAST_CHUNK 512
-#define CAST_GRAIN 16384
+#define CAST_GRAIN 65536 /* elements per parallel chunk */
 
 static int cast_supported(yq_dtype dt) {
     return yq_dtype_is_float(dt) || yq_dtype_is_integer(dt) || dt == YQ_DT_BOOL;

@@ -456,9 +456,10 @@ static void elt_range(void *arg, int64_t begin, int64_t end, int tid) {
     }
 }
 
-/* Elements per parallel chunk: big enough that the pool's wake-up cost
- * (a few microseconds) is small against the work. */
-#define ELT_GRAIN 16384
+/* Elements per parallel chunk: these loops move memory at well under a
+ * nanosecond per element, so a chunk must be large for the pool's wake-up
+ * (several microseconds) to pay off; measured with tests/perf/tool_eltwise_bench. */
+#define ELT_GRAIN 65536
 
 static yq_status run_elt(yq_pool *pool, elt_job *j, const yq_tensor *const *ops, const yq_tensor *out) {
     YQ_TRY(plan_broadcast(j->nops, ops, out, &j->plan));
