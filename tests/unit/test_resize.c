@@ -23,7 +23,7 @@ static og resize_graph(int64_t opset, yq_dtype dt, const int64_t *xdims, const v
     int ins[4] = {xi, -1, -1, -1};
     if (scales) ins[2] = og_const(&t, YQ_DT_FLOAT, 1, I64S(naxes), scales);
     if (sizes) ins[3] = og_i64(&t, naxes, sizes);
-    yq_node *n = og_node(&t, "Resize", ins, sizes ? 4 : 3, 1);
+    yq_node *n = og_node(&t, "Resize", ins, 4, 1); /* trailing omitted inputs are fine */
     if (mode) assert_int_equal(yq_node_set_attr_string(n, "mode", mode), YQ_OK);
     if (ctm) assert_int_equal(yq_node_set_attr_string(og_n(&t), "coordinate_transformation_mode", ctm), YQ_OK);
     if (nearest) assert_int_equal(yq_node_set_attr_string(og_n(&t), "nearest_mode", nearest), YQ_OK);
@@ -193,25 +193,89 @@ static void test_byte_types(void **state) {
     og_free(&t);
     const int8_t s8[] = {-1, 2, -3, 4};
     t = resize_graph(13, YQ_DT_INT8, I64S(1, 1, 2, 2), s8, F32S(1, 1, 2, 2), NULL, 4, "linear", NULL, NULL);
-    OG_EXPECT_FAIL(og_infer(&t), YQ_ERR_UNSUPPORTED, "linear mode supports");
+    OG_EXPECT_FAIL(og_infer(&t), YQ_ERR_UNSUPPORTED, "mode linear needs a float");
+    og_free(&t);
+}
+
+/* Cubic (A = -0.75): at r = 0.5 the four weights are -0.09375, 0.59375,
+ * 0.59375, -0.09375; an impulse shows each one. Edge taps clamp. */
+static void test_cubic(void **state) {
+    (void)state;
+    const float imp[] = {0, 0, 1, 0, 0};
+    og t = og_new(13);
+    int x = og_const(&t, YQ_DT_FLOAT, 4, I64S(1, 1, 1, 5), imp);
+    int s = og_const(&t, YQ_DT_FLOAT, 1, I64S(4), F32S(1, 1, 1, 2));
+    yq_node *n = og_node(&t, "Resize", (int[]){x, -1, s}, 3, 1);
+    assert_int_equal(yq_node_set_attr_string(n, "mode", "cubic"), YQ_OK);
+    assert_int_equal(yq_node_set_attr_string(og_n(&t), "coordinate_transformation_mode", "asymmetric"), YQ_OK);
+    assert_int_equal(og_eval(&t, NULL), YQ_OK);
+    /* x/2 = 0, .5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5 */
+    og_expect_f32(og_out(&t, 0), 4, I64S(1, 1, 1, 10),
+                  F32S(0, -0.09375f, 0, 0.59375f, 1, 0.59375f, 0, -0.09375f, 0, 0), 1e-6f);
+    /* exclude_outside drops taps outside the axis and renormalises the rest */
+    assert_int_equal(yq_node_set_attr_int(og_n(&t), "exclude_outside", 1), YQ_OK);
+    assert_int_equal(yq_node_set_attr_float(og_n(&t), "cubic_coeff_a", -0.5f), YQ_OK);
+    assert_int_equal(og_eval(&t, NULL), YQ_OK);
+    /* A = -0.5, r = 0.5: weights -0.0625, 0.5625, 0.5625, -0.0625; at 0.5 tap -1 is
+     * outside, the rest sum to 1.0625 */
+    const float *y = og_out(&t, 0)->data;
+    assert_true(fabsf(y[1] - (-0.0625f / 1.0625f)) < 1e-6f);
+    assert_true(fabsf(y[3] - 0.5625f) < 1e-6f);
+    og_free(&t);
+    /* linear functions stay linear away from the edges: 2i+1 upsampled by 2 */
+    float lin[8];
+    for (int i = 0; i < 8; i++) lin[i] = 2.0f * (float)i + 1;
+    t = og_new(13);
+    x = og_const(&t, YQ_DT_FLOAT, 4, I64S(1, 1, 1, 8), lin);
+    s = og_const(&t, YQ_DT_FLOAT, 1, I64S(4), F32S(1, 1, 1, 2));
+    n = og_node(&t, "Resize", (int[]){x, -1, s}, 3, 1);
+    assert_int_equal(yq_node_set_attr_string(n, "mode", "cubic"), YQ_OK);
+    assert_int_equal(yq_node_set_attr_string(og_n(&t), "coordinate_transformation_mode", "asymmetric"), YQ_OK);
+    assert_int_equal(og_eval(&t, NULL), YQ_OK);
+    y = og_out(&t, 0)->data;
+    for (int i = 2; i <= 11; i++) assert_true(fabsf(y[i] - (float)(i + 1)) < 1e-5f);
+    og_free(&t);
+}
+
+/* tf_crop_and_resize: roi [0.5, 1.5] of the width, 3 samples at 1.5x + 1.5 =
+ * 1.5, 3, 4.5; the last is outside and takes extrapolation_value. */
+static void test_crop_and_resize(void **state) {
+    (void)state;
+    og t = og_new(13);
+    int x = og_const(&t, YQ_DT_FLOAT, 4, I64S(1, 1, 1, 4), F32S(1, 2, 3, 4));
+    int roi = og_const(&t, YQ_DT_FLOAT, 1, I64S(8), F32S(0, 0, 0, 0.5f, 1, 1, 1, 1.5f));
+    int sz = og_i64(&t, 4, I64S(1, 1, 1, 3));
+    yq_node *n = og_node(&t, "Resize", (int[]){x, roi, -1, sz}, 4, 1);
+    assert_int_equal(yq_node_set_attr_string(n, "mode", "linear"), YQ_OK);
+    assert_int_equal(yq_node_set_attr_string(og_n(&t), "coordinate_transformation_mode", "tf_crop_and_resize"),
+                     YQ_OK);
+    assert_int_equal(yq_node_set_attr_float(og_n(&t), "extrapolation_value", 10), YQ_OK);
+    assert_int_equal(og_eval(&t, NULL), YQ_OK);
+    og_expect_f32(og_out(&t, 0), 4, I64S(1, 1, 1, 3), F32S(2.5f, 4, 10), 1e-6f);
+    og_n(&t)->inputs[1] = -1;
+    OG_EXPECT_FAIL(og_infer(&t), YQ_ERR_INVALID, "needs a float roi with 8 entries");
+    int dyn = og_input(&t, YQ_DT_FLOAT, 1, I64S(8));
+    og_n(&t)->inputs[1] = dyn;
+    OG_EXPECT_FAIL(og_infer(&t), YQ_ERR_UNSUPPORTED, "must be a constant");
     og_free(&t);
 }
 
 static void test_errors(void **state) {
     (void)state;
-    og t = resize_graph(13, YQ_DT_FLOAT, I64S(1, 1, 2, 2), k2x2, F32S(1, 1, 2, 2), NULL, 4, "cubic", NULL, NULL);
-    OG_EXPECT_FAIL(og_infer(&t), YQ_ERR_UNSUPPORTED, "cubic");
+    og t = resize_graph(18, YQ_DT_FLOAT, I64S(1, 1, 2, 2), k2x2, F32S(1, 1, 0.5f, 0.5f), NULL, 4, "linear", NULL,
+                        NULL);
+    assert_int_equal(yq_node_set_attr_int(og_n(&t), "antialias", 1), YQ_OK);
+    OG_EXPECT_FAIL(og_infer(&t), YQ_ERR_UNSUPPORTED, "antialiased");
+    og_free(&t);
+    t = resize_graph(13, YQ_DT_FLOAT, I64S(1, 1, 2, 2), k2x2, F32S(1, 1, 2, 2), NULL, 4, "bicubic", NULL, NULL);
+    OG_EXPECT_FAIL(og_infer(&t), YQ_ERR_INVALID, "unknown mode");
     assert_int_equal(yq_node_set_attr_string(og_n(&t), "mode", "linear"), YQ_OK);
-    assert_int_equal(yq_node_set_attr_string(og_n(&t), "coordinate_transformation_mode", "tf_crop_and_resize"),
-                     YQ_OK);
-    OG_EXPECT_FAIL(og_infer(&t), YQ_ERR_UNSUPPORTED, "tf_crop_and_resize");
     assert_int_equal(yq_node_set_attr_string(og_n(&t), "coordinate_transformation_mode", "sideways"), YQ_OK);
     OG_EXPECT_FAIL(og_infer(&t), YQ_ERR_INVALID, "unknown coordinate_transformation_mode");
     assert_int_equal(yq_node_set_attr_string(og_n(&t), "coordinate_transformation_mode", "half_pixel"), YQ_OK);
     assert_int_equal(og_infer(&t), YQ_OK);
     /* both scales and sizes */
     int sz = og_i64(&t, 4, I64S(1, 1, 4, 4));
-    og_n(&t)->ninputs = 4;
     og_n(&t)->inputs[3] = sz;
     OG_EXPECT_FAIL(og_infer(&t), YQ_ERR_INVALID, "only one of scales and sizes");
     /* neither */
@@ -309,7 +373,8 @@ int main(void) {
         cmocka_unit_test(test_yolo_nearest_x2),   cmocka_unit_test(test_nearest_half_pixel),
         cmocka_unit_test(test_nearest_modes),     cmocka_unit_test(test_linear),
         cmocka_unit_test(test_opset10),           cmocka_unit_test(test_opset18_axes_policy),
-        cmocka_unit_test(test_byte_types),        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_byte_types),        cmocka_unit_test(test_cubic),
+        cmocka_unit_test(test_crop_and_resize),   cmocka_unit_test(test_errors),
         cmocka_unit_test(test_nearest_kernel_random), cmocka_unit_test(test_linear_kernel_random),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

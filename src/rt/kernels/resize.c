@@ -1,15 +1,19 @@
 /* resize family kernels: see rt/ops.h for the op table contract.
  *
- * Resize (opsets 10-19): scales or sizes (constant inputs), modes nearest and
- * linear, coordinate transformation modes half_pixel, half_pixel_symmetric,
- * pytorch_half_pixel, align_corners, asymmetric and tf_half_pixel_for_nn.
- * Rejected cleanly: cubic, tf_crop_and_resize, antialiased linear
- * downsampling. The coordinate arithmetic follows the ONNX reference
- * implementation (double precision, the float scale widened), which is what
- * the ONNX backend tests were generated with.
+ * Resize (opsets 10-19): scales or sizes (constant inputs), modes nearest,
+ * linear and cubic, every coordinate transformation mode (half_pixel,
+ * half_pixel_symmetric, pytorch_half_pixel, align_corners, asymmetric,
+ * tf_half_pixel_for_nn, tf_crop_and_resize with its roi and
+ * extrapolation_value), opset 18's axes and keep_aspect_ratio_policy.
+ * Rejected cleanly: antialiased (opset 18) linear/cubic downsampling. The
+ * coordinate arithmetic follows the ONNX reference implementation (double
+ * precision, the float scale widened), which is what the ONNX backend tests
+ * were generated with.
  *
  * prepare() turns the attributes into one table per axis (input index for
- * nearest, two indices and a weight for linear); run() only applies them. */
+ * nearest, two indices and a weight for linear, n taps for the separable
+ * path used by cubic and cropping); run() only applies them. Nearest moves
+ * opaque elements (any type); the others compute in float32. */
 #include "rt/kernels/resize.h"
 
 #include <math.h>
@@ -39,6 +43,23 @@ static void nearest_row(const nearest_arg *a, const uint8_t *src, uint8_t *dst) 
     if (a->inner_kind == 1) {
         memcpy(dst, src, (size_t)n * a->es);
         return;
+    }
+    if (a->inner_kind == 2 && a->es <= 4) {
+        /* x2: each element becomes one store of twice its width */
+        switch (a->es) {
+#define DOUBLE_ROW(T, W, SHIFT)                                                      \
+    {                                                                                \
+        const T *s = (const T *)src;                                                 \
+        W *d = (W *)dst;                                                             \
+        for (int64_t x = 0; x < n / 2; x++) d[x] = (W)s[x] | ((W)s[x] << (SHIFT));  \
+    }                                                                                \
+    return;
+        case 1: DOUBLE_ROW(uint8_t, uint16_t, 8)
+        case 2: DOUBLE_ROW(uint16_t, uint32_t, 16)
+        case 4: DOUBLE_ROW(uint32_t, uint64_t, 32)
+#undef DOUBLE_ROW
+        default: break;
+        }
     }
     switch (a->es) {
 #define NEAREST_ROW(T)                                                   \
@@ -243,20 +264,68 @@ void yq_resize_linear_ref_f32(int rank, const int64_t *in_dims, const int64_t *o
 }
 
 /* ======================================================================== */
+/* Separable taps (cubic, tf_crop_and_resize)                                */
+/* ======================================================================== */
+
+/* One 1-D pass along an axis: for each output position xo,
+ *   dst[o, xo, i] = outside[xo] ? extrap : sum_t w[xo][t] * src[o, idx[xo][t], i]
+ * Applying it axis after axis (last axis first) is exactly the nested 1-D
+ * interpolation of the ONNX reference, extrapolation included. */
+typedef struct taps_arg {
+    const float *src;
+    float *dst;
+    int64_t lin, lout, inner;
+    int ntaps;
+    const int64_t *idx;
+    const float *w;
+    const uint8_t *outside;
+    float extrap;
+} taps_arg;
+
+static void taps_worker(void *vp, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const taps_arg *a = vp;
+    const int64_t inner = a->inner;
+    for (int64_t u = begin; u < end; u++) {
+        int64_t o = u / a->lout, xo = u % a->lout;
+        float *d = a->dst + u * inner;
+        if (a->outside && a->outside[xo]) {
+            for (int64_t i = 0; i < inner; i++) d[i] = a->extrap;
+            continue;
+        }
+        for (int64_t i = 0; i < inner; i++) d[i] = 0;
+        for (int t = 0; t < a->ntaps; t++) {
+            const float w = a->w[xo * a->ntaps + t];
+            if (w == 0) continue;
+            const float *s = a->src + (o * a->lin + a->idx[xo * a->ntaps + t]) * inner;
+            for (int64_t i = 0; i < inner; i++) d[i] += w * s[i];
+        }
+    }
+}
+
+/* ======================================================================== */
 /* The op                                                                    */
 /* ======================================================================== */
 
-enum { CTM_HALF_PIXEL, CTM_HALF_PIXEL_SYM, CTM_PYTORCH, CTM_ALIGN, CTM_ASYM, CTM_TF_HALF_NN };
+enum { CTM_HALF_PIXEL, CTM_HALF_PIXEL_SYM, CTM_PYTORCH, CTM_ALIGN, CTM_ASYM, CTM_TF_HALF_NN, CTM_TF_CROP };
 /* NM_SIMPLE is opset 10's rule (as ONNX Runtime implements it): floor when
  * upsampling, ceil when downsampling. */
 enum { NM_ROUND_FLOOR, NM_ROUND_CEIL, NM_FLOOR, NM_CEIL, NM_SIMPLE };
+enum { MODE_NEAREST, MODE_LINEAR, MODE_CUBIC };
 
 typedef struct resize_plan {
-    int rank, linear, ctm, nmode;
+    int rank, mode, ctm, nmode;
+    int exclude_outside;
+    double cubic_a, extrap;
     int64_t in_dims[YQ_MAX_RANK], out_dims[YQ_MAX_RANK];
     double scale[YQ_MAX_RANK];     /* scale used by the coordinate formulas */
     double out_width[YQ_MAX_RANK]; /* scale * input length (float, as in the spec) */
+    double roi_start[YQ_MAX_RANK], roi_end[YQ_MAX_RANK]; /* tf_crop_and_resize */
 } resize_plan;
+
+/* Cubic and cropping go through the separable taps path; nearest and linear
+ * otherwise use their fast kernels. */
+static int uses_taps(const resize_plan *p) { return p->mode == MODE_CUBIC || p->ctm == CTM_TF_CROP; }
 
 static int pick(const char *s, const char *const *names, int n) {
     for (int i = 0; i < n; i++)
@@ -274,12 +343,16 @@ static yq_status resize_plan_make(const yq_node *n, int64_t opset, const yq_tens
     for (int d = 0; d < r; d++) {
         p->scale[d] = 1;
         p->out_width[d] = (double)x->dims[d];
+        p->roi_start[d] = 0;
+        p->roi_end[d] = 1;
     }
+    static const char *const modes[] = {"nearest", "linear", "cubic"};
     const char *mode = yq_attr_string(n, "mode", "nearest");
-    if (strcmp(mode, "cubic") == 0) return yqk_fail(n, YQ_ERR_UNSUPPORTED, "mode cubic is not supported");
-    if (strcmp(mode, "nearest") != 0 && strcmp(mode, "linear") != 0)
-        return yqk_fail(n, YQ_ERR_INVALID, "unknown mode '%s'", mode);
-    p->linear = strcmp(mode, "linear") == 0;
+    p->mode = pick(mode, modes, opset < 11 ? 2 : 3);
+    if (p->mode < 0) return yqk_fail(n, YQ_ERR_INVALID, "unknown mode '%s'", mode);
+    p->cubic_a = yq_attr_float(n, "cubic_coeff_a", -0.75f);
+    p->exclude_outside = yq_attr_int(n, "exclude_outside", 0) != 0;
+    p->extrap = yq_attr_float(n, "extrapolation_value", 0.0f);
 
     int scales_at, sizes_at;
     if (opset < 11) {
@@ -288,14 +361,13 @@ static yq_status resize_plan_make(const yq_node *n, int64_t opset, const yq_tens
         scales_at = 1;
         sizes_at = -1;
     } else {
-        static const char *const ctms[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
-                                           "align_corners", "asymmetric", "tf_half_pixel_for_nn"};
+        static const char *const ctms[] = {"half_pixel",    "half_pixel_symmetric", "pytorch_half_pixel",
+                                           "align_corners", "asymmetric",           "tf_half_pixel_for_nn",
+                                           "tf_crop_and_resize"};
         static const char *const nms[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
         const char *ctm = yq_attr_string(n, "coordinate_transformation_mode", "half_pixel");
         const char *nm = yq_attr_string(n, "nearest_mode", "round_prefer_floor");
-        if (strcmp(ctm, "tf_crop_and_resize") == 0)
-            return yqk_fail(n, YQ_ERR_UNSUPPORTED, "coordinate_transformation_mode tf_crop_and_resize is not supported");
-        p->ctm = pick(ctm, ctms, 6);
+        p->ctm = pick(ctm, ctms, 7);
         if (p->ctm < 0 || (p->ctm == CTM_HALF_PIXEL_SYM && opset < 19))
             return yqk_fail(n, YQ_ERR_INVALID, "unknown coordinate_transformation_mode '%s'", ctm);
         p->nmode = pick(nm, nms, 4);
@@ -304,7 +376,7 @@ static yq_status resize_plan_make(const yq_node *n, int64_t opset, const yq_tens
         sizes_at = 3;
     }
 
-    /* axes the scales/sizes refer to (opset 18), default all */
+    /* axes the roi/scales/sizes refer to (opset 18), default all */
     int axes[YQ_MAX_RANK], naxes = r;
     for (int d = 0; d < r; d++) axes[d] = d;
     const int64_t *av;
@@ -313,6 +385,15 @@ static yq_status resize_plan_make(const yq_node *n, int64_t opset, const yq_tens
         if (acnt > r) return yqk_fail(n, YQ_ERR_INVALID, "axes has %d entries for a rank-%d input", acnt, r);
         YQ_TRY(yqk_axes(n, av, acnt, r, axes, NULL));
         naxes = acnt;
+    }
+
+    if (p->ctm == CTM_TF_CROP) {
+        if (!yqk_present(n, in, nin, 1) || yq_tensor_numel(&in[1]) != 2 * naxes || !yq_dtype_is_float(in[1].dtype))
+            return yqk_fail(n, YQ_ERR_INVALID, "tf_crop_and_resize needs a float roi with %d entries", 2 * naxes);
+        for (int i = 0; i < naxes; i++) {
+            p->roi_start[axes[i]] = yq_elem_as_double(in[1].dtype, in[1].data, i);
+            p->roi_end[axes[i]] = yq_elem_as_double(in[1].dtype, in[1].data, naxes + i);
+        }
     }
 
     const int have_scales = yqk_present(n, in, nin, scales_at) && yq_tensor_numel(&in[scales_at]) > 0;
@@ -372,10 +453,10 @@ static yq_status resize_plan_make(const yq_node *n, int64_t opset, const yq_tens
                 p->out_dims[d] = (int64_t)floor(p->out_width[d] + 0.5);
             }
     }
-    if (p->linear && opset >= 18 && yq_attr_int(n, "antialias", 0) != 0)
+    if (p->mode != MODE_NEAREST && opset >= 18 && yq_attr_int(n, "antialias", 0) != 0)
         for (int d = 0; d < r; d++)
             if (p->scale[d] < 1)
-                return yqk_fail(n, YQ_ERR_UNSUPPORTED, "antialiased linear downsampling is not supported");
+                return yqk_fail(n, YQ_ERR_UNSUPPORTED, "antialiased downsampling is not supported");
     return YQ_OK;
 }
 
@@ -392,6 +473,10 @@ static double source_coord(const resize_plan *p, int d, int64_t xo) {
     case CTM_ALIGN: return ow == 1 ? 0 : x * (len - 1) / (ow - 1);
     case CTM_ASYM: return x / s;
     case CTM_TF_HALF_NN: return (x + 0.5) / s;
+    case CTM_TF_CROP: {
+        const double span = (p->roi_end[d] - p->roi_start[d]) * (len - 1);
+        return (ow == 1 ? span / 2 : x * span / (ow - 1)) + p->roi_start[d] * (len - 1);
+    }
     default: return (x + 0.5) / s - 0.5;
     }
 }
@@ -432,7 +517,45 @@ static yq_lerp linear_taps(const resize_plan *p, int d, double c) {
     return l;
 }
 
-static int linear_type_ok(yq_dtype dt) {
+/* Taps of output position xo along axis d for the separable path: indices
+ * clamped to the axis (edge padding), weights, and whether the position lies
+ * outside the crop (extrapolated). */
+static int fill_taps(const resize_plan *p, int d, int64_t xo, int64_t *idx, float *w) {
+    const int64_t len = p->in_dims[d];
+    const double c = source_coord(p, d, xo);
+    int outside = p->ctm == CTM_TF_CROP && (c < 0 || c > (double)(len - 1));
+    if (p->mode == MODE_NEAREST) {
+        idx[0] = nearest_index(p, d, c);
+        w[0] = 1;
+        return outside;
+    }
+    const double f = floor(c), r = c - f;
+    if (p->mode == MODE_LINEAR) {
+        yq_lerp l = linear_taps(p, d, c);
+        idx[0] = l.i0;
+        idx[1] = l.i1;
+        w[0] = 1.0f - l.w1;
+        w[1] = l.w1;
+        return outside;
+    }
+    /* cubic: the four neighbours floor-1 .. floor+2 (an exact hit has weight
+     * 1 on itself: the coefficients at r = 0 are 0, 1, 0, 0) */
+    const double A = p->cubic_a, q = 1 - r;
+    double cw[4] = {((A * (r + 1) - 5 * A) * (r + 1) + 8 * A) * (r + 1) - 4 * A,
+                    ((A + 2) * r - (A + 3)) * r * r + 1, ((A + 2) * q - (A + 3)) * q * q + 1,
+                    ((A * (q + 1) - 5 * A) * (q + 1) + 8 * A) * (q + 1) - 4 * A};
+    double sum = 0;
+    for (int t = 0; t < 4; t++) {
+        int64_t i = (int64_t)f - 1 + t;
+        if (p->exclude_outside && (i < 0 || i >= len)) cw[t] = 0;
+        sum += cw[t];
+        idx[t] = i < 0 ? 0 : (i >= len ? len - 1 : i);
+    }
+    for (int t = 0; t < 4; t++) w[t] = (float)(p->exclude_outside && sum != 0 ? cw[t] / sum : cw[t]);
+    return outside;
+}
+
+static int float_type(yq_dtype dt) {
     return dt == YQ_DT_FLOAT || dt == YQ_DT_FLOAT16 || dt == YQ_DT_BFLOAT16 || dt == YQ_DT_DOUBLE;
 }
 
@@ -442,16 +565,21 @@ static yq_status resize_infer(yq_infer_ctx *c) {
     if (n->ninputs > 4) return yq_node_fail(c, YQ_ERR_INVALID, "expects at most 4 inputs, got %d", n->ninputs);
     YQ_TRY(yq_need_input(c, 0, YQ_DT_UNDEFINED));
     /* roi (input 1 from opset 11) only matters for tf_crop_and_resize */
+    const int crop = c->opset >= 11 && strcmp(yq_attr_string(n, "coordinate_transformation_mode", ""),
+                                              "tf_crop_and_resize") == 0;
     for (int i = 1; i < n->ninputs; i++)
-        if (yq_in(c, i) && (c->opset < 11 || i >= 2)) YQ_TRY(yq_need_const(c, i));
+        if (yq_in(c, i) && (c->opset < 11 || i >= 2 || crop)) YQ_TRY(yq_need_const(c, i));
     yq_tensor in[4];
     yqk_infer_inputs(c, in, n->ninputs);
     if (yq_dtype_size(in[0].dtype) == 0)
         return yq_node_fail(c, YQ_ERR_UNSUPPORTED, "element type %s is not supported", yq_dtype_name(in[0].dtype));
     resize_plan p;
     YQ_TRY(resize_plan_make(n, c->opset, in, n->ninputs, &p));
-    if (p.linear && !linear_type_ok(in[0].dtype))
-        return yq_node_fail(c, YQ_ERR_UNSUPPORTED, "linear mode supports float, float16, bfloat16 and double, not %s",
+    if ((p.mode != MODE_NEAREST || uses_taps(&p)) && !float_type(in[0].dtype))
+        return yq_node_fail(c, YQ_ERR_UNSUPPORTED, "%s needs a float, float16, bfloat16 or double input, not %s",
+                            p.mode == MODE_LINEAR  ? "mode linear"
+                            : p.mode == MODE_CUBIC ? "mode cubic"
+                                                   : "tf_crop_and_resize",
                             yq_dtype_name(in[0].dtype));
     YQ_TRY(yqk_check_size(n, in[0].dtype, p.rank, p.out_dims));
     yq_set_out(c, 0, in[0].dtype, p.rank, p.out_dims);
@@ -460,8 +588,15 @@ static yq_status resize_infer(yq_infer_ctx *c) {
 
 typedef struct resize_state {
     resize_plan plan;
-    int64_t *nearest[YQ_MAX_RANK];
-    yq_lerp *lerp[YQ_MAX_RANK];
+    int64_t *nearest[YQ_MAX_RANK]; /* nearest: source index per output position */
+    yq_lerp *lerp[YQ_MAX_RANK];    /* linear: two taps per output position */
+    /* taps path: ntaps per position, indices, weights, outside flags; an
+     * axis left unchanged has no pass (pass[d] == 0) */
+    int ntaps, pass[YQ_MAX_RANK];
+    int64_t *tidx[YQ_MAX_RANK];
+    float *tw[YQ_MAX_RANK];
+    uint8_t *tout[YQ_MAX_RANK];
+    int64_t max_elems; /* largest intermediate tensor of the taps path */
 } resize_state;
 
 static void resize_release(void *vp) {
@@ -470,8 +605,44 @@ static void resize_release(void *vp) {
     for (int d = 0; d < YQ_MAX_RANK; d++) {
         free(st->nearest[d]);
         free(st->lerp[d]);
+        free(st->tidx[d]);
+        free(st->tw[d]);
+        free(st->tout[d]);
     }
     free(st);
+}
+
+static yq_status build_taps(resize_state *st) {
+    const resize_plan *p = &st->plan;
+    st->ntaps = p->mode == MODE_NEAREST ? 1 : p->mode == MODE_LINEAR ? 2 : 4;
+    int64_t dims[YQ_MAX_RANK];
+    memcpy(dims, p->in_dims, sizeof dims);
+    st->max_elems = yq_numel(p->rank, dims);
+    for (int d = p->rank - 1; d >= 0; d--) {
+        const int64_t n = p->out_dims[d], nt = st->ntaps;
+        st->tidx[d] = yq_malloc((size_t)(n * nt + 1) * sizeof(int64_t));
+        st->tw[d] = yq_malloc((size_t)(n * nt + 1) * sizeof(float));
+        st->tout[d] = yq_malloc((size_t)n + 1);
+        if (!st->tidx[d] || !st->tw[d] || !st->tout[d]) return YQ_ERR_NOMEM;
+        int identity = n == p->in_dims[d];
+        for (int64_t x = 0; x < n; x++) {
+            st->tout[d][x] = (uint8_t)fill_taps(p, d, x, st->tidx[d] + x * nt, st->tw[d] + x * nt);
+            /* identity: the position reads only itself with weight 1 */
+            float wsum = 0, wself = 0;
+            for (int t = 0; t < nt; t++) {
+                wsum += st->tw[d][x * nt + t] != 0;
+                if (st->tidx[d][x * nt + t] == x) wself += st->tw[d][x * nt + t];
+            }
+            identity &= !st->tout[d][x] && wself == 1.0f && wsum == 1;
+        }
+        st->pass[d] = !identity;
+        if (st->pass[d]) {
+            dims[d] = n;
+            int64_t e = yq_numel(p->rank, dims);
+            if (e > st->max_elems) st->max_elems = e;
+        }
+    }
+    return YQ_OK;
 }
 
 static yq_status resize_prepare(yq_prepare_ctx *c) {
@@ -480,18 +651,22 @@ static yq_status resize_prepare(yq_prepare_ctx *c) {
     if (!st) return YQ_ERR_NOMEM;
     yq_status s = resize_plan_make(c->node, c->opset, c->in, c->nin, &st->plan);
     const resize_plan *p = &st->plan;
-    for (int d = 0; s == YQ_OK && d < p->rank; d++) {
-        const int64_t n = p->out_dims[d] ? p->out_dims[d] : 1;
-        if (p->linear) {
-            st->lerp[d] = yq_malloc((size_t)n * sizeof(yq_lerp));
-            if (!st->lerp[d]) s = YQ_ERR_NOMEM;
-            for (int64_t x = 0; s == YQ_OK && x < p->out_dims[d]; x++)
-                st->lerp[d][x] = linear_taps(p, d, source_coord(p, d, x));
-        } else {
-            st->nearest[d] = yq_malloc((size_t)n * sizeof(int64_t));
-            if (!st->nearest[d]) s = YQ_ERR_NOMEM;
-            for (int64_t x = 0; s == YQ_OK && x < p->out_dims[d]; x++)
-                st->nearest[d][x] = nearest_index(p, d, source_coord(p, d, x));
+    if (s == YQ_OK && uses_taps(p)) {
+        s = build_taps(st);
+    } else {
+        for (int d = 0; s == YQ_OK && d < p->rank; d++) {
+            const int64_t n = p->out_dims[d] ? p->out_dims[d] : 1;
+            if (p->mode == MODE_LINEAR) {
+                st->lerp[d] = yq_malloc((size_t)n * sizeof(yq_lerp));
+                if (!st->lerp[d]) s = YQ_ERR_NOMEM;
+                for (int64_t x = 0; s == YQ_OK && x < p->out_dims[d]; x++)
+                    st->lerp[d][x] = linear_taps(p, d, source_coord(p, d, x));
+            } else {
+                st->nearest[d] = yq_malloc((size_t)n * sizeof(int64_t));
+                if (!st->nearest[d]) s = YQ_ERR_NOMEM;
+                for (int64_t x = 0; s == YQ_OK && x < p->out_dims[d]; x++)
+                    st->nearest[d][x] = nearest_index(p, d, source_coord(p, d, x));
+            }
         }
     }
     if (s != YQ_OK) {
@@ -499,9 +674,56 @@ static yq_status resize_prepare(yq_prepare_ctx *c) {
         return s;
     }
     c->state = st;
-    if (p->linear && c->in[0].dtype != YQ_DT_FLOAT) /* float32 copies of input and output */
-        c->scratch_bytes = (size_t)(yq_numel(p->rank, p->in_dims) + yq_numel(p->rank, p->out_dims)) * sizeof(float);
+    const int64_t nin = yq_numel(p->rank, p->in_dims), nout = yq_numel(p->rank, p->out_dims);
+    if (uses_taps(p)) /* float32 input copy and two ping-pong buffers */
+        c->scratch_bytes = (size_t)(nin + 2 * st->max_elems) * sizeof(float);
+    else if (p->mode == MODE_LINEAR && c->in[0].dtype != YQ_DT_FLOAT) /* float32 copies of input and output */
+        c->scratch_bytes = (size_t)(nin + nout) * sizeof(float);
     return YQ_OK;
+}
+
+static void to_f32(yq_dtype dt, const void *src, float *dst, int64_t n) {
+    if (dt == YQ_DT_FLOAT) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) dst[i] = (float)yq_elem_as_double(dt, src, i);
+}
+
+static void from_f32(yq_dtype dt, const float *src, void *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        switch (dt) {
+        case YQ_DT_FLOAT16: ((uint16_t *)dst)[i] = yq_f32_to_f16(src[i]); break;
+        case YQ_DT_BFLOAT16: ((uint16_t *)dst)[i] = yq_f32_to_bf16(src[i]); break;
+        case YQ_DT_DOUBLE: ((double *)dst)[i] = src[i]; break;
+        default: ((float *)dst)[i] = src[i]; break;
+        }
+    }
+}
+
+static void run_taps(yq_run_ctx *c, const resize_state *st, float *scratch) {
+    const resize_plan *p = &st->plan;
+    const yq_tensor *x = &c->in[0];
+    const int64_t nin = yq_numel(p->rank, p->in_dims), nout = yq_numel(p->rank, p->out_dims);
+    float *cur = scratch, *bufs[2] = {scratch + nin, scratch + nin + st->max_elems};
+    to_f32(x->dtype, x->data, cur, nin);
+    int64_t dims[YQ_MAX_RANK];
+    memcpy(dims, p->in_dims, sizeof dims);
+    int which = 0;
+    for (int d = p->rank - 1; d >= 0; d--) {
+        if (!st->pass[d]) continue;
+        taps_arg a = {.src = cur, .dst = bufs[which], .lin = dims[d], .lout = p->out_dims[d],
+                      .inner = yq_numel(p->rank - d - 1, dims + d + 1), .ntaps = st->ntaps, .idx = st->tidx[d],
+                      .w = st->tw[d], .outside = p->ctm == CTM_TF_CROP ? st->tout[d] : NULL,
+                      .extrap = (float)p->extrap};
+        int64_t units = yq_numel(d, dims) * a.lout;
+        int64_t grain = YQK_GRAIN_BYTES / (a.inner * 4 * st->ntaps + 1);
+        if (units > 0) yq_parallel_for(c->pool, units, grain < 1 ? 1 : grain, taps_worker, &a);
+        dims[d] = p->out_dims[d];
+        cur = bufs[which];
+        which ^= 1;
+    }
+    from_f32(x->dtype, cur, c->out[0].data, nout);
 }
 
 static yq_status resize_run(yq_run_ctx *c) {
@@ -509,7 +731,14 @@ static yq_status resize_run(yq_run_ctx *c) {
     if (!st) return yqk_fail(c->node, YQ_ERR_INTERNAL, "run without prepare");
     const resize_plan *p = &st->plan;
     const yq_tensor *x = &c->in[0];
-    if (!p->linear) {
+    const int64_t nin = yq_numel(p->rank, p->in_dims), nout = yq_numel(p->rank, p->out_dims);
+    if (nout == 0) return YQ_OK;
+    if (uses_taps(p)) {
+        if (!c->scratch) return yqk_fail(c->node, YQ_ERR_INTERNAL, "run without scratch memory");
+        run_taps(c, st, c->scratch);
+        return YQ_OK;
+    }
+    if (p->mode == MODE_NEAREST) {
         yq_resize_nearest(c->pool, yq_dtype_size(x->dtype), p->rank, p->in_dims, p->out_dims,
                           (const int64_t *const *)st->nearest, x->data, c->out[0].data);
         return YQ_OK;
@@ -519,19 +748,11 @@ static yq_status resize_run(yq_run_ctx *c) {
         yq_resize_linear_f32(c->pool, p->rank, p->in_dims, p->out_dims, tab, x->data, c->out[0].data);
         return YQ_OK;
     }
-    const int64_t nin = yq_numel(p->rank, p->in_dims), nout = yq_numel(p->rank, p->out_dims);
-    if (nout == 0) return YQ_OK;
     if (!c->scratch) return yqk_fail(c->node, YQ_ERR_INTERNAL, "run without scratch memory");
     float *fin = c->scratch, *fout = fin + nin;
-    for (int64_t i = 0; i < nin; i++) fin[i] = (float)yq_elem_as_double(x->dtype, x->data, i);
+    to_f32(x->dtype, x->data, fin, nin);
     yq_resize_linear_f32(c->pool, p->rank, p->in_dims, p->out_dims, tab, fin, fout);
-    for (int64_t i = 0; i < nout; i++) {
-        switch (x->dtype) {
-        case YQ_DT_FLOAT16: ((uint16_t *)c->out[0].data)[i] = yq_f32_to_f16(fout[i]); break;
-        case YQ_DT_BFLOAT16: ((uint16_t *)c->out[0].data)[i] = yq_f32_to_bf16(fout[i]); break;
-        default: ((double *)c->out[0].data)[i] = fout[i]; break;
-        }
-    }
+    from_f32(x->dtype, fout, c->out[0].data, nout);
     return YQ_OK;
 }
 
