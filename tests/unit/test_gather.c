@@ -377,6 +377,32 @@ static void test_reduce_types_and_empty(void **state) {
     og_free(&t);
 }
 
+/* Row lengths 1..20 (lanes of 8 plus tails) with a NaN at every position:
+ * max and min are NaN; without a NaN they are the row's extremes. */
+static void test_reduce_nan_positions(void **state) {
+    (void)state;
+    for (int n = 1; n <= 20; n++)
+        for (int nanpos = -1; nanpos < n; nanpos++)
+            for (int op = 0; op < 2; op++) {
+                float x[20];
+                for (int i = 0; i < n; i++) x[i] = (float)((i * 7) % 11) - 5; /* extremes at varying places */
+                if (nanpos >= 0) x[nanpos] = NAN;
+                og t = og_new(13);
+                int xi = og_const(&t, YQ_DT_FLOAT, 1, I64S(n), x);
+                og_node(&t, op ? "ReduceMin" : "ReduceMax", (int[]){xi}, 1, 1);
+                assert_int_equal(og_eval(&t, NULL), YQ_OK);
+                float got = ((float *)og_out(&t, 0)->data)[0];
+                if (nanpos >= 0) {
+                    assert_true(isnan(got));
+                } else {
+                    float want = x[0];
+                    for (int i = 1; i < n; i++) want = op ? fminf(want, x[i]) : fmaxf(want, x[i]);
+                    assert_true(got == want);
+                }
+                og_free(&t);
+            }
+}
+
 /* Every axes subset of a 4-D tensor, 3 threads, against a direct loop. */
 static void test_reduce_all_axis_sets(void **state) {
     (void)state;
@@ -492,7 +518,8 @@ int main(void) {
         cmocka_unit_test(test_topk_basic),            cmocka_unit_test(test_topk_ties),
         cmocka_unit_test(test_topk_random_threaded),  cmocka_unit_test(test_topk_types_and_errors),
         cmocka_unit_test(test_reduce_ops),            cmocka_unit_test(test_reduce_types_and_empty),
-        cmocka_unit_test(test_reduce_all_axis_sets),  cmocka_unit_test(test_argmax),
+        cmocka_unit_test(test_reduce_nan_positions),  cmocka_unit_test(test_reduce_all_axis_sets),
+        cmocka_unit_test(test_argmax),
         cmocka_unit_test(test_sort_key_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include "rt/kernels/gather.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,14 +205,17 @@ typedef struct gel_arg {
     int64_t dstr[YQ_MAX_RANK];  /* data strides, elements */
     int64_t adim;               /* data size along axis */
     size_t es;
+    _Atomic int bad; /* an index was out of range (reported after the loop) */
 } gel_arg;
 
-/* One unit = one innermost row of the indices tensor. */
+/* One unit = one innermost row of the indices tensor. Indices are checked
+ * here, in the same pass as the copy; a bad one stops the row and flags the
+ * run as failed (the output is then discarded). */
 static void gel_worker(void *vp, int64_t begin, int64_t end, int tid) {
     (void)tid;
-    const gel_arg *a = vp;
+    gel_arg *a = vp;
     const int last = a->rank - 1;
-    const int64_t n = a->idims[last], es = (int64_t)a->es;
+    const int64_t n = a->idims[last], es = (int64_t)a->es, adim = a->adim;
     const int64_t sa = a->dstr[a->axis], sj = a->axis == last ? 0 : a->dstr[last];
     int64_t pos[YQ_MAX_RANK], rem = begin, base = 0;
     for (int k = last - 1; k >= 0; k--) {
@@ -223,8 +227,20 @@ static void gel_worker(void *vp, int64_t begin, int64_t end, int tid) {
         for (int64_t j = 0; j < n; j++) {
             int64_t e = row * n + j;
             int64_t v = index_at(a->idt, a->idx, e);
-            if (v < 0) v += a->adim;
-            memcpy(a->out + e * es, a->data + (base + v * sa + j * sj) * es, (size_t)es);
+            if (v < 0) v += adim;
+            if (v < 0 || v >= adim) {
+                atomic_store_explicit(&a->bad, 1, memory_order_relaxed);
+                return;
+            }
+            const uint8_t *src = a->data + (base + v * sa + j * sj) * es;
+            uint8_t *dst = a->out + e * es;
+            switch (es) {
+            case 1: *dst = *src; break;
+            case 2: *(uint16_t *)dst = *(const uint16_t *)src; break;
+            case 4: *(uint32_t *)dst = *(const uint32_t *)src; break;
+            case 8: *(uint64_t *)dst = *(const uint64_t *)src; break;
+            default: memcpy(dst, src, (size_t)es);
+            }
         }
         for (int k = last - 1; k >= 0; k--) {
             if (k != a->axis) base += a->dstr[k];
@@ -239,9 +255,9 @@ static yq_status gather_elements_run(yq_run_ctx *c) {
     const yq_tensor *x = &c->in[0], *idx = &c->in[1];
     gel_arg a = {.data = x->data, .idx = idx->data, .idt = idx->dtype, .out = c->out[0].data, .rank = x->rank,
                  .es = yq_dtype_size(x->dtype)};
+    atomic_init(&a.bad, 0);
     YQ_TRY(yqk_axis(c->node, yq_attr_int(c->node, "axis", 0), x->rank, "axis", &a.axis));
     a.adim = x->dims[a.axis];
-    YQ_TRY(check_indices(c->node, idx, a.adim));
     memcpy(a.idims, idx->dims, sizeof a.idims);
     yq_strides(x->rank, x->dims, a.dstr);
     int64_t total = yq_tensor_numel(idx);
@@ -249,6 +265,10 @@ static yq_status gather_elements_run(yq_run_ctx *c) {
     int64_t rows = total / idx->dims[x->rank - 1];
     int64_t grain = YQK_GRAIN_BYTES / (idx->dims[x->rank - 1] * (int64_t)a.es);
     yq_parallel_for(c->pool, rows, grain < 1 ? 1 : grain, gel_worker, &a);
+    if (atomic_load(&a.bad)) {
+        YQ_TRY(check_indices(c->node, idx, a.adim)); /* names the first bad index */
+        return yqk_fail(c->node, YQ_ERR_INTERNAL, "index check disagrees");
+    }
     return YQ_OK;
 }
 
@@ -555,6 +575,62 @@ static void store_extreme(yq_dtype dt, void *out, int64_t i, int lowest) {
     store_int(dt, out, i, v);
 }
 
+/* Max (or min) of p[j * st], j < n, merged into *best: NaNs are set aside
+ * (the first one is kept in *nan_val) so the comparison loop stays simple. */
+static void segment_minmax_f32(const float *p, int64_t n, int64_t st, int want_max, float *best, int *have,
+                               float *nan_val, int *has_nan) {
+    if (n <= 0) return;
+    int nan = 0;
+    float m = p[0];
+    if (st == 1) {
+        /* eight independent lanes: no single compare-select dependency chain */
+        float lane[8];
+        int lnan[8] = {0};
+        for (int l = 0; l < 8; l++) lane[l] = p[0];
+        int64_t j = 0;
+        if (want_max) {
+            for (; j + 8 <= n; j += 8)
+                for (int l = 0; l < 8; l++) {
+                    const float v = p[j + l];
+                    lane[l] = v > lane[l] ? v : lane[l];
+                    lnan[l] |= v != v;
+                }
+            for (int l = 0; l < 8; l++) m = lane[l] > m ? lane[l] : m;
+            for (int64_t t = j; t < n; t++) m = p[t] > m ? p[t] : m;
+        } else {
+            for (; j + 8 <= n; j += 8)
+                for (int l = 0; l < 8; l++) {
+                    const float v = p[j + l];
+                    lane[l] = v < lane[l] ? v : lane[l];
+                    lnan[l] |= v != v;
+                }
+            for (int l = 0; l < 8; l++) m = lane[l] < m ? lane[l] : m;
+            for (int64_t t = j; t < n; t++) m = p[t] < m ? p[t] : m;
+        }
+        for (int l = 0; l < 8; l++) nan |= lnan[l];
+        for (int64_t t = j; t < n; t++) nan |= p[t] != p[t]; /* the tail */
+        nan |= p[0] != p[0]; /* lanes start from p[0] */
+    } else {
+        for (int64_t j = 1; j < n; j++) {
+            const float v = p[j * st];
+            m = want_max ? (v > m ? v : m) : (v < m ? v : m);
+        }
+        for (int64_t j = 0; j < n; j++) nan |= p[j * st] != p[j * st];
+    }
+    if (nan) {
+        if (!*has_nan)
+            for (int64_t j = 0; j < n; j++)
+                if (p[j * st] != p[j * st]) {
+                    *nan_val = p[j * st];
+                    break;
+                }
+        *has_nan = 1;
+        return; /* the result is NaN whatever the numbers are */
+    }
+    if (!*have || (want_max ? m > *best : m < *best)) *best = m;
+    *have = 1;
+}
+
 typedef struct red_arg {
     red_kind kind;
     yq_dtype dt;
@@ -594,9 +670,18 @@ static void red_worker(void *vp, int64_t begin, int64_t end, int tid) {
         uint64_t isum = 0, best = 0;
         int64_t best_off = -1;
         const int want_max = a->kind == RED_MAX;
+        const int f32 = a->dt == YQ_DT_FLOAT;
+        float fbest = 0, fnan = 0;
+        int fhave = 0, fhas_nan = 0;
         for (;;) {
             const int64_t off0 = base + roff;
-            if (a->kind == RED_MAX || a->kind == RED_MIN) {
+            if (f32 && (a->kind == RED_MAX || a->kind == RED_MIN)) {
+                /* float32 fast path: same result as the keys (first NaN wins, ties keep the first) */
+                segment_minmax_f32((const float *)a->in + off0, n, st, want_max, &fbest, &fhave, &fnan, &fhas_nan);
+            } else if (f32) {
+                const float *p = (const float *)a->in + off0;
+                for (int64_t j = 0; j < n; j++) dsum += p[j * st];
+            } else if (a->kind == RED_MAX || a->kind == RED_MIN) {
                 for (int64_t j = 0; j < n; j++) {
                     /* NaN wins both max and min (it propagates, as in numpy) */
                     uint64_t key = yq_sort_key(a->dt, a->in, off0 + j * st, want_max);
@@ -619,7 +704,9 @@ static void red_worker(void *vp, int64_t begin, int64_t end, int tid) {
             }
             if (k < 0) break;
         }
-        if (a->kind == RED_MAX || a->kind == RED_MIN) {
+        if (f32 && (a->kind == RED_MAX || a->kind == RED_MIN)) {
+            ((float *)a->out)[o] = fhas_nan ? fnan : fbest;
+        } else if (a->kind == RED_MAX || a->kind == RED_MIN) {
             memcpy(a->out + o * es, a->in + best_off * es, (size_t)es);
         } else if (a->fl) {
             store_double(a->dt, a->out, o, a->kind == RED_MEAN ? dsum / (double)a->rcount : dsum);
