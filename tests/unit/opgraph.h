@@ -74,6 +74,29 @@ static inline yq_node *og_node(og *t, const char *op, const int *ins, int nin, i
 }
 static inline yq_node *og_n(og *t) { return &t->g->nodes[t->node]; }
 
+/* Set a TENSOR attribute (copied). */
+static inline void og_tensor_attr(yq_node *n, const char *name, yq_dtype dt, int rank, const int64_t *dims,
+                                  const void *data) {
+    yq_tensor tv;
+    memset(&tv, 0, sizeof tv);
+    tv.dtype = dt;
+    tv.rank = rank;
+    for (int d = 0; d < rank; d++) tv.dims[d] = dims[d];
+    tv.data = (void *)data;
+    yq_attr a;
+    memset(&a, 0, sizeof a);
+    a.name = (char *)name;
+    a.type = YQ_ATTR_TENSOR;
+    a.t = &tv;
+    /* make (or reuse) the slot through the public setter, then replace it */
+    assert_int_equal(yq_node_set_attr_int(n, name, 0), YQ_OK);
+    for (int i = 0; i < n->nattrs; i++)
+        if (strcmp(n->attrs[i].name, name) == 0) {
+            yq_attr_clear(&n->attrs[i]);
+            assert_int_equal(yq_attr_copy(&n->attrs[i], &a), YQ_OK);
+        }
+}
+
 static inline yq_status og_eval(og *t, yq_pool *pool) { return yq_node_eval(t->g, t->node, pool); }
 static inline yq_status og_infer(og *t) { return yq_node_infer(t->g, t->node); }
 static inline const yq_value *og_out(og *t, int i) { return &t->g->values[t->outs[i]]; }

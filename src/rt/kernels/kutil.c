@@ -28,7 +28,7 @@ yq_status yqk_read_ints(const yq_node *n, const yq_tensor *t, const char *what, 
     if (t->rank > 1) return yqk_fail(n, YQ_ERR_INVALID, "%s must be a 1-D tensor, got rank %d", what, t->rank);
     int64_t cnt = yq_tensor_numel(t);
     if (cnt > max)
-        return yqk_fail(n, YQ_ERR_LIMIT, "%s has %lld elements, at most %d are supported", what, (long long)cnt,
+        return yqk_fail(n, YQ_ERR_LIMIT, "%s has %lld entries, at most %d are supported", what, (long long)cnt,
                         max);
     if (cnt > 0 && !t->data) return yqk_fail(n, YQ_ERR_INTERNAL, "%s has no data", what);
     for (int64_t i = 0; i < cnt; i++) vals[i] = yq_elem_as_int64(t->dtype, t->data, i);

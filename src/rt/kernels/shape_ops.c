@@ -274,11 +274,9 @@ static yq_status run_copy(yq_run_ctx *c) {
 
 static yq_status reshape_plan(const yq_node *n, int64_t opset, const yq_tensor *x, const yq_tensor *shape, int *rank,
                               int64_t *dims) {
-    int64_t want[YQ_MAX_RANK + 1];
+    int64_t want[YQ_MAX_RANK];
     int cnt;
-    yq_status st = yqk_read_ints(n, shape, "shape", want, YQ_MAX_RANK + 1, &cnt);
-    if (st == YQ_ERR_LIMIT || (st == YQ_OK && cnt > YQ_MAX_RANK)) return yqk_check_rank(n, YQ_MAX_RANK + 1);
-    YQ_TRY(st);
+    YQ_TRY(yqk_read_ints(n, shape, "shape", want, YQ_MAX_RANK, &cnt)); /* more entries: rank too high */
     int allowzero = opset >= 14 ? (int)yq_attr_int(n, "allowzero", 0) : 0;
     int infer_at = -1, has_zero = 0;
     int64_t known = 1;
@@ -843,11 +841,9 @@ static yq_status tile_run(yq_run_ctx *c) {
 
 static yq_status expand_plan(const yq_node *n, const yq_tensor *in, int *rank, int64_t *dims) {
     const yq_tensor *x = &in[0];
-    int64_t want[YQ_MAX_RANK + 1];
+    int64_t want[YQ_MAX_RANK];
     int cnt;
-    yq_status st = yqk_read_ints(n, &in[1], "shape", want, YQ_MAX_RANK + 1, &cnt);
-    if (st == YQ_ERR_LIMIT || (st == YQ_OK && cnt > YQ_MAX_RANK)) return yqk_check_rank(n, YQ_MAX_RANK + 1);
-    YQ_TRY(st);
+    YQ_TRY(yqk_read_ints(n, &in[1], "shape", want, YQ_MAX_RANK, &cnt));
     for (int i = 0; i < cnt; i++)
         if (want[i] < 0) return yqk_fail(n, YQ_ERR_INVALID, "shape[%d] = %lld is negative", i, (long long)want[i]);
     if (yq_broadcast_shape(x->rank, x->dims, cnt, want, rank, dims) != YQ_OK)
@@ -1075,11 +1071,9 @@ static yq_status cos_infer(yq_infer_ctx *c) {
     YQ_TRY(yq_need_const(c, 0));
     const yq_node *n = c->node;
     if (in[0].dtype != YQ_DT_INT64) return yq_node_fail(c, YQ_ERR_INVALID, "the shape input must be int64");
-    int64_t dims[YQ_MAX_RANK + 1];
+    int64_t dims[YQ_MAX_RANK];
     int cnt;
-    yq_status st = yqk_read_ints(n, &in[0], "shape", dims, YQ_MAX_RANK + 1, &cnt);
-    if (st == YQ_ERR_LIMIT || (st == YQ_OK && cnt > YQ_MAX_RANK)) return yqk_check_rank(n, YQ_MAX_RANK + 1);
-    YQ_TRY(st);
+    YQ_TRY(yqk_read_ints(n, &in[0], "shape", dims, YQ_MAX_RANK, &cnt));
     yq_dtype dt;
     uint8_t elem[8];
     YQ_TRY(cos_value(n, &dt, elem));
@@ -1091,7 +1085,7 @@ static yq_status cos_infer(yq_infer_ctx *c) {
     void *buf = yq_malloc(nb ? nb : 1);
     if (!buf) return YQ_ERR_NOMEM;
     fill_pattern(buf, yq_numel(cnt, dims), elem, yq_dtype_size(dt));
-    st = set_out_data(c, 0, buf, nb);
+    yq_status st = set_out_data(c, 0, buf, nb);
     free(buf);
     return st;
 }
