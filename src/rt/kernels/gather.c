@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rt/kernels/kutil.h"
+#include "rt/kernels/movekit.h"
 #include "rt/ops.h"
 
 #define MAX_IN 4

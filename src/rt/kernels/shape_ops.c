@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rt/kernels/kutil.h"
+#include "rt/kernels/movekit.h"
 #include "rt/ops.h"
 
 /* ======================================================================== */

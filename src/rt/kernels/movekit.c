@@ -1,4 +1,4 @@
-#include "rt/kernels/kutil.h"
+#include "rt/kernels/movekit.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
  * gather.c, resize.c): node-named errors usable outside infer, reading
  * shape-like constant inputs, axis normalisation, and a multi-threaded
  * row copier. Internal to src/rt/kernels. */
-#ifndef YQ_RT_KERNELS_KUTIL_H
-#define YQ_RT_KERNELS_KUTIL_H
+#ifndef YQ_RT_KERNELS_MOVEKIT_H
+#define YQ_RT_KERNELS_MOVEKIT_H
 
 #include <stdint.h>
 
