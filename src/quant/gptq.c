@@ -28,24 +28,78 @@ void yq_gptq_result_free(yq_gptq_result *res) {
 
 /* ---- dense linear algebra ------------------------------------------------- */
 
+/* a·b with four interleaved partial sums (a fixed order, so results are
+ * reproducible) — breaks the add latency chain that makes a plain loop
+ * several times slower on the O(n³) factorisations. */
+static double dot(const double *a, const double *b, int64_t n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        s0 += a[k] * b[k];
+        s1 += a[k + 1] * b[k + 1];
+        s2 += a[k + 2] * b[k + 2];
+        s3 += a[k + 3] * b[k + 3];
+    }
+    for (; k < n; k++) s0 += a[k] * b[k];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* out[t] = a[t]·b for four vectors a[t] sharing b: b is loaded once for four
+ * dot products, which is what bounds the factorisations below once the
+ * matrix no longer fits in cache. */
+static void dot4(const double *const a[4], const double *b, int64_t n, double out[4]) {
+    const double *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t k = 0; k < n; k++) {
+        double bk = b[k];
+        s0 += a0[k] * bk;
+        s1 += a1[k] * bk;
+        s2 += a2[k] * bk;
+        s3 += a3[k] * bk;
+    }
+    out[0] = s0;
+    out[1] = s1;
+    out[2] = s2;
+    out[3] = s3;
+}
+
 int yq_cholesky_lower(double *a, int64_t n) {
-    /* Row-oriented Cholesky–Crout: both dot products run along contiguous
-     * rows of L, so the inner loop streams memory. */
-    for (int64_t i = 0; i < n; i++) {
-        double *ri = a + i * n;
-        const double aii = ri[i];
-        for (int64_t j = 0; j <= i; j++) {
-            const double *rj = a + j * n;
-            double s = ri[j];
-            for (int64_t k = 0; k < j; k++) s -= ri[k] * rj[k];
-            if (i == j) {
-                /* A pivot that cancels to rounding noise means A is singular
-                 * to working precision: its inverse would be garbage, so
-                 * report failure (GPTQ then damps harder). */
-                if (!(s > 1e-12 * aii) || !isfinite(s)) return -1;
-                ri[i] = sqrt(s);
-            } else {
-                ri[j] = s / rj[j];
+    /* Row-oriented Cholesky–Crout, four rows at a time: for every earlier
+     * row j, L[i][j] = (A[i][j] - L[i][:j]·L[j][:j]) / L[j][j], with row j
+     * shared by the four rows i of the tile. */
+    for (int64_t i0 = 0; i0 < n; i0 += 4) {
+        const int64_t T = n - i0 < 4 ? n - i0 : 4;
+        if (T == 4) {
+            double *r[4] = {a + i0 * n, a + (i0 + 1) * n, a + (i0 + 2) * n, a + (i0 + 3) * n};
+            const double *rc[4] = {r[0], r[1], r[2], r[3]};
+            for (int64_t j = 0; j < i0; j++) {
+                const double *rj = a + j * n;
+                double s[4];
+                dot4(rc, rj, j, s);
+                for (int t = 0; t < 4; t++) r[t][j] = (r[t][j] - s[t]) / rj[j];
+            }
+        } else {
+            for (int64_t t = 0; t < T; t++) {
+                double *ri = a + (i0 + t) * n;
+                for (int64_t j = 0; j < i0; j++) ri[j] = (ri[j] - dot(ri, a + j * n, j)) / a[j * n + j];
+            }
+        }
+        /* The tile's own lower triangle. */
+        for (int64_t i = i0; i < i0 + T; i++) {
+            double *ri = a + i * n;
+            const double aii = ri[i];
+            for (int64_t j = i0; j <= i; j++) {
+                const double *rj = a + j * n;
+                double s = ri[j] - dot(ri, rj, j);
+                if (i == j) {
+                    /* A pivot that cancels to rounding noise means A is
+                     * singular to working precision: its inverse would be
+                     * garbage, so report failure (GPTQ then damps harder). */
+                    if (!(s > 1e-12 * aii) || !isfinite(s)) return -1;
+                    ri[i] = sqrt(s);
+                } else {
+                    ri[j] = s / rj[j];
+                }
             }
         }
     }
@@ -63,17 +117,34 @@ static int inverse_cholesky_upper_damped(const double *a, int64_t n, double damp
         for (int64_t j = 0; j <= i; j++) work[i * n + j] = a[(n - 1 - i) * n + (n - 1 - j)];
     for (int64_t i = 0; i < n; i++) work[i * n + i] += damp;
     if (yq_cholesky_lower(work, n) != 0) return -1;
-    /* Mt = (L'⁻¹)ᵀ, upper triangular: row j of Mt is column j of L'⁻¹,
-     * obtained by forward substitution with contiguous dot products. */
+    /* Mt = (L'⁻¹)ᵀ, upper triangular: row j of Mt is column j of L'⁻¹, by
+     * forward substitution: Mt[j][i] = -L'[i][j..i)·Mt[j][j..i) / L'[i][i].
+     * Four rows j0..j0+3 of Mt at a time share each row i of L'. */
     memset(u, 0, (size_t)n * (size_t)n * sizeof *u);
-    for (int64_t j = 0; j < n; j++) {
-        double *mt = u + j * n;
-        mt[j] = 1.0 / work[j * n + j];
-        for (int64_t i = j + 1; i < n; i++) {
+    for (int64_t j0 = 0; j0 < n; j0 += 4) {
+        const int64_t T = n - j0 < 4 ? n - j0 : 4;
+        for (int64_t t = 0; t < T; t++) u[(j0 + t) * n + j0 + t] = 1.0 / work[(j0 + t) * n + j0 + t];
+        for (int64_t i = j0 + 1; i < n; i++) {
             const double *li = work + i * n;
-            double s = 0;
-            for (int64_t k = j; k < i; k++) s += li[k] * mt[k];
-            mt[i] = -s / li[i];
+            if (T == 4 && i > j0 + 3) {
+                /* shared part k in [j0+3, i), then each row's short prefix */
+                const double *m[4] = {u + j0 * n + j0 + 3, u + (j0 + 1) * n + j0 + 3, u + (j0 + 2) * n + j0 + 3,
+                                      u + (j0 + 3) * n + j0 + 3};
+                double s[4];
+                dot4(m, li + j0 + 3, i - (j0 + 3), s);
+                for (int t = 0; t < 4; t++) {
+                    const int64_t j = j0 + t;
+                    double *mt = u + j * n;
+                    mt[i] = -(dot(li + j, mt + j, (j0 + 3) - j) + s[t]) / li[i];
+                }
+            } else {
+                for (int64_t t = 0; t < T; t++) {
+                    const int64_t j = j0 + t;
+                    if (j >= i) continue;
+                    double *mt = u + j * n;
+                    mt[i] = -dot(li + j, mt + j, i - j) / li[i];
+                }
+            }
         }
     }
     /* U[a][b] = L'⁻¹[n-1-a][n-1-b] = Mt[n-1-b][n-1-a]: an anti-transpose of
@@ -306,18 +377,29 @@ out:
 /* ---- Hessian statistics ------------------------------------------------------ */
 
 void yq_hessian_accumulate(double *H, const float *X, int64_t nrows, int64_t K) {
-    /* Upper triangle by rank-1 updates in tiles of rows (the tile's rows stay
-     * in cache while H's rows stream), then mirrored. Fixed order. */
+    /* Upper triangle, eight rows of X at a time: H[i][j] += sum_t x_t[i]·x_t[j]
+     * with the eight products summed before touching H, so every row of H
+     * is read and written once per eight samples. Then mirrored. Fixed
+     * order: the result depends only on the rows and how they are batched. */
     enum { TILE = 8 };
     for (int64_t r0 = 0; r0 < nrows; r0 += TILE) {
-        int64_t nr = nrows - r0 < TILE ? nrows - r0 : TILE;
+        const int64_t nr = nrows - r0 < TILE ? nrows - r0 : TILE;
+        const float *x[TILE];
+        for (int64_t t = 0; t < TILE; t++) x[t] = X + (r0 + (t < nr ? t : 0)) * K;
         for (int64_t i = 0; i < K; i++) {
+            double a[TILE];
+            int any = 0;
+            for (int64_t t = 0; t < TILE; t++) {
+                a[t] = t < nr ? (double)x[t][i] : 0.0; /* missing rows of a last partial tile weigh 0 */
+                any |= a[t] != 0.0;
+            }
+            if (!any) continue;
             double *hi = H + i * K;
-            for (int64_t t = 0; t < nr; t++) {
-                const float *x = X + (r0 + t) * K;
-                double a = (double)x[i];
-                if (a == 0.0) continue;
-                for (int64_t j = i; j < K; j++) hi[j] += a * (double)x[j];
+            for (int64_t j = i; j < K; j++) {
+                double s = a[0] * (double)x[0][j] + a[1] * (double)x[1][j] + a[2] * (double)x[2][j] +
+                           a[3] * (double)x[3][j] + a[4] * (double)x[4][j] + a[5] * (double)x[5][j] +
+                           a[6] * (double)x[6][j] + a[7] * (double)x[7][j];
+                hi[j] += s;
             }
         }
     }
