@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rt/ops.h"
+
 void yq_gptq_opts_default(yq_gptq_opts *o, int bits) {
     memset(o, 0, sizeof *o);
     o->format.bits = bits;
@@ -178,16 +180,20 @@ static int cmp_diag_desc(const void *pa, const void *pb) {
     return (a->i > b->i) - (a->i < b->i); /* stable: ties keep column order */
 }
 
-static yq_status check_fixed(const yq_qparams *qp, int64_t rows, int64_t cols, const yq_qformat *f) {
+static yq_status check_fixed(const yq_qparams *qp, int64_t rows, int64_t cols) {
     if (!qp->is_signed) return yq_fail(YQ_ERR_ARG, "GPTQ: weights use signed grids");
     if (qp->bits < 2 || qp->bits > 8) return yq_fail(YQ_ERR_ARG, "GPTQ: %d-bit weights", qp->bits);
-    (void)f;
-    if (qp->axis == 0 && qp->block_size == 0 && qp->nch == rows) return YQ_OK;
-    if (qp->axis == 1 && qp->block_size > 0 && qp->nch == rows * ((cols + qp->block_size - 1) / qp->block_size))
-        return YQ_OK;
-    return yq_fail(YQ_ERR_ARG, "GPTQ: given scales (axis %d, block %lld, %d scales) are neither per row nor "
-                   "per group for a [%lld, %lld] weight", qp->axis, (long long)qp->block_size, qp->nch,
-                   (long long)rows, (long long)cols);
+    if (!(qp->axis == 0 && qp->block_size == 0 && qp->nch == rows) &&
+        !(qp->axis == 1 && qp->block_size > 0 && qp->nch == rows * ((cols + qp->block_size - 1) / qp->block_size)))
+        return yq_fail(YQ_ERR_ARG, "GPTQ: given scales (axis %d, block %lld, %d scales) are neither per row nor "
+                       "per group for a [%lld, %lld] weight", qp->axis, (long long)qp->block_size, qp->nch,
+                       (long long)rows, (long long)cols);
+    const int32_t qmin = yq_qmin(qp->bits, 1, qp->narrow), qmax = yq_qmax(qp->bits, 1, qp->narrow);
+    for (int i = 0; i < qp->nch; i++)
+        if (!isfinite(qp->scale[i]) || !(qp->scale[i] > 0) || qp->zero_point[i] < qmin || qp->zero_point[i] > qmax)
+            return yq_fail(YQ_ERR_ARG, "GPTQ: given scale %d is %g with zero point %d", i, qp->scale[i],
+                           qp->zero_point[i]);
+    return YQ_OK;
 }
 
 yq_status yq_gptq_quantize(const float *w, int64_t rows, int64_t cols, const double *H, const yq_gptq_opts *o,
@@ -203,7 +209,7 @@ yq_status yq_gptq_quantize(const float *w, int64_t rows, int64_t cols, const dou
     if (o->block_size < 1 || o->group_size < 0 || !(o->percdamp > 0) || o->max_damp_retries < 0)
         return yq_fail(YQ_ERR_ARG, "GPTQ: bad options (block %d, group %d, damp %g, retries %d)", o->block_size,
                        o->group_size, o->percdamp, o->max_damp_retries);
-    if (fixed) YQ_TRY(check_fixed(fixed, rows, cols, f));
+    if (fixed) YQ_TRY(check_fixed(fixed, rows, cols));
     const int64_t K = cols;
     size_t kk, rk;
     if (yq_mul_overflow((size_t)K, (size_t)K, &kk) || yq_mul_overflow(kk, sizeof(double), &kk) ||
@@ -211,6 +217,10 @@ yq_status yq_gptq_quantize(const float *w, int64_t rows, int64_t cols, const dou
         return yq_fail(YQ_ERR_LIMIT, "GPTQ: [%lld, %lld] weight is too large", (long long)rows, (long long)K);
     for (size_t i = 0; i < (size_t)K * (size_t)K; i++)
         if (!isfinite(H[i])) return yq_fail(YQ_ERR_INVALID, "GPTQ: the Hessian has a non-finite entry");
+    for (size_t i = 0; i < rk; i++)
+        if (!isfinite(w[i]))
+            return yq_fail(YQ_ERR_INVALID, "GPTQ: weight [%lld, %lld] is %g", (long long)(i / (size_t)K),
+                           (long long)(i % (size_t)K), w[i]);
 
     const int64_t group = fixed ? (fixed->block_size > 0 ? fixed->block_size : 0) : o->group_size;
     const int64_t ngroups = group > 0 ? (K + group - 1) / group : 1;
@@ -307,8 +317,8 @@ yq_status yq_gptq_quantize(const float *w, int64_t rows, int64_t cols, const dou
     }
     res->damp = damp;
 
-    const int32_t qmin = yq_qmin(f->bits, 1, f->narrow), qmax = yq_qmax(f->bits, 1, f->narrow);
-    const yq_qparams *qp = &res->qp;
+    const yq_qparams *qp = &res->qp; /* the grid: given, or chosen from o->format */
+    const int32_t qmin = yq_qmin(qp->bits, 1, qp->narrow), qmax = yq_qmax(qp->bits, 1, qp->narrow);
     double loss = 0;
     for (int64_t i1 = 0; i1 < K; i1 += block) {
         int64_t i2 = i1 + block < K ? i1 + block : K;
@@ -434,7 +444,7 @@ yq_status yq_conv_geom_check(yq_conv_geom *g) {
 yq_status yq_conv_geom_from_node(const yq_graph *gr, int node, const int64_t in_dims[4], yq_conv_geom *out) {
     const yq_node *n = &gr->nodes[node];
     memset(out, 0, sizeof *out);
-    if (strcmp(n->op_type, "Conv") != 0 || n->ninputs < 2 || n->inputs[1] < 0)
+    if (yq_op_lookup(n->domain, n->op_type) != YQ_OP_Conv || n->ninputs < 2 || n->inputs[1] < 0)
         return yq_fail(YQ_ERR_INVALID, "node '%s' (%s) is not a Conv with a weight", n->name, n->op_type);
     const yq_value *wv = &gr->values[n->inputs[1]];
     if (wv->rank != 4)

@@ -4,14 +4,13 @@
 #include <string.h>
 
 #include "quant/qcdq.h"
+#include "rt/ops.h"
 
-static int op_is(const yq_node *n, const char *op) {
-    return (!n->domain[0] || strcmp(n->domain, "ai.onnx") == 0) && strcmp(n->op_type, op) == 0;
-}
+static int op_is(const yq_node *n, yq_op op) { return yq_op_lookup(n->domain, n->op_type) == (int)op; }
 
 int yq_is_dfl_conv(const yq_graph *g, int node) {
     const yq_node *n = &g->nodes[node];
-    if (n->dead || !op_is(n, "Conv") || n->ninputs < 2 || n->inputs[1] < 0) return 0;
+    if (n->dead || !op_is(n, YQ_OP_Conv) || n->ninputs < 2 || n->inputs[1] < 0) return 0;
     if (n->ninputs >= 3 && n->inputs[2] >= 0) return 0; /* the DFL conv has no bias */
     if (yq_attr_int(n, "group", 1) != 1) return 0;
     const yq_value *w = &g->values[n->inputs[1]];
@@ -147,7 +146,7 @@ yq_status yq_quant_default_placement(const yq_graph *g, unsigned *flags) {
     nq = 0;
     for (int i = 0; i < N; i++) {
         const yq_node *n = &g->nodes[i];
-        if (n->dead || !op_is(n, "Concat") || !below_weighted[i] || above_quant[i]) continue;
+        if (n->dead || !op_is(n, YQ_OP_Concat) || !below_weighted[i] || above_quant[i]) continue;
         queue[nq++] = i;
     }
     int nheads = nq;

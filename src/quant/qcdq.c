@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rt/ops.h"
+
 /* ---- weights of a node ------------------------------------------------------ */
 
-static int is_op(const yq_node *n, const char *op) {
-    return (!n->domain[0] || strcmp(n->domain, "ai.onnx") == 0) && strcmp(n->op_type, op) == 0;
-}
+/* Default-domain op type test through the runtime's op table. */
+static int is_op(const yq_node *n, yq_op op) { return yq_op_lookup(n->domain, n->op_type) == (int)op; }
 
 /* Fills ref without setting an error message; returns a reason or NULL. */
 static const char *weight_ref(const yq_graph *g, int node, yq_weight_ref *ref) {
@@ -18,7 +19,7 @@ static const char *weight_ref(const yq_graph *g, int node, yq_weight_ref *ref) {
     ref->node = node;
     ref->input = 1;
     ref->group = 1;
-    int conv = is_op(n, "Conv"), matmul = is_op(n, "MatMul"), gemm = is_op(n, "Gemm");
+    int conv = is_op(n, YQ_OP_Conv), matmul = is_op(n, YQ_OP_MatMul), gemm = is_op(n, YQ_OP_Gemm);
     if (!conv && !matmul && !gemm) return "not a Conv, MatMul or Gemm";
     if (n->ninputs < 2 || n->inputs[1] < 0) return "has no weight input";
     const yq_value *w = &g->values[n->inputs[1]];
@@ -326,7 +327,7 @@ yq_status yq_qcdq_insert_bias_int32(yq_graph *g, int node, float input_scale, co
     yq_weight_ref ref;
     YQ_TRY(yq_weight_ref_get(g, node, &ref));
     const yq_node *n = &g->nodes[node];
-    if (!is_op(n, "Conv") && !is_op(n, "Gemm"))
+    if (!is_op(n, YQ_OP_Conv) && !is_op(n, YQ_OP_Gemm))
         return yq_fail(YQ_ERR_ARG, "node '%s' (%s): only Conv and Gemm have a bias input", n->name, n->op_type);
     if (n->ninputs < 3 || n->inputs[2] < 0) return yq_fail(YQ_ERR_ARG, "node '%s' has no bias", n->name);
     const yq_value *bv = &g->values[n->inputs[2]];
@@ -407,13 +408,13 @@ static int const_zp_equals(const yq_graph *g, int id, yq_dtype dt, int32_t z) {
 static int find_shared_pair(const yq_graph *g, int x, float s, yq_dtype zdt, int32_t z) {
     for (int i = 0; i < g->nnodes; i++) {
         const yq_node *qn = &g->nodes[i];
-        if (qn->dead || !is_op(qn, "QuantizeLinear") || qn->ninputs < 3 || qn->inputs[0] != x) continue;
+        if (qn->dead || !is_op(qn, YQ_OP_QuantizeLinear) || qn->ninputs < 3 || qn->inputs[0] != x) continue;
         if (!const_scale_equals(g, qn->inputs[1], s) || !const_zp_equals(g, qn->inputs[2], zdt, z)) continue;
         if (yq_node_attr(qn, "axis") && yq_attr_int(qn, "axis", 1) != 1) continue;
         int qout = qn->outputs[0];
         for (int j = 0; j < g->nnodes; j++) {
             const yq_node *dn = &g->nodes[j];
-            if (dn->dead || !is_op(dn, "DequantizeLinear") || dn->ninputs < 3 || dn->inputs[0] != qout) continue;
+            if (dn->dead || !is_op(dn, YQ_OP_DequantizeLinear) || dn->ninputs < 3 || dn->inputs[0] != qout) continue;
             if (!const_scale_equals(g, dn->inputs[1], s) || !const_zp_equals(g, dn->inputs[2], zdt, z)) continue;
             return dn->outputs[0];
         }
@@ -505,7 +506,7 @@ yq_status yq_qcdq_finalize(yq_graph *g) {
     int need21 = 0;
     for (int i = 0; i < g->nnodes && !need21; i++) {
         const yq_node *n = &g->nodes[i];
-        if (!n->dead && (is_op(n, "QuantizeLinear") || is_op(n, "DequantizeLinear"))) need21 = needs_opset21(g, n);
+        if (!n->dead && (is_op(n, YQ_OP_QuantizeLinear) || is_op(n, YQ_OP_DequantizeLinear))) need21 = needs_opset21(g, n);
     }
     if (need21)
         YQ_TRY(yq_qcdq_set_opset21(g));
@@ -520,8 +521,8 @@ void yq_qcdq_count(const yq_graph *g, yq_qcdq_counts *c) {
     for (int i = 0; i < g->nnodes; i++) {
         const yq_node *n = &g->nodes[i];
         if (n->dead) continue;
-        if (is_op(n, "QuantizeLinear")) c->quantize++;
-        else if (is_op(n, "DequantizeLinear")) c->dequantize++;
-        else if (is_op(n, "Clip")) c->clip++;
+        if (is_op(n, YQ_OP_QuantizeLinear)) c->quantize++;
+        else if (is_op(n, YQ_OP_DequantizeLinear)) c->dequantize++;
+        else if (is_op(n, YQ_OP_Clip)) c->clip++;
     }
 }

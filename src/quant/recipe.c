@@ -256,14 +256,12 @@ static yq_status check_cfg(const yq_weight_cfg *w, const yq_act_cfg *a, const ch
     return YQ_OK;
 }
 
-static char *dup_s(const char *s) { return yq_strdup(s); }
-
 /* ---- load / free -------------------------------------------------------------------- */
 
 static yq_status recipe_new(const char *name, yq_recipe **out) {
     yq_recipe *r = yq_calloc(1, sizeof *r);
     if (!r) return YQ_ERR_NOMEM;
-    r->name = dup_s(name ? name : "recipe");
+    r->name = yq_strdup(name ? name : "recipe");
     if (!r->name) {
         free(r);
         return YQ_ERR_NOMEM;
@@ -308,7 +306,7 @@ static yq_status parse_overrides(yq_recipe *r, const cJSON *arr) {
         child_path(p, path, "match");
         if (!cJSON_IsString(m) || !m->valuestring[0])
             return perr(YQ_ERR_PARSE, file, "'%s' must be a non-empty string", p);
-        if (!(ov->match = dup_s(m->valuestring))) return YQ_ERR_NOMEM;
+        if (!(ov->match = yq_strdup(m->valuestring))) return YQ_ERR_NOMEM;
         /* Validate the patches now (types, values), on scratch copies. */
         yq_weight_cfg wtmp = r->weights;
         yq_act_cfg atmp = r->acts;
@@ -344,7 +342,7 @@ static yq_status parse_keep_float(yq_recipe *r, const cJSON *arr) {
     for (const cJSON *s = arr->child; s; s = s->next, i++) {
         if (!cJSON_IsString(s) || !s->valuestring[0])
             return perr(YQ_ERR_PARSE, file, "'keep_float[%d]' must be a non-empty string", i);
-        if (!(r->keep_float[i] = dup_s(s->valuestring))) return YQ_ERR_NOMEM;
+        if (!(r->keep_float[i] = yq_strdup(s->valuestring))) return YQ_ERR_NOMEM;
         r->nkeep = i + 1;
     }
     return YQ_OK;

@@ -6,20 +6,9 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "test_quant_common.h"
 #include "quant/gptq.h"
 
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static double rng_uniform(uint64_t *s) { return (double)(rng_next(s) >> 11) / 9007199254740992.0; }
-static double rng_normal(uint64_t *s) {
-    double u = rng_uniform(s), v = rng_uniform(s);
-    if (u < 1e-300) u = 1e-300;
-    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
-}
 
 static void test_inverse_cholesky(void **state) {
     (void)state;
@@ -285,6 +274,9 @@ static void test_damping_retries(void **state) {
     double Hn[4] = {1, NAN, NAN, 1};
     yq_gptq_opts_default(&o, 4);
     assert_int_equal(yq_gptq_quantize(W, 2, 2, Hn, &o, NULL, &res), YQ_ERR_INVALID);
+    float Wnan[4] = {0.3f, NAN, 0.1f, 0.4f};
+    assert_int_equal(yq_gptq_quantize(Wnan, 2, 2, H, &o, NULL, &res), YQ_ERR_INVALID);
+    assert_non_null(strstr(yq_last_error(), "weight [0, 1]"));
     double Hneg[4] = {-1, 0, 0, 1};
     assert_int_equal(yq_gptq_quantize(W, 2, 2, Hneg, &o, NULL, &res), YQ_ERR_INVALID);
     /* Bad options / unsupported grids. */
@@ -298,6 +290,13 @@ static void test_damping_retries(void **state) {
     yq_gptq_opts_default(&o, 4);
     yq_qparams wrong;
     assert_int_equal(yq_qparams_alloc(&wrong, 4, 1, 0, 0, 3), YQ_OK); /* 3 scales for 2 rows */
+    assert_int_equal(yq_gptq_quantize(W, 2, 2, H, &o, &wrong, &res), YQ_ERR_ARG);
+    yq_qparams_free(&wrong);
+    assert_int_equal(yq_qparams_alloc(&wrong, 4, 1, 0, 0, 2), YQ_OK);
+    wrong.scale[1] = 0.0f; /* a zero scale would turn weights into NaN */
+    assert_int_equal(yq_gptq_quantize(W, 2, 2, H, &o, &wrong, &res), YQ_ERR_ARG);
+    wrong.scale[1] = 1.0f;
+    wrong.zero_point[0] = 8; /* outside int4 */
     assert_int_equal(yq_gptq_quantize(W, 2, 2, H, &o, &wrong, &res), YQ_ERR_ARG);
     yq_qparams_free(&wrong);
 }

@@ -7,20 +7,10 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "test_quant_common.h"
 #include "quant/qcdq.h"
 #include "quant/quantizer.h"
 
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static double rng_normal(uint64_t *s) {
-    double u = (double)(rng_next(s) >> 11) / 9007199254740992.0, v = (double)(rng_next(s) >> 11) / 9007199254740992.0;
-    if (u < 1e-300) u = 1e-300;
-    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
-}
 
 enum { C_IN = 4, C1 = 6, C2 = 5 };
 
