@@ -18,9 +18,12 @@ yq_status yq_resolve_ops(yq_graph *g) {
         if (n->dead) continue;
         n->op = yq_op_lookup(n->domain, n->op_type);
         const yq_op_vtable *vt = n->op >= 0 ? yq_op_get(n->op) : NULL;
-        if (!vt || !vt->infer || !vt->run)
-            return yq_fail(YQ_ERR_UNSUPPORTED, "node '%s': operator '%s%s%s' is not supported", n->name,
-                           n->domain[0] ? n->domain : "", n->domain[0] ? "::" : "", n->op_type);
+        if (!vt || !vt->infer || !vt->run) {
+            char label[384];
+            return yq_fail(YQ_ERR_UNSUPPORTED, "%s: operator '%s%s%s' is not supported",
+                           yq_node_label(g, n, label, sizeof label), n->domain[0] ? n->domain : "",
+                           n->domain[0] ? "::" : "", n->op_type);
+        }
     }
     return YQ_OK;
 }
