@@ -1,0 +1,971 @@
+/* Post-training quantization driver (see ptq.h for the pipeline). */
+#include "quant/ptq.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/pool.h"
+#include "quant/gptq.h"
+#include "quant/observer.h"
+#include "quant/placement.h"
+#include "rt/session.h"
+
+void yq_ptq_opts_default(yq_ptq_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->format = YQ_QCDQ_CLIP;
+    o->hessian_positions = 256;
+    o->seed = 0x5eed;
+    o->hessian_budget = (size_t)2 << 30;
+    o->report_images = 8;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* ---- per-layer and per-activation state ---- */
+
+typedef struct act_obs {
+    int value;       /* value id in the graph being quantized */
+    yq_act_cfg cfg;  /* of the first quantized consumer */
+    yq_observer ob;
+    int last_image;  /* an image is observed once, however many consumers read the tensor */
+    int root;        /* Concat sharing group (union-find over act indices) */
+    float scale;
+    int32_t zp;
+} act_obs;
+
+typedef struct layer {
+    int node;
+    char *name, *op_type, *out_name; /* owned copies: node indices change in the rewrite */
+    yq_node_qconfig cfg;
+    yq_weight_ref ref;
+    int gptq;
+    int is_conv;
+    yq_conv_geom geom; /* conv (batch of the graph input) */
+    int64_t K;         /* Hessian size per group */
+    int64_t ngroups;   /* conv group, or 1 */
+    int64_t in_rows;   /* MatMul/Gemm: input vectors per image */
+    int pass;          /* Hessian pass this layer belongs to */
+    double *H;         /* [ngroups][K][K], upper triangle while accumulating */
+    double *rows;      /* [ngroups][P][K] sampled rows of the current image */
+    int64_t nrows_img; /* rows sampled this image (per group) */
+    int64_t nrows_total;
+    int act_in[4];     /* act_obs index per input (-1: none) */
+    /* results */
+    int8_t *q;
+    float *dq;
+    yq_qparams qp;
+    double loss, wsqnr;
+    /* report */
+    float *fout;
+    int64_t fout_n;
+    double sig, noise;
+} layer;
+
+typedef struct ptq {
+    yq_graph *g;
+    const yq_ptq_opts *o;
+    layer *L;
+    int nl;
+    act_obs *A;
+    int na;
+    int *act_of_value; /* [g->nvalues] -> act_obs or -1 */
+    /* hook state */
+    int *sess_map; /* session node -> layer or -1 */
+    int sess_nnodes;
+    const yq_graph *sess_graph;
+    int image, pass, observe_acts;
+    int report_mode; /* 0 calibration, 1 float reference, 2 quantized compare */
+    yq_status hook_st;
+} ptq;
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* P positions out of n, one uniformly at random in each of P equal strata:
+ * distinct, sorted, spread over the whole feature map. All when n <= P. */
+static int64_t sample_positions(int64_t n, int64_t P, uint64_t seed, int64_t *pos) {
+    if (n <= P) {
+        for (int64_t i = 0; i < n; i++) pos[i] = i;
+        return n;
+    }
+    uint64_t st = seed;
+    for (int64_t i = 0; i < P; i++) {
+        double u = (double)(splitmix64(&st) >> 11) * 0x1.0p-53;
+        int64_t lo = i * n / P, hi = (i + 1) * n / P; /* hi > lo because n > P */
+        int64_t p = lo + (int64_t)(u * (double)(hi - lo));
+        pos[i] = p < hi ? p : hi - 1;
+    }
+    return P;
+}
+
+/* Session node -> layer, through the name of the layer's output: sessions
+ * prepare their own copy of the graph, and the QCDQ rewrite renumbers nodes,
+ * but a layer's output keeps its name. */
+static int map_session_node(ptq *c, const yq_graph *sg, int node) {
+    if (c->sess_graph != sg) {
+        free(c->sess_map);
+        c->sess_map = malloc(((size_t)sg->nnodes + 1) * sizeof *c->sess_map);
+        if (!c->sess_map) return -2;
+        for (int i = 0; i < sg->nnodes; i++) c->sess_map[i] = -1;
+        for (int li = 0; li < c->nl; li++) {
+            int v = yq_graph_find_value(sg, c->L[li].out_name);
+            if (v < 0) continue;
+            int p = sg->values[v].producer;
+            if (p >= 0 && p < sg->nnodes) c->sess_map[p] = li;
+        }
+        c->sess_graph = sg;
+        c->sess_nnodes = sg->nnodes;
+    }
+    return node < c->sess_nnodes ? c->sess_map[node] : -1;
+}
+
+static yq_status sample_rows(ptq *c, layer *l, int li, const yq_tensor *x) {
+    const int64_t P = c->o->hessian_positions;
+    uint64_t seed = c->o->seed ^ ((uint64_t)li * 0x100000001b3ULL) ^ ((uint64_t)c->image << 32);
+    if (l->is_conv) {
+        yq_conv_geom geom = l->geom;
+        if (x->rank != 4 || x->dims[0] != geom.n || x->dims[1] != geom.c || x->dims[2] != geom.h ||
+            x->dims[3] != geom.w)
+            return yq_fail(YQ_ERR_INVALID, "calibration: input of Conv '%s' has an unexpected shape",
+                           c->g->nodes[l->node].name);
+        int64_t total = yq_conv_positions(&geom);
+        int64_t *pos = malloc((size_t)P * sizeof *pos);
+        if (!pos) return yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
+        int64_t np = sample_positions(total, P, seed, pos);
+        float *tmp = malloc((size_t)np * (size_t)l->K * sizeof *tmp);
+        if (!tmp) {
+            free(pos);
+            return yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
+        }
+        for (int64_t gi = 0; gi < l->ngroups; gi++) {
+            yq_im2col_rows((const float *)x->data, &geom, gi, pos, np, tmp);
+            double *dst = l->rows + gi * P * l->K;
+            for (int64_t t = 0; t < np * l->K; t++) dst[t] = (double)tmp[t];
+        }
+        free(tmp);
+        free(pos);
+        l->nrows_img = np;
+    } else {
+        int64_t n = yq_tensor_numel(x) / l->K;
+        int64_t *pos = malloc((size_t)P * sizeof *pos);
+        if (!pos) return yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
+        int64_t np = sample_positions(n, P, seed, pos);
+        const float *xs = (const float *)x->data;
+        for (int64_t t = 0; t < np; t++)
+            for (int64_t k = 0; k < l->K; k++) l->rows[t * l->K + k] = (double)xs[pos[t] * l->K + k];
+        free(pos);
+        l->nrows_img = np;
+    }
+    return YQ_OK;
+}
+
+static void copy_output(layer *l, const yq_tensor *t) {
+    int64_t n = yq_tensor_numel(t);
+    if (!l->fout || l->fout_n != n) {
+        free(l->fout);
+        l->fout = malloc((size_t)n * sizeof *l->fout);
+        l->fout_n = l->fout ? n : 0;
+    }
+    if (l->fout) memcpy(l->fout, t->data, (size_t)n * sizeof(float));
+}
+
+static void compare_output(layer *l, const yq_tensor *t) {
+    int64_t n = yq_tensor_numel(t);
+    if (!l->fout || l->fout_n != n) return;
+    const float *q = (const float *)t->data;
+    double s = 0, e = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double f = l->fout[i], d = (double)q[i] - f;
+        s += f * f;
+        e += d * d;
+    }
+    l->sig += s;
+    l->noise += e;
+}
+
+static void hook(void *arg, const yq_graph *sg, int node, const yq_tensor *in, int nin, const yq_tensor *out,
+                 int nout) {
+    ptq *c = arg;
+    if (c->hook_st != YQ_OK) return;
+    int li = map_session_node(c, sg, node);
+    if (li == -2) {
+        c->hook_st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
+        return;
+    }
+    if (li < 0) return;
+    layer *l = &c->L[li];
+    if (c->report_mode) {
+        if (nout < 1 || out[0].dtype != YQ_DT_FLOAT) return;
+        if (c->report_mode == 1)
+            copy_output(l, &out[0]);
+        else
+            compare_output(l, &out[0]);
+        return;
+    }
+    if (c->observe_acts)
+        for (int k = 0; k < nin && k < 4; k++) {
+            int a = l->act_in[k];
+            if (a < 0 || c->A[a].last_image == c->image || in[k].dtype != YQ_DT_FLOAT) continue;
+            c->A[a].last_image = c->image;
+            yq_status st = yq_observer_update(&c->A[a].ob, (const float *)in[k].data, yq_tensor_numel(&in[k]));
+            if (st != YQ_OK) {
+                c->hook_st = st;
+                return;
+            }
+        }
+    if (l->gptq && l->pass == c->pass && nin > 0) {
+        yq_status st = sample_rows(c, l, li, &in[0]);
+        if (st != YQ_OK) c->hook_st = st;
+    }
+}
+
+/* ---- parallel Hessian accumulation ---- */
+
+typedef struct hwork {
+    int layer;
+    int64_t g0, g1; /* groups */
+    int64_t i0, i1; /* H rows */
+} hwork;
+
+typedef struct hjob {
+    ptq *c;
+    hwork *w;
+    int64_t nw;
+    atomic_llong next;
+} hjob;
+
+/* H[i][j] += Σ_t x_t[i]·x_t[j] for i in [i0, i1), j >= i; eight samples per
+ * sweep. The summation order depends only on the rows: any split of i gives
+ * the same bits. */
+static void hess_rows(double *H, const double *X, int64_t nrows, int64_t K, int64_t i0, int64_t i1) {
+    enum { TILE = 8 };
+    for (int64_t r0 = 0; r0 < nrows; r0 += TILE) {
+        const int64_t nr = nrows - r0 < TILE ? nrows - r0 : TILE;
+        const double *x[TILE];
+        for (int64_t t = 0; t < TILE; t++) x[t] = X + (r0 + (t < nr ? t : 0)) * K;
+        for (int64_t i = i0; i < i1; i++) {
+            double a[TILE];
+            int any = 0;
+            for (int64_t t = 0; t < TILE; t++) {
+                a[t] = t < nr ? x[t][i] : 0.0;
+                any |= a[t] != 0.0;
+            }
+            if (!any) continue;
+            double *hi = H + i * K;
+            for (int64_t j = i; j < K; j++)
+                hi[j] += a[0] * x[0][j] + a[1] * x[1][j] + a[2] * x[2][j] + a[3] * x[3][j] + a[4] * x[4][j] +
+                         a[5] * x[5][j] + a[6] * x[6][j] + a[7] * x[7][j];
+        }
+    }
+}
+
+static void hjob_run(void *arg, int64_t b, int64_t e, int tid) {
+    (void)b, (void)e, (void)tid;
+    hjob *j = arg;
+    const int64_t P = j->c->o->hessian_positions;
+    for (;;) {
+        int64_t k = atomic_fetch_add(&j->next, 1);
+        if (k >= j->nw) break;
+        const hwork *w = &j->w[k];
+        layer *l = &j->c->L[w->layer];
+        for (int64_t gi = w->g0; gi < w->g1; gi++)
+            hess_rows(l->H + gi * l->K * l->K, l->rows + gi * P * l->K, l->nrows_img, l->K, w->i0, w->i1);
+    }
+}
+
+/* Work items of one pass: big layers split by rows of H (in blocks of about
+ * equal cost), small grouped layers as one item. */
+static yq_status build_work(ptq *c, int pass, hwork **out, int64_t *nout) {
+    int64_t cap = 64, n = 0;
+    hwork *w = malloc((size_t)cap * sizeof *w);
+    if (!w) return yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
+    for (int li = 0; li < c->nl; li++) {
+        layer *l = &c->L[li];
+        if (!l->gptq || l->pass != pass) continue;
+        const int64_t K = l->K;
+        /* cost of a row block ~ Σ (K - i); aim at ~64k H entries per item */
+        const double target = 65536.0;
+        if ((double)K * (double)K * (double)l->ngroups / 2 <= target || l->ngroups > 1) {
+            int64_t per = l->ngroups;
+            if (l->ngroups > 1) {
+                per = (int64_t)(target / ((double)K * (double)K / 2 + 1));
+                if (per < 1) per = 1;
+            }
+            for (int64_t g0 = 0; g0 < l->ngroups; g0 += per) {
+                if (n == cap) {
+                    cap *= 2;
+                    hwork *nw = realloc(w, (size_t)cap * sizeof *w);
+                    if (!nw) return free(w), yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
+                    w = nw;
+                }
+                int64_t g1 = g0 + per < l->ngroups ? g0 + per : l->ngroups;
+                w[n++] = (hwork){li, g0, g1, 0, K};
+            }
+            continue;
+        }
+        int64_t i = 0;
+        while (i < K) {
+            double acc = 0;
+            int64_t i1 = i;
+            while (i1 < K && acc < target) acc += (double)(K - i1++);
+            if (n == cap) {
+                cap *= 2;
+                hwork *nw = realloc(w, (size_t)cap * sizeof *w);
+                if (!nw) return free(w), yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
+                w = nw;
+            }
+            w[n++] = (hwork){li, 0, 1, i, i1};
+            i = i1;
+        }
+    }
+    *out = w;
+    *nout = n;
+    return YQ_OK;
+}
+
+/* ---- GPTQ / RTN per layer, in parallel ---- */
+
+typedef struct wjob {
+    ptq *c;
+    yq_status *st; /* per layer */
+    char **msg;    /* per layer: the worker thread's error message */
+    int *order;
+    int n;
+    atomic_int next;
+} wjob;
+
+static yq_status merge_qparams(yq_qparams *dst, yq_gptq_result *res, int64_t ng) {
+    int nch = 0;
+    for (int64_t gi = 0; gi < ng; gi++) nch += res[gi].qp.nch;
+    const yq_qparams *a = &res[0].qp;
+    YQ_TRY(yq_qparams_alloc(dst, a->bits, a->is_signed, a->narrow, a->axis, nch));
+    dst->block_size = a->block_size;
+    int at = 0;
+    for (int64_t gi = 0; gi < ng; gi++) {
+        memcpy(dst->scale + at, res[gi].qp.scale, (size_t)res[gi].qp.nch * sizeof(float));
+        memcpy(dst->zero_point + at, res[gi].qp.zero_point, (size_t)res[gi].qp.nch * sizeof(int32_t));
+        at += res[gi].qp.nch;
+    }
+    return YQ_OK;
+}
+
+static yq_status quantize_layer(ptq *c, layer *l) {
+    const int64_t rows = l->ref.rows, cols = l->ref.cols, n = rows * cols;
+    float *w = malloc((size_t)n * sizeof *w);
+    l->q = malloc((size_t)n);
+    l->dq = malloc((size_t)n * sizeof *l->dq);
+    if (!w || !l->q || !l->dq) {
+        free(w);
+        return yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+    }
+    yq_status st = yq_weight_matrix_read(c->g, &l->ref, w);
+    if (st != YQ_OK) goto out;
+    yq_qformat f;
+    yq_weight_cfg_format(&l->cfg.weights, &f);
+    if (l->gptq) {
+        yq_gptq_opts go;
+        yq_weight_cfg_gptq_opts(&l->cfg.weights, &go);
+        const int64_t rpg = rows / l->ngroups;
+        yq_gptq_result *res = calloc((size_t)l->ngroups, sizeof *res);
+        if (!res) {
+            st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+            goto out;
+        }
+        l->loss = 0;
+        int64_t gi = 0;
+        for (; gi < l->ngroups && st == YQ_OK; gi++) {
+            st = yq_gptq_quantize(w + gi * rpg * cols, rpg, cols, l->H + gi * l->K * l->K, &go, NULL, &res[gi]);
+            if (st != YQ_OK) break;
+            memcpy(l->q + gi * rpg * cols, res[gi].q, (size_t)(rpg * cols));
+            memcpy(l->dq + gi * rpg * cols, res[gi].dq, (size_t)(rpg * cols) * sizeof(float));
+            l->loss += res[gi].loss;
+        }
+        if (st == YQ_OK) st = merge_qparams(&l->qp, res, l->ngroups);
+        for (int64_t k = 0; k < l->ngroups; k++) yq_gptq_result_free(&res[k]);
+        free(res);
+        if (st != YQ_OK) {
+            st = yq_fail_prefix(st, "GPTQ of '%s'", l->name);
+            goto out;
+        }
+    } else {
+        st = yq_weight_qparams(w, rows, cols, l->cfg.weights.per_channel, l->cfg.weights.gptq_group_size, &f,
+                               &l->cfg.weights.scale, &l->qp);
+        if (st == YQ_OK) st = yq_quantize_matrix(w, rows, cols, &l->qp, l->q, l->dq);
+        if (st != YQ_OK) goto out;
+    }
+    double s = 0, e = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)l->dq[i] - (double)w[i];
+        s += (double)w[i] * (double)w[i];
+        e += d * d;
+    }
+    l->wsqnr = e > 0 ? 10.0 * log10(s / e) : INFINITY;
+out:
+    free(w);
+    return st;
+}
+
+static void wjob_run(void *arg, int64_t b, int64_t e, int tid) {
+    (void)b, (void)e, (void)tid;
+    wjob *j = arg;
+    for (;;) {
+        int k = atomic_fetch_add(&j->next, 1);
+        if (k >= j->n) break;
+        int li = j->order[k];
+        j->st[li] = quantize_layer(j->c, &j->c->L[li]);
+        if (j->st[li] != YQ_OK) j->msg[li] = strdup(yq_last_error());
+    }
+}
+
+/* Quantize layers order[0..n) in parallel; the first failure (in layer order)
+ * is reported with its worker's message. */
+static yq_status quantize_layers(ptq *c, yq_pool *pool, const int *order, int n) {
+    yq_status *st = calloc((size_t)c->nl + 1, sizeof *st);
+    char **msg = calloc((size_t)c->nl + 1, sizeof *msg);
+    if (!st || !msg) {
+        free(st), free(msg);
+        return yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+    }
+    wjob wj = {.c = c, .st = st, .msg = msg, .order = (int *)order, .n = n};
+    atomic_init(&wj.next, 0);
+    yq_parallel_for(pool, yq_pool_size(pool), 1, wjob_run, &wj);
+    yq_status r = YQ_OK;
+    for (int k = 0; k < n; k++)
+        if (st[order[k]] != YQ_OK && r == YQ_OK) r = yq_fail(st[order[k]], "%s", msg[order[k]] ? msg[order[k]] : "failed");
+    for (int k = 0; k < c->nl; k++) free(msg[k]);
+    free(st);
+    free(msg);
+    return r;
+}
+
+/* ---- setup ---- */
+
+static int find_root(act_obs *A, int a) {
+    while (A[a].root != a) a = A[a].root = A[A[a].root].root;
+    return a;
+}
+
+static const char *node_label(const yq_graph *g, int node) {
+    const yq_node *n = &g->nodes[node];
+    if (n->name && n->name[0]) return n->name;
+    if (n->noutputs > 0 && n->outputs[0] >= 0) return g->values[n->outputs[0]].name;
+    return n->op_type;
+}
+
+static int is_activation_input(const yq_graph *g, const layer *l, int k) {
+    const yq_node *n = &g->nodes[l->node];
+    if (k >= n->ninputs || n->inputs[k] < 0 || k == l->ref.input) return 0;
+    if ((!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "Gemm")) && k == 2) return 0; /* bias stays float */
+    const yq_value *v = &g->values[n->inputs[k]];
+    return !(v->flags & YQ_VAL_INIT) && !v->data && v->dtype == YQ_DT_FLOAT;
+}
+
+static yq_status setup_layers(ptq *c, const yq_recipe *r) {
+    yq_graph *g = c->g;
+    yq_node_qconfig *cfg = calloc((size_t)g->nnodes + 1, sizeof *cfg);
+    c->act_of_value = malloc(((size_t)g->nvalues + 1) * sizeof *c->act_of_value);
+    c->L = calloc((size_t)g->nnodes + 1, sizeof *c->L);
+    c->A = calloc((size_t)g->nvalues + 1, sizeof *c->A);
+    if (!cfg || !c->act_of_value || !c->L || !c->A) {
+        free(cfg);
+        return yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+    }
+    for (int i = 0; i < g->nvalues; i++) c->act_of_value[i] = -1;
+    yq_status st = yq_recipe_plan(r, g, cfg);
+    if (st != YQ_OK) {
+        free(cfg);
+        return st;
+    }
+    for (int i = 0; i < g->nnodes && st == YQ_OK; i++) {
+        if (!cfg[i].quantize || g->nodes[i].dead) continue;
+        layer *l = &c->L[c->nl];
+        memset(l, 0, sizeof *l);
+        l->node = i;
+        l->cfg = cfg[i];
+        for (int k = 0; k < 4; k++) l->act_in[k] = -1;
+        if ((st = yq_weight_ref_get(g, i, &l->ref)) != YQ_OK) break;
+        if (l->cfg.weights.bits != 4 && l->cfg.weights.bits != 8) {
+            st = yq_fail(YQ_ERR_UNSUPPORTED, "%s: %d-bit weights are not supported (4 or 8)", node_label(g, i),
+                         l->cfg.weights.bits);
+            break;
+        }
+        if (l->cfg.acts.bits != 0 && l->cfg.acts.bits != 8) {
+            st = yq_fail(YQ_ERR_UNSUPPORTED, "%s: %d-bit activations are not supported (8 or float)",
+                         node_label(g, i), l->cfg.acts.bits);
+            break;
+        }
+        l->gptq = l->cfg.weights.method == YQ_WMETHOD_GPTQ;
+        l->is_conv = !strcmp(g->nodes[i].op_type, "Conv");
+        l->ngroups = 1;
+        if (l->gptq) {
+            const yq_value *x = &g->values[g->nodes[i].inputs[0]];
+            if (l->is_conv) {
+                if (x->rank != 4) {
+                    st = yq_fail(YQ_ERR_UNSUPPORTED, "%s: GPTQ supports 2-D convolutions only", node_label(g, i));
+                    break;
+                }
+                if ((st = yq_conv_geom_from_node(g, i, x->dims, &l->geom)) != YQ_OK) break;
+                l->K = yq_conv_group_k(&l->geom);
+                l->ngroups = l->geom.group;
+            } else {
+                if (!strcmp(g->nodes[i].op_type, "Gemm") && yq_attr_int(&g->nodes[i], "transA", 0)) {
+                    st = yq_fail(YQ_ERR_UNSUPPORTED, "%s: GPTQ of a Gemm with transA = 1 is not supported",
+                                 node_label(g, i));
+                    break;
+                }
+                l->K = l->ref.cols;
+                if (x->rank < 1 || x->dims[x->rank - 1] != l->K) {
+                    st = yq_fail(YQ_ERR_UNSUPPORTED, "%s: GPTQ needs the input's last dimension (%lld)",
+                                 node_label(g, i), (long long)l->K);
+                    break;
+                }
+            }
+        }
+        const yq_node *nd = &g->nodes[i];
+        l->name = strdup(node_label(g, i));
+        l->op_type = strdup(nd->op_type);
+        l->out_name = strdup(nd->noutputs > 0 && nd->outputs[0] >= 0 ? g->values[nd->outputs[0]].name : "");
+        c->nl++;
+        if (!l->name || !l->op_type || !l->out_name) {
+            st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+            break;
+        }
+    }
+    free(cfg);
+    if (st != YQ_OK) return st;
+    /* activation observers: one per float tensor read by a quantized node with A8 */
+    for (int li = 0; li < c->nl; li++) {
+        layer *l = &c->L[li];
+        if (!l->cfg.acts.bits) continue;
+        const yq_node *n = &g->nodes[l->node];
+        for (int k = 0; k < n->ninputs && k < 4; k++) {
+            if (!is_activation_input(g, l, k)) continue;
+            int v = n->inputs[k];
+            if (c->act_of_value[v] < 0) {
+                act_obs *a = &c->A[c->na];
+                memset(a, 0, sizeof *a);
+                a->value = v;
+                a->cfg = l->cfg.acts;
+                a->last_image = -1;
+                a->root = c->na;
+                yq_observer_opts oo;
+                yq_act_cfg_observer_opts(&l->cfg.acts, &oo);
+                YQ_TRY(yq_observer_init(&a->ob, &oo));
+                c->act_of_value[v] = c->na++;
+            }
+            l->act_in[k] = c->act_of_value[v];
+        }
+    }
+    return YQ_OK;
+}
+
+/* Concat inputs and output that are quantized share one range. */
+static yq_status share_concat_ranges(ptq *c) {
+    yq_graph *g = c->g;
+    unsigned *flags = malloc(((size_t)g->nnodes + 1) * sizeof *flags);
+    if (!flags) return yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+    yq_status st = yq_quant_default_placement(g, flags);
+    if (st != YQ_OK) return free(flags), st;
+    for (int i = 0; i < g->nnodes; i++) {
+        const yq_node *n = &g->nodes[i];
+        if (n->dead || strcmp(n->op_type, "Concat") || (flags[i] & (YQ_PLACE_DECODE | YQ_PLACE_HEAD_CONCAT))) continue;
+        int first = n->noutputs > 0 && n->outputs[0] >= 0 ? c->act_of_value[n->outputs[0]] : -1;
+        for (int k = 0; k < n->ninputs; k++) {
+            if (n->inputs[k] < 0) continue;
+            int a = c->act_of_value[n->inputs[k]];
+            if (a < 0) continue;
+            if (first < 0) {
+                first = a;
+                continue;
+            }
+            int ra = find_root(c->A, a), rb = find_root(c->A, first);
+            if (ra != rb) c->A[ra > rb ? ra : rb].root = ra < rb ? ra : rb;
+        }
+    }
+    free(flags);
+    /* per-member ranges, then the union per group */
+    double *lo = malloc(((size_t)c->na + 1) * sizeof *lo), *hi = malloc(((size_t)c->na + 1) * sizeof *hi);
+    if (!lo || !hi) {
+        free(lo), free(hi);
+        return yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+    }
+    for (int a = 0; a < c->na; a++) {
+        yq_qformat f;
+        yq_act_cfg_format(&c->A[a].cfg, &f);
+        st = yq_observer_range(&c->A[a].ob, &f, &lo[a], &hi[a]);
+        if (st != YQ_OK) {
+            st = yq_fail_prefix(st, "calibration: activation '%s'", g->values[c->A[a].value].name);
+            break;
+        }
+    }
+    for (int a = 0; a < c->na && st == YQ_OK; a++) {
+        int r = find_root(c->A, a);
+        if (r == a) continue;
+        if (lo[a] < lo[r]) lo[r] = lo[a];
+        if (hi[a] > hi[r]) hi[r] = hi[a];
+    }
+    for (int a = 0; a < c->na && st == YQ_OK; a++) {
+        int r = find_root(c->A, a);
+        yq_qformat f;
+        yq_act_cfg_format(&c->A[a].cfg, &f);
+        st = yq_qparams_from_range(lo[r], hi[r], &f, &c->A[a].scale, &c->A[a].zp);
+    }
+    free(lo);
+    free(hi);
+    return st;
+}
+
+static void progress(const ptq *c, const char *stage, int64_t done, int64_t total) {
+    if (c->o->progress) c->o->progress(c->o->progress_arg, stage, done, total);
+}
+
+static yq_status run_image(ptq *c, yq_session *s, yq_ptq_input_fn input, void *input_arg, int i, float *buf,
+                           const yq_value *in) {
+    YQ_TRY(input(input_arg, i, buf));
+    yq_tensor t = {.dtype = YQ_DT_FLOAT, .rank = in->rank, .data = buf};
+    memcpy(t.dims, in->dims, sizeof t.dims);
+    c->image = i;
+    c->hook_st = YQ_OK;
+    YQ_TRY(yq_session_run(s, &t, 1));
+    return c->hook_st;
+}
+
+static int64_t storage_bytes(const yq_value *v) {
+    int64_t n = yq_value_numel(v);
+    if (n < 0) return (int64_t)v->nbytes;
+    if (v->dtype == YQ_DT_INT4 || v->dtype == YQ_DT_UINT4) return (n + 1) / 2;
+    return (int64_t)v->nbytes;
+}
+
+static int64_t initializer_bytes(const yq_graph *g) {
+    int64_t b = 0;
+    for (int i = 0; i < g->nvalues; i++)
+        if ((g->values[i].flags & YQ_VAL_INIT) && g->values[i].data) b += storage_bytes(&g->values[i]);
+    return b;
+}
+
+static void free_ptq(ptq *c) {
+    for (int i = 0; i < c->nl; i++) {
+        layer *l = &c->L[i];
+        free(l->H);
+        free(l->rows);
+        free(l->q);
+        free(l->dq);
+        free(l->fout);
+        free(l->name);
+        free(l->op_type);
+        free(l->out_name);
+        yq_qparams_free(&l->qp);
+    }
+    for (int a = 0; a < c->na; a++) yq_observer_free(&c->A[a].ob);
+    free(c->L);
+    free(c->A);
+    free(c->act_of_value);
+    free(c->sess_map);
+}
+
+void yq_ptq_report_free(yq_ptq_report *r) {
+    if (!r) return;
+    for (int i = 0; i < r->nlayers; i++) {
+        free(r->layers[i].name);
+        free(r->layers[i].op_type);
+    }
+    free(r->layers);
+    memset(r, 0, sizeof *r);
+}
+
+yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_input_fn input, void *input_arg,
+                          const yq_ptq_opts *opts, yq_ptq_report *rep) {
+    yq_ptq_opts od;
+    if (!opts) {
+        yq_ptq_opts_default(&od);
+        opts = &od;
+    }
+    if (rep) memset(rep, 0, sizeof *rep);
+    if (ncalib < 1) return yq_fail(YQ_ERR_ARG, "quantize: no calibration images");
+    if (opts->hessian_positions < 1) return yq_fail(YQ_ERR_ARG, "quantize: hessian_positions must be >= 1");
+    if (g->ninputs != 1)
+        return yq_fail(YQ_ERR_UNSUPPORTED, "quantize: the model must have one image input, it has %d", g->ninputs);
+    const yq_value *gin = &g->values[g->inputs[0]];
+    if (gin->dtype != YQ_DT_FLOAT || gin->rank != 4 || gin->dims[0] != 1 || gin->dims[1] != 3 || gin->dims[2] < 1 ||
+        gin->dims[3] < 1)
+        return yq_fail(YQ_ERR_UNSUPPORTED, "quantize: the model input '%s' must be float [1,3,H,W]", gin->name);
+    yq_value in_info = *gin;
+
+    ptq c = {0};
+    c.g = g;
+    c.o = opts;
+    yq_status st = YQ_OK;
+    yq_pool *pool = NULL;
+    yq_session *fs = NULL, *qs = NULL;
+    float *buf = NULL;
+    hwork *work = NULL;
+    int *order = NULL;
+    const int64_t float_bytes = initializer_bytes(g);
+
+    if ((st = setup_layers(&c, r)) != YQ_OK) goto out;
+    int nthreads = opts->nthreads > 0 ? opts->nthreads : yq_cpu_count();
+    if ((st = yq_pool_new(nthreads, &pool)) != YQ_OK) goto out;
+    buf = malloc((size_t)yq_numel(4, in_info.dims) * sizeof *buf);
+    if (!buf) {
+        st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+        goto out;
+    }
+
+    /* Hessian passes: greedy groups of layers under the budget. */
+    const int64_t P = opts->hessian_positions;
+    int npasses = 0;
+    size_t peak = 0;
+    {
+        size_t acc = 0;
+        for (int li = 0; li < c.nl; li++) {
+            layer *l = &c.L[li];
+            if (!l->gptq) continue;
+            size_t need = (size_t)l->ngroups * (size_t)l->K * (size_t)(l->K + P) * sizeof(double);
+            if (npasses == 0 || (acc + need > opts->hessian_budget && acc > 0)) {
+                npasses++;
+                acc = 0;
+            }
+            acc += need;
+            if (acc > peak) peak = acc;
+            l->pass = npasses - 1;
+        }
+    }
+    if (npasses == 0) npasses = c.na > 0 ? 1 : 0;
+
+    double t0 = now_ms();
+    if (npasses > 0) {
+        yq_graph *sg;
+        if ((st = yq_graph_clone(g, &sg)) != YQ_OK) goto out;
+        yq_session_opts so = {.nthreads = nthreads};
+        if ((st = yq_session_new(sg, &so, &fs)) != YQ_OK) goto out;
+        yq_session_set_hook(fs, hook, &c);
+    }
+    for (int pass = 0; pass < npasses && st == YQ_OK; pass++) {
+        c.pass = pass;
+        c.observe_acts = pass == 0;
+        int64_t nw = 0;
+        free(work);
+        work = NULL;
+        if ((st = build_work(&c, pass, &work, &nw)) != YQ_OK) break;
+        for (int li = 0; li < c.nl && st == YQ_OK; li++) {
+            layer *l = &c.L[li];
+            if (!l->gptq || l->pass != pass) continue;
+            l->H = calloc((size_t)(l->ngroups * l->K * l->K), sizeof(double));
+            l->rows = malloc((size_t)(l->ngroups * P * l->K) * sizeof(double));
+            if (!l->H || !l->rows) st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory for Hessians");
+        }
+        for (int i = 0; i < ncalib && st == YQ_OK; i++) {
+            for (int li = 0; li < c.nl; li++) c.L[li].nrows_img = 0;
+            if ((st = run_image(&c, fs, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
+            hjob j = {.c = &c, .w = work, .nw = nw};
+            atomic_init(&j.next, 0);
+            yq_parallel_for(pool, yq_pool_size(pool), 1, hjob_run, &j);
+            for (int li = 0; li < c.nl; li++)
+                if (c.L[li].gptq && c.L[li].pass == pass) c.L[li].nrows_total += c.L[li].nrows_img;
+            progress(&c, "calibrate", (int64_t)pass * ncalib + i + 1, (int64_t)npasses * ncalib);
+        }
+        /* GPTQ for this pass's layers (their Hessians are then released) */
+        int n = 0;
+        free(order);
+        order = malloc(((size_t)c.nl + 1) * sizeof *order);
+        if (!order) {
+            st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+            break;
+        }
+        for (int li = 0; li < c.nl && st == YQ_OK; li++) {
+            layer *l = &c.L[li];
+            if (!l->gptq || l->pass != pass) continue;
+            free(l->rows);
+            l->rows = NULL;
+            if (l->nrows_total == 0) {
+                st = yq_fail(YQ_ERR_INTERNAL, "calibration: layer '%s' saw no input", node_label(g, l->node));
+                break;
+            }
+            for (int64_t gi = 0; gi < l->ngroups; gi++) {
+                double *H = l->H + gi * l->K * l->K;
+                for (int64_t a = 1; a < l->K; a++)
+                    for (int64_t b = 0; b < a; b++) H[a * l->K + b] = H[b * l->K + a];
+                yq_hessian_finalize(H, l->K, l->nrows_total);
+            }
+            order[n++] = li;
+        }
+        if (st != YQ_OK) break;
+        st = quantize_layers(&c, pool, order, n);
+        for (int k = 0; k < n; k++) {
+            free(c.L[order[k]].H);
+            c.L[order[k]].H = NULL;
+        }
+    }
+    if (st != YQ_OK) goto out;
+    double t1 = now_ms();
+    /* round-to-nearest layers */
+    {
+        int n = 0;
+        free(order);
+        order = malloc(((size_t)c.nl + 1) * sizeof *order);
+        if (!order) {
+            st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+            goto out;
+        }
+        for (int li = 0; li < c.nl; li++)
+            if (!c.L[li].gptq) order[n++] = li;
+        if ((st = quantize_layers(&c, pool, order, n)) != YQ_OK) goto out;
+    }
+    if ((st = share_concat_ranges(&c)) != YQ_OK) goto out;
+    /* rewrite: weights, then activations (appended nodes keep indices stable) */
+    for (int li = 0; li < c.nl && st == YQ_OK; li++) {
+        layer *l = &c.L[li];
+        st = yq_qcdq_insert_weight(g, l->node, l->q, &l->qp, opts->format, NULL);
+        progress(&c, "quantize", li + 1, c.nl);
+    }
+    int nact = 0;
+    for (int li = 0; li < c.nl && st == YQ_OK; li++) {
+        layer *l = &c.L[li];
+        for (int k = 0; k < 4 && st == YQ_OK; k++) {
+            int a = l->act_in[k];
+            if (a < 0) continue;
+            yq_qformat f;
+            yq_act_cfg_format(&c.A[a].cfg, &f);
+            yq_qparams qp = {0};
+            if ((st = yq_qparams_alloc(&qp, f.bits, f.is_signed, f.narrow, -1, 1)) != YQ_OK) break;
+            qp.scale[0] = c.A[a].scale;
+            qp.zero_point[0] = c.A[a].zp;
+            int shared = 0;
+            st = yq_qcdq_insert_activation(g, l->node, k, &qp, &shared);
+            yq_qparams_free(&qp);
+            nact += !shared;
+        }
+    }
+    if (st != YQ_OK) goto out;
+    yq_qcdq_counts before;
+    yq_qcdq_count(g, &before);
+    if ((st = yq_qcdq_finalize(g)) != YQ_OK) goto out;
+    double t2 = now_ms();
+
+    /* report: output SQNR against the float graph on the first nrep inputs */
+    int nrep = opts->report_images < ncalib ? opts->report_images : ncalib;
+    if (!rep || !fs) nrep = 0;
+    double msig = 0, mnoise = 0;
+    if (nrep > 0) {
+        yq_graph *qg = NULL;
+        if ((st = yq_graph_clone(g, &qg)) != YQ_OK) goto out;
+        yq_session_opts so = {.nthreads = nthreads};
+        if ((st = yq_session_new(qg, &so, &qs)) != YQ_OK) goto out;
+        yq_session_set_hook(qs, hook, &c);
+        int nout = yq_session_noutputs(fs);
+        if (nout != yq_session_noutputs(qs)) {
+            st = yq_fail(YQ_ERR_INTERNAL, "quantize: the quantized graph has %d outputs, the float one %d",
+                         yq_session_noutputs(qs), nout);
+            goto out;
+        }
+        float **fo = calloc((size_t)nout + 1, sizeof *fo);
+        if (!fo) {
+            st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+            goto out;
+        }
+        for (int i = 0; i < nrep && st == YQ_OK; i++) {
+            c.report_mode = 1;
+            if ((st = run_image(&c, fs, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
+            for (int k = 0; k < nout && st == YQ_OK; k++) {
+                const yq_tensor *t = yq_session_output(fs, k);
+                if (t->dtype != YQ_DT_FLOAT) continue;
+                size_t nb = (size_t)yq_tensor_numel(t) * sizeof(float);
+                free(fo[k]);
+                fo[k] = malloc(nb ? nb : 1);
+                if (!fo[k]) st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+                else memcpy(fo[k], t->data, nb);
+            }
+            if (st != YQ_OK) break;
+            c.report_mode = 2;
+            if ((st = run_image(&c, qs, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
+            for (int k = 0; k < nout; k++) {
+                const yq_tensor *t = yq_session_output(qs, k);
+                if (!fo[k] || t->dtype != YQ_DT_FLOAT) continue;
+                const float *q = t->data;
+                for (int64_t e = 0, n = yq_tensor_numel(t); e < n; e++) {
+                    double d = (double)q[e] - (double)fo[k][e];
+                    msig += (double)fo[k][e] * (double)fo[k][e];
+                    mnoise += d * d;
+                }
+            }
+            progress(&c, "report", i + 1, nrep);
+        }
+        for (int k = 0; k < nout; k++) free(fo[k]);
+        free(fo);
+        c.report_mode = 0;
+        if (st != YQ_OK) goto out;
+    }
+    double t3 = now_ms();
+    if (rep) {
+        rep->layers = calloc((size_t)c.nl + 1, sizeof *rep->layers);
+        if (!rep->layers) {
+            st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+            goto out;
+        }
+        rep->nlayers = c.nl;
+        for (int li = 0; li < c.nl; li++) {
+            layer *l = &c.L[li];
+            yq_ptq_layer *o = &rep->layers[li];
+            o->name = strdup(l->name);
+            o->op_type = strdup(l->op_type);
+            if (!o->name || !o->op_type) {
+                st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+                goto out;
+            }
+            o->bits = l->cfg.weights.bits;
+            o->act_bits = l->cfg.acts.bits;
+            o->gptq = l->gptq;
+            o->rows = l->ref.rows;
+            o->cols = l->ref.cols;
+            o->params = l->ref.rows * l->ref.cols;
+            o->weight_sqnr_db = l->wsqnr;
+            o->output_sqnr_db = nrep > 0 ? (l->noise > 0 ? 10.0 * log10(l->sig / l->noise) : INFINITY) : NAN;
+            o->gptq_loss = l->loss;
+            if (l->act_in[0] >= 0) {
+                o->act_scale = c.A[l->act_in[0]].scale;
+                o->act_zero_point = c.A[l->act_in[0]].zp;
+            }
+        }
+        rep->calib_images = ncalib;
+        rep->hessian_passes = npasses;
+        rep->hessian_peak_bytes = peak;
+        rep->report_images = nrep;
+        rep->output_sqnr_db = nrep > 0 ? (mnoise > 0 ? 10.0 * log10(msig / mnoise) : INFINITY) : NAN;
+        /* stored precision: INT8 holding n < 8-bit weights (Clip format) counts n/8 */
+        int64_t wb = initializer_bytes(g);
+        if (opts->format == YQ_QCDQ_CLIP)
+            for (int li = 0; li < c.nl; li++)
+                if (c.L[li].cfg.weights.bits < 8)
+                    wb -= rep->layers[li].params * (8 - c.L[li].cfg.weights.bits) / 8;
+        rep->weight_bytes = wb;
+        rep->float_weight_bytes = float_bytes;
+        rep->act_quantizers = nact;
+        rep->counts_before_finalize = before;
+        yq_qcdq_count(g, &rep->counts_after);
+        rep->calib_ms = t1 - t0;
+        rep->quantize_ms = t2 - t1;
+        rep->report_ms = t3 - t2;
+    }
+out:
+    if (st != YQ_OK && rep) yq_ptq_report_free(rep);
+    free(work);
+    free(order);
+    free(buf);
+    yq_session_free(fs);
+    yq_session_free(qs);
+    yq_pool_free(pool);
+    free_ptq(&c);
+    return st;
+}

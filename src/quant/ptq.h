@@ -1,0 +1,93 @@
+/* Post-training quantization driver: from a prepared float graph to a QCDQ
+ * graph, with calibration on images the caller supplies.
+ *
+ *  1. plan: default placement + recipe (yq_recipe_plan) says which Conv /
+ *     MatMul / Gemm nodes are quantized and how;
+ *  2. calibrate: the float graph runs on the calibration inputs; a session
+ *     hook feeds (a) one activation observer per float tensor read by a
+ *     quantized node (A8) and (b) the GPTQ Hessian XᵀX of every GPTQ layer
+ *     from its im2col rows at a seeded, stratified random subset of output
+ *     positions per image. Hessians are accumulated in parallel over
+ *     (layer, row block) once per image, in a fixed order: the result does
+ *     not depend on the thread count. When the Hessians of all GPTQ layers
+ *     exceed the memory budget, the layers are split into groups and the
+ *     calibration images run once per group (observers on the first pass);
+ *  3. weights: GPTQ or round-to-nearest per layer (layers in parallel,
+ *     each one deterministic), written as QCDQ weights;
+ *  4. activations: per-tensor qparams from the observers; tensors that meet
+ *     at a Concat (its inputs and its output) share one range, so that an
+ *     integer engine concatenates without requantizing;
+ *  5. yq_qcdq_finalize (topological order, unused float weights dropped,
+ *     opset raised); Q/DQ pairs are never folded;
+ *  6. report: per-layer weight SQNR, per-layer output SQNR and model output
+ *     SQNR against the float graph on the first `report_images` inputs. */
+#ifndef YQ_QUANT_PTQ_H
+#define YQ_QUANT_PTQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+#include "ir/graph.h"
+#include "quant/qcdq.h"
+#include "quant/recipe.h"
+
+/* Fill the model input (float32 [1, 3, H, W], H/W those of the graph input)
+ * for calibration image `index`. */
+typedef yq_status (*yq_ptq_input_fn)(void *arg, int index, float *nchw);
+/* Progress: stage is "calibrate", "quantize" or "report". */
+typedef void (*yq_ptq_progress_fn)(void *arg, const char *stage, int64_t done, int64_t total);
+
+typedef struct yq_ptq_opts {
+    yq_qcdq_format format;
+    int nthreads;               /* <= 0: one per CPU */
+    int hessian_positions;      /* im2col rows sampled per image and layer (256) */
+    uint64_t seed;              /* position sampling (0x5eed) */
+    size_t hessian_budget;      /* bytes of Hessians held at once (2 GiB) */
+    int report_images;          /* inputs for the output SQNR (8; 0: none) */
+    yq_ptq_progress_fn progress; /* may be NULL */
+    void *progress_arg;
+} yq_ptq_opts;
+
+void yq_ptq_opts_default(yq_ptq_opts *o);
+
+typedef struct yq_ptq_layer {
+    char *name;     /* node name (or its output's name when unnamed) */
+    char *op_type;
+    int bits;       /* weight bits */
+    int act_bits;   /* 0: float inputs */
+    int gptq;       /* weights from GPTQ (else round to nearest) */
+    int64_t rows, cols, params;
+    double weight_sqnr_db; /* 10·log10(Σw² / Σ(w - ŵ)²); +inf when exact */
+    double output_sqnr_db; /* the node's output, quantized model vs float; NAN without report images */
+    double gptq_loss;
+    float act_scale; /* of input 0 when act_bits */
+    int32_t act_zero_point;
+} yq_ptq_layer;
+
+typedef struct yq_ptq_report {
+    yq_ptq_layer *layers;
+    int nlayers;
+    int calib_images;
+    int hessian_passes;     /* calibration passes (1 unless the budget split the layers) */
+    size_t hessian_peak_bytes;
+    int report_images;
+    double output_sqnr_db;  /* model outputs (all of them together) */
+    int64_t weight_bytes;   /* initializers at stored precision: n-bit weights as n/8 bytes, scales, float rest */
+    int64_t float_weight_bytes; /* the float graph's initializers */
+    int act_quantizers;     /* distinct activation tensors quantized */
+    yq_qcdq_counts counts_before_finalize, counts_after;
+    double calib_ms, quantize_ms, report_ms;
+} yq_ptq_report;
+
+void yq_ptq_report_free(yq_ptq_report *r);
+
+/* Quantize g (a float graph prepared with yq_prepare_graph: sorted, shapes
+ * inferred, constants folded, one float [1,3,H,W] input) in place into QCDQ.
+ * `input` supplies ncalib >= 1 calibration inputs. On failure g may be
+ * partly rewritten: the caller discards it. rep (may be NULL) receives the
+ * report. */
+yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_input_fn input, void *input_arg,
+                          const yq_ptq_opts *o, yq_ptq_report *rep);
+
+#endif
