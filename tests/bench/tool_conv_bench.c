@@ -1,7 +1,7 @@
 /* Conv micro-benchmark on the real YOLOv10m layer shapes.
  *
  * Usage: tool_conv_bench [--threads 1,2] [--reps N] [--silu] [--isa scalar|avx2|avx512] [--verbose]
- *                        [--check] [--layer I]
+ *                        [--check] [--layer I] [--cpu]
  *
  * Times yq_conv2d_run (the fast path behind the Conv op) with random weights
  * for every distinct conv shape of YOLOv10m at 640x640, weighted by how often
@@ -67,9 +67,13 @@ static int layer_class(const conv_layer *l) {
     return l->stride == 1 ? CLS_3X3_S1 : CLS_3X3_S2;
 }
 
+/* Wall time, or with --cpu the process CPU time (all threads): on a shared
+ * machine the latter is not inflated by time slices lost to other processes,
+ * which makes single-thread A/B comparisons steadier. */
+static int use_cpu_time;
 static double now_s(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(use_cpu_time ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -95,7 +99,7 @@ static yq_conv2d_shape layer_shape(const conv_layer *l) {
 
 static void usage(void) {
     fprintf(stderr, "usage: tool_conv_bench [--threads 1,2] [--reps N] [--silu] [--isa scalar|avx2|avx512] "
-                    "[--verbose] [--check] [--layer I]\n");
+                    "[--verbose] [--check] [--layer I] [--cpu]\n");
 }
 
 int main(int argc, char **argv) {
@@ -112,6 +116,8 @@ int main(int argc, char **argv) {
             only = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--silu")) {
             act = YQ_ACT_SILU;
+        } else if (!strcmp(argv[i], "--cpu")) {
+            use_cpu_time = 1;
         } else if (!strcmp(argv[i], "--verbose")) {
             verbose = 1;
         } else if (!strcmp(argv[i], "--check")) {
@@ -127,8 +133,9 @@ int main(int argc, char **argv) {
         }
     }
     if (reps < 1) reps = 1;
-    printf("conv bench: %d YOLOv10m conv shapes, isa %s, epilogue %s, median of %d runs\n", NLAYERS,
-           yq_gemm_isa_name(yq_gemm_isa_current()), act == YQ_ACT_SILU ? "bias+silu" : "bias", reps);
+    printf("conv bench: %d YOLOv10m conv shapes, isa %s, epilogue %s, median of %d runs, %s time\n", NLAYERS,
+           yq_gemm_isa_name(yq_gemm_isa_current()), act == YQ_ACT_SILU ? "bias+silu" : "bias", reps,
+           use_cpu_time ? "CPU" : "wall");
     int failures = 0;
     for (int tc = 0; tc < nthread_cfg; tc++) {
         int nt = threads[tc] > 0 ? threads[tc] : 1;

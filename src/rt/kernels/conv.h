@@ -6,7 +6,9 @@
  *  - a plan (yq_conv2d_plan_new) built once per layer: weights converted and
  *    packed for the GEMM micro-kernel, the algorithm chosen from the shape
  *    (1×1 stride-1 → GEMM straight on the activation; depthwise → a dedicated
- *    stencil kernel; otherwise im2col produced directly in packed form + GEMM),
+ *    stencil kernel; other stride-1 convs on AVX-512 → implicit GEMM reading a
+ *    zero-padded copy of the input through per-row offsets, no im2col at all;
+ *    otherwise im2col produced directly in packed form + GEMM),
  *    and the fused epilogue (bias, optional SiLU) applied per output tile.
  *
  * The epilogue lets a fusion pass turn Conv → Sigmoid → Mul (YOLO's SiLU) into
@@ -61,6 +63,7 @@ typedef enum yq_conv_algo {
     YQ_CONV_ALGO_GEMM_1X1,  /* 1×1, stride 1, no pad: GEMM on the activation itself */
     YQ_CONV_ALGO_IM2COL,    /* im2col into packed B panels + GEMM */
     YQ_CONV_ALGO_DEPTHWISE, /* group == C == M: per-channel stencil */
+    YQ_CONV_ALGO_DIRECT,    /* stride 1 (AVX-512): implicit GEMM on a zero-padded copy of X */
 } yq_conv_algo;
 
 typedef struct yq_conv2d_plan yq_conv2d_plan;
