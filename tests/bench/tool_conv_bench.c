@@ -1,7 +1,7 @@
 /* Conv micro-benchmark on the real YOLOv10m layer shapes.
  *
  * Usage: tool_conv_bench [--threads 1,2] [--reps N] [--silu] [--isa scalar|avx2|avx512] [--verbose]
- *                        [--check] [--layer I] [--cpu]
+ *                        [--check] [--layer I] [--cpu] [--algo gemm1x1|im2col|depthwise|direct]
  *
  * Times yq_conv2d_run (the fast path behind the Conv op) with random weights
  * for every distinct conv shape of YOLOv10m at 640x640, weighted by how often
@@ -99,11 +99,11 @@ static yq_conv2d_shape layer_shape(const conv_layer *l) {
 
 static void usage(void) {
     fprintf(stderr, "usage: tool_conv_bench [--threads 1,2] [--reps N] [--silu] [--isa scalar|avx2|avx512] "
-                    "[--verbose] [--check] [--layer I] [--cpu]\n");
+                    "[--verbose] [--check] [--layer I] [--cpu]\n                [--algo gemm1x1|im2col|depthwise|direct]\n");
 }
 
 int main(int argc, char **argv) {
-    int threads[8] = {1, 2}, nthread_cfg = 2, reps = 5, verbose = 0, check = 0, only = -1;
+    int threads[8] = {1, 2}, nthread_cfg = 2, reps = 5, verbose = 0, check = 0, only = -1, algo = -1;
     yq_act act = YQ_ACT_NONE;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
@@ -116,6 +116,15 @@ int main(int argc, char **argv) {
             only = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--silu")) {
             act = YQ_ACT_SILU;
+        } else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
+            /* Force one algorithm where it applies (others keep the automatic choice). */
+            const char *v = argv[++i];
+            for (int a = 0; a <= YQ_CONV_ALGO_DIRECT; a++)
+                if (!strcmp(v, yq_conv_algo_name((yq_conv_algo)a))) algo = a;
+            if (algo < 0) {
+                usage();
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--cpu")) {
             use_cpu_time = 1;
         } else if (!strcmp(argv[i], "--verbose")) {
@@ -164,7 +173,9 @@ int main(int argc, char **argv) {
             for (size_t i = 0; i < nw; i++) Wt[i] = frand() * wscale;
             for (int64_t i = 0; i < s.M; i++) B[i] = frand() * 0.1f;
             yq_conv2d_plan *plan = NULL;
-            if (yq_conv2d_plan_new(&s, Wt, B, act, nt, &plan) != YQ_OK) {
+            if (algo < 0 || yq_conv2d_plan_new_algo(&s, Wt, B, act, nt, algo, &plan) != YQ_OK)
+                plan = NULL;
+            if (!plan && yq_conv2d_plan_new(&s, Wt, B, act, nt, &plan) != YQ_OK) {
                 fprintf(stderr, "layer %d: %s\n", li, yq_last_error());
                 return 1;
             }

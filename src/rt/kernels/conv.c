@@ -335,10 +335,12 @@ struct yq_conv2d_plan {
     yq_gemm_isa dw_isa;     /* depthwise kernel chosen at plan time */
     float *dw_zero_row;     /* W zeros read in place of rows in the padding */
     size_t dw_plane_floats; /* per-thread padded plane (0: the kernel needs none) */
-    /* direct: one group's input, zero-padded to Hp×Wp per channel with channel
-     * stride ld; the GEMM computes on the OH×Wp grid (Wp - OW junk columns per
-     * row, never stored) through koff (one offset per row of A's K) and tiles. */
-    int64_t Hp, Wp, ld, npanels;
+    /* direct: one group's input, zero-padded to Hp×Wp and split into
+     * stride_h·stride_w phase planes of Hq×Wq (plane stride `plane`, channel
+     * stride ld); the GEMM computes on the OH×Wq grid (Wq - OW junk columns
+     * per row, never stored) through koff (one offset per row of A's K) and
+     * tiles. */
+    int64_t Hp, Wp, Hq, Wq, plane, ld, npanels, direct_kc;
     size_t pad_floats;
     int64_t *koff;
     yq_direct_tile *tiles;
@@ -374,13 +376,22 @@ yq_conv_algo yq_conv2d_plan_algo(const yq_conv2d_plan *p) { return p->algo; }
 /* Geometry, row offsets and output tiles of the direct algorithm. */
 static yq_status direct_setup(yq_conv2d_plan *p) {
     const yq_conv2d_shape *s = &p->s;
+    const int64_t sh = s->stride_h, sw = s->stride_w;
+    /* The zero-padded input (Hp×Wp per channel) is stored split into sh·sw
+     * phase planes of Hq×Wq: plane (ph, pw) holds padded rows ph, ph+sh, ...
+     * and columns pw, pw+sw, .... Tap (ky, kx) of output (oy, ox) then reads
+     * plane ((ky·dh) % sh, (kx·dw) % sw) at row oy + ky·dh/sh, column
+     * ox + kx·dw/sw: a shifted window, as in a stride-1 conv. */
     p->Hp = s->H + s->pad_t + s->pad_b;
     p->Wp = s->W + s->pad_l + s->pad_r;
+    p->Hq = (p->Hp + sh - 1) / sh;
+    p->Wq = (p->Wp + sw - 1) / sw;
+    p->plane = (p->Hq * p->Wq + 15) / 16 * 16;
     /* Channel stride: whole cache lines, an odd number of them, so that the
      * rows the kernel reads from consecutive channels spread over L1 sets. */
-    p->ld = (p->Hp * p->Wp + 15) / 16 * 16;
+    p->ld = sh * sw * p->plane;
     if ((p->ld / 16) % 2 == 0) p->ld += 16;
-    const int64_t grid = s->OH * p->Wp;
+    const int64_t grid = s->OH * p->Wq;
     p->npanels = (grid + 31) / 32;
     p->koff = yq_malloc((size_t)p->Kg * sizeof *p->koff);
     p->tiles = yq_calloc((size_t)p->npanels, sizeof *p->tiles);
@@ -389,21 +400,40 @@ static yq_status direct_setup(yq_conv2d_plan *p) {
     for (int64_t c = 0; c < p->Cg; c++)
         for (int64_t ky = 0; ky < s->kh; ky++)
             for (int64_t kx = 0; kx < s->kw; kx++, k++) {
-                p->koff[k] = c * p->ld + ky * s->dil_h * p->Wp + kx * s->dil_w;
+                const int64_t dy = ky * s->dil_h, dx = kx * s->dil_w;
+                p->koff[k] = c * p->ld + ((dy % sh) * sw + dx % sw) * p->plane + (dy / sh) * p->Wq + dx / sw;
                 if (p->koff[k] > koff_max) koff_max = p->koff[k];
             }
+    /* K block: a 32-column micro-panel of B touches about 3 cache lines in
+     * each distinct (phase plane, row) a channel's taps read; keep the block's
+     * lines within ~24 KiB of L1 (measured: 3×3 stride 1 wants ~300-450 rows,
+     * stride 2 about half). */
+    int64_t rows_per_channel = 0;
+    for (int64_t ky = 0; ky < s->kh; ky++)
+        for (int64_t kx = 0; kx < s->kw; kx++) {
+            int seen = 0; /* count (plane, row) pairs once */
+            for (int64_t y2 = 0; y2 <= ky && !seen; y2++)
+                for (int64_t x2 = 0; x2 < (y2 == ky ? kx : s->kw) && !seen; x2++) {
+                    const int64_t dy = ky * s->dil_h, dx = kx * s->dil_w, ey = y2 * s->dil_h, ex = x2 * s->dil_w;
+                    seen = dy % sh == ey % sh && dx % sw == ex % sw && dy / sh == ey / sh;
+                }
+            rows_per_channel += !seen;
+        }
+    const int64_t taps = s->kh * s->kw, fit = 24576 / (rows_per_channel * 3 * 64);
+    p->direct_kc = (fit > 1 ? fit : 1) * taps;
+
     for (int64_t t = 0; t < p->npanels; t++) {
         yq_direct_tile *tile = &p->tiles[t];
         tile->col = t * 32;
         int64_t cur_row = -1;
         for (int l = 0; l < 32; l++) {
-            const int64_t n = t * 32 + l, oy = n / p->Wp, ox = n % p->Wp;
+            const int64_t n = t * 32 + l, oy = n / p->Wq, ox = n % p->Wq;
             if (n >= grid || ox >= s->OW) continue; /* past the end, or a junk column */
             if (oy != cur_row) {
                 if (tile->nseg == YQ_DIRECT_MAX_SEGS)
                     return yq_fail(YQ_ERR_INTERNAL, "conv2d: a 32-column tile spans too many rows");
                 cur_row = oy;
-                tile->delta[tile->nseg++] = oy * (p->Wp - s->OW);
+                tile->delta[tile->nseg++] = oy * (p->Wq - s->OW);
             }
             tile->mask[tile->nseg - 1] |= 1u << l;
         }
@@ -426,31 +456,74 @@ static void pad_task(void *arg, int64_t begin, int64_t end, int tid) {
     const pad_job *j = arg;
     const yq_conv2d_plan *p = j->p;
     const yq_conv2d_shape *s = &p->s;
+    const int64_t sh = s->stride_h, sw = s->stride_w;
     for (int64_t c = begin; c < end; c++) {
         const float *x = j->X + c * s->H * s->W;
         float *P = j->P + c * p->ld;
-        memset(P, 0, (size_t)(s->pad_t * p->Wp) * sizeof(float));
-        for (int64_t iy = 0; iy < s->H; iy++) {
-            float *row = P + (s->pad_t + iy) * p->Wp;
-            memset(row, 0, (size_t)s->pad_l * sizeof(float));
-            memcpy(row + s->pad_l, x + iy * s->W, (size_t)s->W * sizeof(float));
-            memset(row + s->pad_l + s->W, 0, (size_t)s->pad_r * sizeof(float));
-        }
-        const int64_t used = p->Hp * p->Wp;
-        memset(P + (s->pad_t + s->H) * p->Wp, 0, (size_t)(used - (s->pad_t + s->H) * p->Wp) * sizeof(float));
+        for (int64_t ph = 0; ph < sh; ph++)
+            for (int64_t pw = 0; pw < sw; pw++) {
+                float *plane = P + (ph * sw + pw) * p->plane;
+                for (int64_t i = 0; i < p->Hq; i++) {
+                    const int64_t iy = i * sh + ph - s->pad_t;
+                    /* A row of the plane is a 1-row, Wq-column "panel": the
+                     * packing helper gathers (strided) and zero-fills it. */
+                    yq_pack_put_row(plane + i * p->Wq, 1, (int)p->Wq, 0, 0, p->Wq,
+                                    iy >= 0 && iy < s->H ? x + iy * s->W : NULL, pw - s->pad_l, s->W, sw);
+                }
+                memset(plane + p->Hq * p->Wq, 0, (size_t)(p->plane - p->Hq * p->Wq) * sizeof(float));
+            }
         /* The gap up to the next channel (and the tail after the last one) is
-         * read only by junk lanes; zero it so that no garbage (NaN) is loaded. */
+         * read only by dropped lanes; zero it so that no garbage (NaN) is loaded. */
+        const int64_t used = sh * sw * p->plane;
         const int64_t gap_end = c + 1 < p->Cg ? p->ld : (int64_t)p->pad_floats - c * p->ld;
         memset(P + used, 0, (size_t)(gap_end - used) * sizeof(float));
     }
 }
 
+/* Whether `algo` can run this geometry (on this CPU). */
+static int algo_applies(const yq_conv2d_shape *s, yq_conv_algo algo) {
+    switch (algo) {
+    case YQ_CONV_ALGO_GEMM_1X1:
+        return s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_t == 0 && s->pad_l == 0 &&
+               s->pad_b == 0 && s->pad_r == 0;
+    case YQ_CONV_ALGO_IM2COL: return 1;
+    case YQ_CONV_ALGO_DEPTHWISE: return s->group == s->C && s->group == s->M;
+    case YQ_CONV_ALGO_DIRECT: {
+        /* Phase rows of at least 16 columns keep a 32-wide tile within 3
+         * output rows. */
+        const int64_t Wq = (s->W + s->pad_l + s->pad_r + s->stride_w - 1) / s->stride_w;
+        return s->stride_h <= 3 && s->stride_w <= 3 && Wq >= 16 && yq_gemm_isa_current() == YQ_GEMM_ISA_AVX512;
+    }
+    }
+    return 0;
+}
+
+/* The automatic choice. Stride 2 stays on im2col: the direct path was
+ * measured slower there (its B micro-panels touch twice the rows). */
+static yq_conv_algo choose_algo(const yq_conv2d_shape *s) {
+    if (s->group > 1 && algo_applies(s, YQ_CONV_ALGO_DEPTHWISE)) return YQ_CONV_ALGO_DEPTHWISE;
+    if (algo_applies(s, YQ_CONV_ALGO_GEMM_1X1)) return YQ_CONV_ALGO_GEMM_1X1;
+    if (s->stride_h == 1 && s->stride_w == 1 && algo_applies(s, YQ_CONV_ALGO_DIRECT)) return YQ_CONV_ALGO_DIRECT;
+    return YQ_CONV_ALGO_IM2COL;
+}
+
 yq_status yq_conv2d_plan_new(const yq_conv2d_shape *shape, const float *Wt, const float *B, yq_act act,
                              int nthreads, yq_conv2d_plan **out) {
+    return yq_conv2d_plan_new_algo(shape, Wt, B, act, nthreads, -1, out);
+}
+
+yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *shape, const float *Wt, const float *B, yq_act act,
+                                  int nthreads, int algo, yq_conv2d_plan **out) {
     *out = NULL;
     yq_conv2d_shape s = *shape;
     YQ_TRY(yq_conv2d_shape_check(&s));
     if (nthreads < 1) nthreads = 1;
+    if (algo < 0) {
+        algo = (int)choose_algo(&s);
+    } else if (algo > YQ_CONV_ALGO_DIRECT || !algo_applies(&s, (yq_conv_algo)algo)) {
+        return yq_fail(YQ_ERR_UNSUPPORTED, "conv2d: algorithm %s does not apply to this geometry",
+                       algo > YQ_CONV_ALGO_DIRECT ? "?" : yq_conv_algo_name((yq_conv_algo)algo));
+    }
     yq_conv2d_plan *p = yq_calloc(1, sizeof *p);
     if (!p) return YQ_ERR_NOMEM;
     p->s = s;
@@ -465,8 +538,8 @@ yq_status yq_conv2d_plan_new(const yq_conv2d_shape *shape, const float *Wt, cons
         if (!p->bias) goto nomem;
         memcpy(p->bias, B, (size_t)s.M * sizeof(float));
     }
-    if (s.group == s.C && s.group == s.M && s.group > 1) {
-        p->algo = YQ_CONV_ALGO_DEPTHWISE;
+    p->algo = (yq_conv_algo)algo;
+    if (p->algo == YQ_CONV_ALGO_DEPTHWISE) {
         const int64_t kk = s.kh * s.kw;
         p->dw_w = yq_malloc((size_t)(s.C * kk) * sizeof(float));
         if (!p->dw_w) goto nomem;
@@ -492,15 +565,6 @@ yq_status yq_conv2d_plan_new(const yq_conv2d_shape *shape, const float *Wt, cons
             p->scratch = p->dw_plane_floats * sizeof(float) * (size_t)nthreads;
         }
     } else {
-        const int is_1x1 = s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_t == 0 &&
-                           s.pad_l == 0 && s.pad_b == 0 && s.pad_r == 0;
-        p->algo = is_1x1 ? YQ_CONV_ALGO_GEMM_1X1 : YQ_CONV_ALGO_IM2COL;
-        /* Stride 1 with rows of at least 16 padded columns (so a 32-wide tile
-         * spans at most 3 output rows) runs as an implicit GEMM. */
-        const int64_t Wp = s.W + s.pad_l + s.pad_r;
-        if (!is_1x1 && s.stride_h == 1 && s.stride_w == 1 && Wp >= 16 &&
-            yq_gemm_isa_current() == YQ_GEMM_ISA_AVX512)
-            p->algo = YQ_CONV_ALGO_DIRECT;
         p->packed = yq_calloc((size_t)s.group, sizeof *p->packed);
         if (!p->packed) goto nomem;
         for (int64_t g = 0; g < s.group; g++) {
@@ -508,7 +572,10 @@ yq_status yq_conv2d_plan_new(const yq_conv2d_shape *shape, const float *Wt, cons
             st = yq_pack_a(Wt + g * p->Mg * p->Kg, p->Kg, 0, p->Mg, p->Kg, &p->packed[g]);
             if (st != YQ_OK) goto fail;
         }
-        if (p->algo == YQ_CONV_ALGO_DIRECT && !yq_direct_supported(p->packed[0])) p->algo = YQ_CONV_ALGO_IM2COL;
+        if (p->algo == YQ_CONV_ALGO_DIRECT && !yq_direct_supported(p->packed[0])) {
+            st = yq_fail(YQ_ERR_INTERNAL, "conv2d: weights were not packed for AVX-512");
+            goto fail;
+        }
         if (p->algo == YQ_CONV_ALGO_DIRECT) {
             st = direct_setup(p);
             if (st != YQ_OK) goto fail;
@@ -581,7 +648,8 @@ yq_status yq_conv2d_run(const yq_conv2d_plan *p, yq_pool *pool, const float *X, 
                 if (p->algo == YQ_CONV_ALGO_DIRECT) {
                     pad_job pj = {p, x, scratch};
                     yq_parallel_for(pool, p->Cg, 1, pad_task, &pj);
-                    st = yq_sgemm_direct(pool, p->packed[g], scratch, p->koff, p->npanels, p->tiles, y, OHW, &ep);
+                    st = yq_sgemm_direct(pool, p->packed[g], scratch, p->koff, p->direct_kc, p->npanels, p->tiles, y,
+                                         OHW, &ep);
                 } else if (p->algo == YQ_CONV_ALGO_GEMM_1X1) {
                     yq_dense_b db = {x, HW};
                     yq_b_source bs = {yq_pack_b_dense, &db};

@@ -684,15 +684,11 @@ AVX512_TARGET static void ukr_avx512_direct(int64_t kc, const float *restrict a,
     }
 }
 
-/* K block of the direct mode (measured on the YOLOv10m 3×3 convs: 288-576
- * are equally good, 256 is markedly worse). */
-enum { DIRECT_KC = 432 };
-
 int yq_direct_supported(const yq_packed_a *A) { return A->arch->isa == YQ_GEMM_ISA_AVX512; }
 
 typedef struct direct_job {
     const gemm_arch *arch;
-    int64_t M, K, npanels;
+    int64_t M, K, kc, npanels;
     const float *apacked;
     const float *base;
     const int64_t *koff;
@@ -719,8 +715,8 @@ static void direct_task(void *arg, int64_t begin, int64_t end, int tid) {
         if (chunk < 1) chunk = 1;
         for (int64_t q0 = p0; q0 < p1; q0 += chunk) {
             const int64_t q1 = min64(p1, q0 + chunk);
-            for (int64_t pc = 0; pc < j->K; pc += DIRECT_KC) {
-                const int64_t kc = min64(DIRECT_KC, j->K - pc);
+            for (int64_t pc = 0; pc < j->K; pc += j->kc) {
+                const int64_t kc = min64(j->kc, j->K - pc);
                 const int flags = (pc > 0 ? UKR_ACCUMULATE : 0) | (pc + kc >= j->K ? UKR_LAST : 0);
                 /* Each B micro-panel (the rows koff[pc..pc+kc) at 32 columns)
                  * is reused from L1 by every row panel of A. */
@@ -734,13 +730,13 @@ static void direct_task(void *arg, int64_t begin, int64_t end, int tid) {
     }
 }
 
-yq_status yq_sgemm_direct(yq_pool *pool, const yq_packed_a *A, const float *base, const int64_t *koff,
+yq_status yq_sgemm_direct(yq_pool *pool, const yq_packed_a *A, const float *base, const int64_t *koff, int64_t kc,
                           int64_t npanels, const yq_direct_tile *tiles, float *C, int64_t ldc,
                           const yq_epilogue *ep) {
     if (!yq_direct_supported(A))
         return yq_fail(YQ_ERR_INTERNAL, "gemm: direct mode needs weights packed for AVX-512");
     if (A->M == 0 || npanels <= 0) return YQ_OK;
-    direct_job j = {.arch = A->arch, .M = A->M, .K = A->K, .npanels = npanels, .apacked = A->data, .base = base,
+    direct_job j = {.arch = A->arch, .M = A->M, .K = A->K, .kc = kc > 0 ? kc : A->K, .npanels = npanels, .apacked = A->data, .base = base,
                     .koff = koff, .tiles = tiles, .C = C, .ldc = ldc, .bias = ep ? ep->bias : NULL,
                     .act = ep ? ep->act : YQ_ACT_NONE};
     choose_grid(A->arch, A->M, npanels * AVX512_NR, A->K, yq_pool_size(pool), &j.tm, &j.tn);

@@ -115,15 +115,15 @@ void yq_pack_b_dense(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_
 void yq_pack_b_dense_trans(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst);
 
 /* ---- implicit GEMM for convolutions (AVX-512 only) ------------------------ */
-/* C = A·B + epilogue where B is never packed: row k of B is the contiguous run
- * base + koff[k] + n, and C has npanels tiles of 32 columns. The columns of
- * tile p are written through its yq_direct_tile: lane l of the tile (0..31)
- * belongs to segment s when bit l of mask[s] is set, and goes to column
- * col - delta[s] + l of C (col = 32·p). This lets a stride-1 convolution run
- * on a zero-padded copy of its input, computing on the padded row width and
- * storing only the real output columns. Rows of B may be read up to 31
- * elements past base + koff[k] + 32·npanels - 1... (the last tile reads 32
- * columns): the caller's buffer must cover that. */
+/* C = act(A·B + bias) where B is never packed: row k of B is the contiguous
+ * run base[koff[k] + n], and C is computed in npanels tiles of 32 columns.
+ * Lane l (0..31) of tile p belongs to segment s when bit l of
+ * tiles[p].mask[s] is set and is stored to column tiles[p].col - delta[s] + l
+ * of C (col = 32·p); lanes in no segment are computed and dropped. This lets a
+ * stride-1 convolution run on a zero-padded copy of its input, computing on
+ * the padded row width and storing only the real output columns. Every row of
+ * B is read for all 32 lanes of every tile: base must be readable up to
+ * max(koff) + 32·npanels. */
 #define YQ_DIRECT_MAX_SEGS 3
 typedef struct yq_direct_tile {
     int64_t col;
@@ -133,7 +133,10 @@ typedef struct yq_direct_tile {
 } yq_direct_tile;
 /* Whether A was packed for the ISA this mode runs on. */
 int yq_direct_supported(const yq_packed_a *A);
-yq_status yq_sgemm_direct(yq_pool *pool, const yq_packed_a *A, const float *base, const int64_t *koff,
+/* kc: rows of B per K block; choose it so that one 32-column micro-panel of
+ * those rows (the lines they touch) stays in L1 while A's row panels sweep
+ * over it. */
+yq_status yq_sgemm_direct(yq_pool *pool, const yq_packed_a *A, const float *base, const int64_t *koff, int64_t kc,
                           int64_t npanels, const yq_direct_tile *tiles, float *C, int64_t ldc,
                           const yq_epilogue *ep);
 
