@@ -1,5 +1,11 @@
 /* conv family kernels: Conv (and registration of MatMul/Gemm from matmul.c).
- * See rt/ops.h for the op table contract and conv.h for the kernel API. */
+ * See rt/ops.h for the op table contract and conv.h for the kernel API.
+ *
+ * Layout of this file: the references (yq_conv2d_ref, yq_convnd_ref); the B
+ * sources / kernels of each algorithm (im2col packer, depthwise, the padded
+ * phase copy of the direct path); plans (algorithm choice, weight packing,
+ * scratch sizes) and yq_conv2d_run; then the Conv op (attributes, infer,
+ * prepare/run/release, flops). */
 #include "rt/kernels/conv.h"
 
 #include <immintrin.h>
@@ -147,9 +153,10 @@ static void pack_b_im2col(const void *vctx, int64_t k0, int64_t kc, int64_t n0, 
 }
 
 /* ---- depthwise ----------------------------------------------------------- */
-/* Each channel is copied into a zero-bordered plane so that the stencil loops
- * need no bounds checks; a row of outputs is then a sum of kh·kw scaled
- * (strided) rows of that plane. */
+/* A row of outputs is a sum of kh·kw scaled (strided) input rows. The AVX-512
+ * kernel reads the plane in place and gets the zero padding from load masks;
+ * the AVX2 and scalar kernels read a zero-bordered copy of the plane (per
+ * thread, in scratch) so that their loops need no bounds checks. */
 typedef struct dw_geom {
     int64_t H, W, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW;
     int64_t Hp, Wp; /* padded plane */
