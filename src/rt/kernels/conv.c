@@ -844,6 +844,9 @@ static yq_conv2d_shape geom_to_2d(const conv_geom *g) {
     return s;
 }
 
+/* The activation the session fused into this conv (see yq_pass_fuse_conv_silu). */
+static yq_act conv_node_act(const yq_node *n) { return n->fused_act == YQ_FUSED_SILU ? YQ_ACT_SILU : YQ_ACT_NONE; }
+
 static yq_status conv_build_plan(const yq_node *n, const conv_geom *g, const yq_tensor *w, const yq_tensor *b,
                                  int nthreads, yq_conv2d_plan **out) {
     float *wf = NULL, *bf = NULL;
@@ -851,7 +854,7 @@ static yq_status conv_build_plan(const yq_node *n, const conv_geom *g, const yq_
     if (st == YQ_OK && b && b->data) st = to_float(b, &bf);
     if (st == YQ_OK) {
         yq_conv2d_shape s = geom_to_2d(g);
-        st = yq_conv2d_plan_new(&s, wf, bf, YQ_ACT_NONE, nthreads, out);
+        st = yq_conv2d_plan_new(&s, wf, bf, conv_node_act(n), nthreads, out);
         if (st != YQ_OK) st = yq_fail_prefix(st, "node '%s' (Conv)", n->name ? n->name : "");
     }
     free(wf);
@@ -905,7 +908,7 @@ static yq_status conv_run(yq_run_ctx *c) {
     if (st == YQ_OK && b) st = to_float(b, &bf);
     if (st == YQ_OK)
         yq_convnd_ref(g.nd, g.N, g.C, g.in, g.M, g.k, g.group, g.strides, g.dils, g.pads, g.out, x->data, wf, bf,
-                      YQ_ACT_NONE, c->out[0].data);
+                      conv_node_act(c->node), c->out[0].data);
     free(wf);
     free(bf);
     return st;
