@@ -11,6 +11,7 @@
 #include "quant/gptq.h"
 #include "quant/observer.h"
 #include "quant/placement.h"
+#include "rt/kernels/gemm.h"
 #include "rt/session.h"
 
 void yq_ptq_opts_default(yq_ptq_opts *o) {
@@ -53,7 +54,7 @@ typedef struct layer {
     int64_t in_rows;   /* MatMul/Gemm: input vectors per image */
     int pass;          /* Hessian pass this layer belongs to */
     double *H;         /* [ngroups][K][K], upper triangle while accumulating */
-    double *rows;      /* [ngroups][P][K] sampled rows of the current image */
+    float *rows;       /* [ngroups][P][K] sampled rows of the current image */
     int64_t nrows_img; /* rows sampled this image (per group) */
     int64_t nrows_total;
     int act_in[4];     /* act_obs index per input (-1: none) */
@@ -143,17 +144,8 @@ static yq_status sample_rows(ptq *c, layer *l, int li, const yq_tensor *x) {
         int64_t *pos = malloc((size_t)P * sizeof *pos);
         if (!pos) return yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
         int64_t np = sample_positions(total, P, seed, pos);
-        float *tmp = malloc((size_t)np * (size_t)l->K * sizeof *tmp);
-        if (!tmp) {
-            free(pos);
-            return yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
-        }
-        for (int64_t gi = 0; gi < l->ngroups; gi++) {
-            yq_im2col_rows((const float *)x->data, &geom, gi, pos, np, tmp);
-            double *dst = l->rows + gi * P * l->K;
-            for (int64_t t = 0; t < np * l->K; t++) dst[t] = (double)tmp[t];
-        }
-        free(tmp);
+        for (int64_t gi = 0; gi < l->ngroups; gi++)
+            yq_im2col_rows((const float *)x->data, &geom, gi, pos, np, l->rows + gi * P * l->K);
         free(pos);
         l->nrows_img = np;
     } else {
@@ -163,7 +155,7 @@ static yq_status sample_rows(ptq *c, layer *l, int li, const yq_tensor *x) {
         int64_t np = sample_positions(n, P, seed, pos);
         const float *xs = (const float *)x->data;
         for (int64_t t = 0; t < np; t++)
-            for (int64_t k = 0; k < l->K; k++) l->rows[t * l->K + k] = (double)xs[pos[t] * l->K + k];
+            memcpy(l->rows + t * l->K, xs + pos[t] * l->K, (size_t)l->K * sizeof(float));
         free(pos);
         l->nrows_img = np;
     }
@@ -230,107 +222,63 @@ static void hook(void *arg, const yq_graph *sg, int node, const yq_tensor *in, i
     }
 }
 
-/* ---- parallel Hessian accumulation ---- */
+/* ---- Hessian accumulation ---- */
 
-typedef struct hwork {
-    int layer;
-    int64_t g0, g1; /* groups */
-    int64_t i0, i1; /* H rows */
-} hwork;
-
-typedef struct hjob {
-    ptq *c;
-    hwork *w;
-    int64_t nw;
-    atomic_llong next;
-} hjob;
-
-/* H[i][j] += Σ_t x_t[i]·x_t[j] for i in [i0, i1), j >= i; eight samples per
- * sweep. The summation order depends only on the rows: any split of i gives
- * the same bits. */
-static void hess_rows(double *H, const double *X, int64_t nrows, int64_t K, int64_t i0, int64_t i1) {
+/* H[i][j] += Σ_t x_t[i]·x_t[j] (j >= i) in double, eight samples per sweep:
+ * for the small Hessians (depthwise convs) where a GEMM call costs more than
+ * the arithmetic. */
+static void hess_rows_small(double *H, const float *X, int64_t nrows, int64_t K) {
     enum { TILE = 8 };
     for (int64_t r0 = 0; r0 < nrows; r0 += TILE) {
         const int64_t nr = nrows - r0 < TILE ? nrows - r0 : TILE;
-        const double *x[TILE];
-        for (int64_t t = 0; t < TILE; t++) x[t] = X + (r0 + (t < nr ? t : 0)) * K;
-        for (int64_t i = i0; i < i1; i++) {
+        for (int64_t i = 0; i < K; i++) {
             double a[TILE];
-            int any = 0;
-            for (int64_t t = 0; t < TILE; t++) {
-                a[t] = t < nr ? x[t][i] : 0.0;
-                any |= a[t] != 0.0;
-            }
-            if (!any) continue;
+            for (int64_t t = 0; t < TILE; t++) a[t] = t < nr ? (double)X[(r0 + t) * K + i] : 0.0;
             double *hi = H + i * K;
-            for (int64_t j = i; j < K; j++)
-                hi[j] += a[0] * x[0][j] + a[1] * x[1][j] + a[2] * x[2][j] + a[3] * x[3][j] + a[4] * x[4][j] +
-                         a[5] * x[5][j] + a[6] * x[6][j] + a[7] * x[7][j];
+            for (int64_t j = i; j < K; j++) {
+                double s = 0;
+                for (int64_t t = 0; t < nr; t++) s += a[t] * (double)X[(r0 + t) * K + j];
+                hi[j] += s;
+            }
         }
     }
 }
 
-static void hjob_run(void *arg, int64_t b, int64_t e, int tid) {
-    (void)b, (void)e, (void)tid;
-    hjob *j = arg;
-    const int64_t P = j->c->o->hessian_positions;
-    for (;;) {
-        int64_t k = atomic_fetch_add(&j->next, 1);
-        if (k >= j->nw) break;
-        const hwork *w = &j->w[k];
-        layer *l = &j->c->L[w->layer];
-        for (int64_t gi = w->g0; gi < w->g1; gi++)
-            hess_rows(l->H + gi * l->K * l->K, l->rows + gi * P * l->K, l->nrows_img, l->K, w->i0, w->i1);
-    }
+typedef struct hadd {
+    double *H;
+    const float *G;
+    int64_t K;
+} hadd;
+
+static void hadd_run(void *arg, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const hadd *h = arg;
+    for (int64_t i = b; i < e; i++)
+        for (int64_t j = i; j < h->K; j++) h->H[i * h->K + j] += (double)h->G[i * h->K + j];
 }
 
-/* Work items of one pass: big layers split by rows of H (in blocks of about
- * equal cost), small grouped layers as one item. */
-static yq_status build_work(ptq *c, int pass, hwork **out, int64_t *nout) {
-    int64_t cap = 64, n = 0;
-    hwork *w = malloc((size_t)cap * sizeof *w);
-    if (!w) return yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
+/* Add this image's XᵀX to the Hessians of the pass's layers: the image's
+ * Gram matrix in float32 with the runtime's GEMM (a fixed summation order
+ * over at most hessian_positions rows), then into the double Hessian. The
+ * result does not depend on the number of threads. */
+static yq_status accumulate_image(ptq *c, yq_pool *pool, float *G) {
+    const int64_t P = c->o->hessian_positions;
     for (int li = 0; li < c->nl; li++) {
         layer *l = &c->L[li];
-        if (!l->gptq || l->pass != pass) continue;
-        const int64_t K = l->K;
-        /* cost of a row block ~ Σ (K - i); aim at ~64k H entries per item */
-        const double target = 65536.0;
-        if ((double)K * (double)K * (double)l->ngroups / 2 <= target || l->ngroups > 1) {
-            int64_t per = l->ngroups;
-            if (l->ngroups > 1) {
-                per = (int64_t)(target / ((double)K * (double)K / 2 + 1));
-                if (per < 1) per = 1;
+        if (!l->gptq || l->pass != c->pass || l->nrows_img == 0) continue;
+        for (int64_t gi = 0; gi < l->ngroups; gi++) {
+            double *H = l->H + gi * l->K * l->K;
+            const float *X = l->rows + gi * P * l->K;
+            if (l->K < 32) {
+                hess_rows_small(H, X, l->nrows_img, l->K);
+                continue;
             }
-            for (int64_t g0 = 0; g0 < l->ngroups; g0 += per) {
-                if (n == cap) {
-                    cap *= 2;
-                    hwork *nw = realloc(w, (size_t)cap * sizeof *w);
-                    if (!nw) return free(w), yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
-                    w = nw;
-                }
-                int64_t g1 = g0 + per < l->ngroups ? g0 + per : l->ngroups;
-                w[n++] = (hwork){li, g0, g1, 0, K};
-            }
-            continue;
+            YQ_TRY(yq_sgemm(pool, 1, 0, l->K, l->K, l->nrows_img, X, l->K, X, l->K, G, l->K, 0, NULL, NULL));
+            hadd h = {H, G, l->K};
+            yq_parallel_for(pool, l->K, 16, hadd_run, &h);
         }
-        int64_t i = 0;
-        while (i < K) {
-            double acc = 0;
-            int64_t i1 = i;
-            while (i1 < K && acc < target) acc += (double)(K - i1++);
-            if (n == cap) {
-                cap *= 2;
-                hwork *nw = realloc(w, (size_t)cap * sizeof *w);
-                if (!nw) return free(w), yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
-                w = nw;
-            }
-            w[n++] = (hwork){li, 0, 1, i, i1};
-            i = i1;
-        }
+        l->nrows_total += l->nrows_img;
     }
-    *out = w;
-    *nout = n;
     return YQ_OK;
 }
 
@@ -710,7 +658,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     yq_pool *pool = NULL;
     yq_session *fs = NULL, *qs = NULL;
     float *buf = NULL;
-    hwork *work = NULL;
+    float *gram = NULL;
     int *order = NULL;
     const int64_t float_bytes = initializer_bytes(g);
 
@@ -732,7 +680,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         for (int li = 0; li < c.nl; li++) {
             layer *l = &c.L[li];
             if (!l->gptq) continue;
-            size_t need = (size_t)l->ngroups * (size_t)l->K * (size_t)(l->K + P) * sizeof(double);
+            size_t need = (size_t)l->ngroups * (size_t)l->K * ((size_t)l->K * sizeof(double) + (size_t)P * sizeof(float));
             if (npasses == 0 || (acc + need > opts->hessian_budget && acc > 0)) {
                 npasses++;
                 acc = 0;
@@ -743,37 +691,40 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         }
     }
     if (npasses == 0) npasses = c.na > 0 ? 1 : 0;
+    int64_t kmax = 0;
+    for (int li = 0; li < c.nl; li++)
+        if (c.L[li].gptq && c.L[li].K > kmax) kmax = c.L[li].K;
+    if (kmax > 0) {
+        gram = malloc((size_t)(kmax * kmax) * sizeof *gram);
+        if (!gram) {
+            st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory for Hessians");
+            goto out;
+        }
+        peak += (size_t)(kmax * kmax) * sizeof *gram;
+    }
 
     double t0 = now_ms();
     if (npasses > 0) {
         yq_graph *sg;
         if ((st = yq_graph_clone(g, &sg)) != YQ_OK) goto out;
-        yq_session_opts so = {.nthreads = nthreads};
+        yq_session_opts so = {.nthreads = nthreads, .no_fusion = 1};
         if ((st = yq_session_new(sg, &so, &fs)) != YQ_OK) goto out;
         yq_session_set_hook(fs, hook, &c);
     }
     for (int pass = 0; pass < npasses && st == YQ_OK; pass++) {
         c.pass = pass;
         c.observe_acts = pass == 0;
-        int64_t nw = 0;
-        free(work);
-        work = NULL;
-        if ((st = build_work(&c, pass, &work, &nw)) != YQ_OK) break;
         for (int li = 0; li < c.nl && st == YQ_OK; li++) {
             layer *l = &c.L[li];
             if (!l->gptq || l->pass != pass) continue;
             l->H = calloc((size_t)(l->ngroups * l->K * l->K), sizeof(double));
-            l->rows = malloc((size_t)(l->ngroups * P * l->K) * sizeof(double));
+            l->rows = malloc((size_t)(l->ngroups * P * l->K) * sizeof(float));
             if (!l->H || !l->rows) st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory for Hessians");
         }
         for (int i = 0; i < ncalib && st == YQ_OK; i++) {
             for (int li = 0; li < c.nl; li++) c.L[li].nrows_img = 0;
             if ((st = run_image(&c, fs, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
-            hjob j = {.c = &c, .w = work, .nw = nw};
-            atomic_init(&j.next, 0);
-            yq_parallel_for(pool, yq_pool_size(pool), 1, hjob_run, &j);
-            for (int li = 0; li < c.nl; li++)
-                if (c.L[li].gptq && c.L[li].pass == pass) c.L[li].nrows_total += c.L[li].nrows_img;
+            if ((st = accumulate_image(&c, pool, gram)) != YQ_OK) break;
             progress(&c, "calibrate", (int64_t)pass * ncalib + i + 1, (int64_t)npasses * ncalib);
         }
         /* GPTQ for this pass's layers (their Hessians are then released) */
@@ -861,7 +812,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     if (nrep > 0) {
         yq_graph *qg = NULL;
         if ((st = yq_graph_clone(g, &qg)) != YQ_OK) goto out;
-        yq_session_opts so = {.nthreads = nthreads};
+        yq_session_opts so = {.nthreads = nthreads, .no_fusion = 1};
         if ((st = yq_session_new(qg, &so, &qs)) != YQ_OK) goto out;
         yq_session_set_hook(qs, hook, &c);
         int nout = yq_session_noutputs(fs);
@@ -960,7 +911,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     }
 out:
     if (st != YQ_OK && rep) yq_ptq_report_free(rep);
-    free(work);
+    free(gram);
     free(order);
     free(buf);
     yq_session_free(fs);
