@@ -486,7 +486,42 @@ out:
 
 /* ---- finishing ------------------------------------------------------------------------- */
 
+/* Opset 18 moved the `axes` of the Reduce* operators (ReduceSum already at
+ * 13) from an attribute to a second input: raising a graph's opset across 18
+ * must move them too, or the node would reduce over every axis. */
+static yq_status reduce_axes_to_input(yq_graph *g) {
+    static const char *const ops[] = {"ReduceMax",  "ReduceMin",    "ReduceMean",      "ReduceProd",     "ReduceL1",
+                                      "ReduceL2",   "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
+    for (int i = 0; i < g->nnodes; i++) {
+        yq_node *n = &g->nodes[i];
+        if (n->dead || (n->domain && n->domain[0])) continue;
+        int hit = 0;
+        for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) hit |= !strcmp(n->op_type, ops[k]);
+        if (!hit) continue;
+        int a = -1;
+        for (int k = 0; k < n->nattrs; k++)
+            if (!strcmp(n->attrs[k].name, "axes")) a = k;
+        if (a < 0) continue; /* no axes: reduce over all, the same in both forms */
+        const int64_t *axes;
+        int count = yq_attr_ints(n, "axes", &axes);
+        int64_t dims[1] = {count};
+        int v;
+        YQ_TRY(yq_graph_add_initializer(g, "reduce_axes", YQ_DT_INT64, 1, dims, axes, &v));
+        n = &g->nodes[i]; /* the node array is stable, but re-read after graph edits */
+        int *in = realloc(n->inputs, (size_t)(n->ninputs < 2 ? 2 : n->ninputs) * sizeof *in);
+        if (!in) return yq_fail(YQ_ERR_NOMEM, "out of memory");
+        n->inputs = in;
+        if (n->ninputs < 2) n->ninputs = 2;
+        n->inputs[1] = v;
+        yq_attr_clear(&n->attrs[a]);
+        memmove(&n->attrs[a], &n->attrs[a + 1], (size_t)(n->nattrs - a - 1) * sizeof *n->attrs);
+        n->nattrs--;
+    }
+    return YQ_OK;
+}
+
 yq_status yq_qcdq_set_opset21(yq_graph *g) {
+    if (yq_graph_opset(g, "") < 18) YQ_TRY(reduce_axes_to_input(g));
     if (yq_graph_opset(g, "") < 21) YQ_TRY(yq_graph_set_opset(g, "", 21));
     if (g->ir_version < 10) g->ir_version = 10;
     return YQ_OK;

@@ -1,10 +1,12 @@
 // Compare yoloq's outputs (yq<k>.bin) with ONNX Runtime's (ort<k>.bin) in DIR.
 //   node compare.js DIR end2end     [1,K,6] rows: same classes, boxes within 0.01 px, scores within 1e-4
 //   node compare.js DIR relative    max |diff| <= 1e-4 * max |ort output|
+//   node compare.js DIR end2end TOL same with boxes within TOL px (quantized models: 0.05)
 // Prints one summary line; exits 1 on a mismatch.
 'use strict';
 const fs = require('fs');
-const [dir, mode] = process.argv.slice(2);
+const [dir, mode, tolArg] = process.argv.slice(2);
+const boxTol = tolArg === undefined ? 0.01 : Number(tolArg);
 const meta = JSON.parse(fs.readFileSync(`${dir}/ort.json`));
 const f32 = (p) => { const b = fs.readFileSync(p); return new Float32Array(b.buffer, b.byteOffset, b.length / 4); };
 let bad = 0;
@@ -14,7 +16,7 @@ meta.outputs.forEach((o, k) => {
   if (mode === 'end2end') {
     // Rows are (x1,y1,x2,y2,score,class) sorted by score; rows with near-equal
     // scores may come in either order, so each ORT row above 0.001 is matched to
-    // a yoloq row of the same class, box within 0.01 px and score within 1e-4.
+    // a yoloq row of the same class, box within boxTol px (0.01) and score within 1e-4.
     const rows = ort.length / 6;
     let maxBox = 0, maxScore = 0, checked = 0;
     const used = new Uint8Array(rows);
@@ -28,7 +30,7 @@ meta.outputs.forEach((o, k) => {
         for (let c = 0; c < 4; c++) e = Math.max(e, Math.abs(yq[j * 6 + c] - ort[i * 6 + c]));
         if (e < bestErr && Math.abs(yq[j * 6 + 4] - ort[i * 6 + 4]) <= 1e-4) { bestErr = e; best = j; }
       }
-      if (best < 0 || bestErr > 0.01) { bad++; if (bad < 5) console.log(`row ${i} (class ${ort[i * 6 + 5]}, score ${ort[i * 6 + 4]}) has no match within tolerance`); continue; }
+      if (best < 0 || bestErr > boxTol) { bad++; if (bad < 5) console.log(`row ${i} (class ${ort[i * 6 + 5]}, score ${ort[i * 6 + 4]}) has no match within tolerance`); continue; }
       used[best] = 1;
       maxBox = Math.max(maxBox, bestErr);
       maxScore = Math.max(maxScore, Math.abs(yq[best * 6 + 4] - ort[i * 6 + 4]));
