@@ -704,7 +704,9 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     }
 
     double t0 = now_ms();
-    if (npasses > 0) {
+    /* The float session: calibration, and the reference of the report (W8A16
+     * needs no calibration, but its report still compares outputs). */
+    if (npasses > 0 || (rep && opts->report_images > 0 && c.nl > 0)) {
         yq_graph *sg;
         if ((st = yq_graph_clone(g, &sg)) != YQ_OK) goto out;
         yq_session_opts so = {.nthreads = nthreads, .no_fusion = 1};
