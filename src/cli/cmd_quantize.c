@@ -41,7 +41,9 @@ void cmd_quantize_help(FILE *fp) {
             "                       int4: native INT4 initializers, opset 21\n"
             "      --report FILE    write the per-layer report as JSON (weight and output SQNR in dB,\n"
             "                       bits, activation scales, model weight bytes)\n"
-            "      --hessian-positions N  im2col rows sampled per image and layer for GPTQ (256)\n" CLI_HELP_THREADS
+            "      --hessian-positions N  im2col rows sampled per image and layer for GPTQ (256)\n"
+            "      --hessian-budget MB    memory for GPTQ Hessians held at once (2048); layers beyond\n"
+            "                       it are calibrated in further passes over the images (same result)\n" CLI_HELP_THREADS
                 CLI_HELP_QUIET CLI_HELP_HELP);
 }
 
@@ -209,13 +211,14 @@ static int recipe_has(const yq_recipe *r, const char *section, const char *key) 
 }
 
 int cmd_quantize(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS };
+    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
         {"acts", required_argument, 0, 'a'},        {"recipe", required_argument, 0, 'r'},
         {"format", required_argument, 0, 'f'},      {"report", required_argument, 0, OPT_REPORT},
         {"hessian-positions", required_argument, 0, OPT_HPOS},
+        {"hessian-budget", required_argument, 0, OPT_HBUDGET},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL;
@@ -249,6 +252,12 @@ int cmd_quantize(int argc, char **argv) {
             if (cli_parse_int("quantize", "--hessian-positions", optarg, 1, 1 << 20, &po.hessian_positions))
                 return CLI_USAGE;
             break;
+        case OPT_HBUDGET: {
+            int mb;
+            if (cli_parse_int("quantize", "--hessian-budget", optarg, 1, 1 << 20, &mb)) return CLI_USAGE;
+            po.hessian_budget = (size_t)mb << 20;
+            break;
+        }
         case 't': if (cli_parse_int("quantize", "--threads", optarg, 1, 256, &po.nthreads)) return CLI_USAGE; break;
         case 'q': quiet = 1; break;
         case 'h': cmd_quantize_help(stdout); return CLI_OK;

@@ -63,6 +63,11 @@ run() { # OUT THREADS extra...
 if run "$T/a.onnx" 1 --weights int4 --acts int8 --report "$T/a.json" && run "$T/b.onnx" 2 --weights int4 --acts int8 &&
    run "$T/c.onnx" 2 --weights int4 --acts int8; then
   if cmp -s "$T/a.onnx" "$T/b.onnx" && cmp -s "$T/b.onnx" "$T/c.onnx"; then pass; else fail "determinism: outputs differ"; fi
+  # a small Hessian budget splits the layers over several calibration passes: same bytes
+  run "$T/d.onnx" 2 --weights int4 --acts int8 --hessian-budget 24 --report "$T/d.json" &&
+    cmp -s "$T/a.onnx" "$T/d.onnx" &&
+    /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['hessian_passes'] > 1, d['hessian_passes']" "$T/d.json" &&
+    pass || fail "multi-pass calibration (--hessian-budget 24) differs from one pass"
 else fail "W4A8 quantization failed"; fi
 
 # --- the report: every quantized conv at 4 bit with A8, the DFL conv absent, finite SQNRs
