@@ -125,7 +125,7 @@ int cmd_info(int argc, char **argv) {
     po.fuse = 0;
     yq_pool *pool = NULL;
     if (st == YQ_OK) st = yq_pool_new(threads, &pool);
-    if (st == YQ_OK) st = yq_prepare_graph(shaped, pool, &po);
+    if (st == YQ_OK && (st = yq_prepare_graph(shaped, pool, &po)) != YQ_OK) yq_fail_prefix(st, "%s", path);
     yq_pool_free(pool);
     if (st != YQ_OK) {
         free(ops);

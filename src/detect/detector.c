@@ -93,11 +93,8 @@ yq_status yq_detector_open_graph(yq_graph *g, const char *name, const yq_detecto
         goto fail;
     }
     yq_session_opts so = {.nthreads = d->opts.nthreads, .verbose = d->opts.verbose};
-    st = yq_session_new(g, &so, &d->session);
-    if (st != YQ_OK) {
-        yq_fail_prefix(st, "%s", d->name);
-        goto fail;
-    }
+    st = yq_session_new(g, &so, &d->session); /* its errors name the model file */
+    if (st != YQ_OK) goto fail;
     const yq_value *in = yq_session_input(d->session, 0);
     if (in->dtype != YQ_DT_FLOAT || in->rank != 4 || in->dims[0] != 1 || in->dims[1] != 3) {
         char b[128];

@@ -7,13 +7,15 @@
 
 static yq_status resolve(yq_graph *g, yq_node *n, const yq_op_vtable **vt) {
     if (n->op < 0) n->op = yq_op_lookup(n->domain, n->op_type);
+    char label[384];
     if (n->op < 0)
-        return yq_fail(YQ_ERR_UNSUPPORTED, "node '%s': operator %s%s%s is not supported", n->name,
-                       n->domain[0] ? n->domain : "", n->domain[0] ? "::" : "", n->op_type);
+        return yq_fail(YQ_ERR_UNSUPPORTED, "%s: operator '%s%s%s' is not supported",
+                       yq_node_label(g, n, label, sizeof label), n->domain[0] ? n->domain : "",
+                       n->domain[0] ? "::" : "", n->op_type);
     *vt = yq_op_get(n->op);
     if (!(*vt)->infer || !(*vt)->run)
-        return yq_fail(YQ_ERR_UNSUPPORTED, "node '%s': operator %s has no implementation", n->name, n->op_type);
-    (void)g;
+        return yq_fail(YQ_ERR_UNSUPPORTED, "%s: operator has no implementation",
+                       yq_node_label(g, n, label, sizeof label));
     return YQ_OK;
 }
 

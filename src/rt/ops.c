@@ -57,7 +57,9 @@ yq_status yq_node_fail(const yq_infer_ctx *c, yq_status st, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return yq_fail(st, "node '%s' (%s): %s", c->node->name ? c->node->name : "", c->node->op_type, msg);
+    char label[384];
+    yq_node_label(c->g, c->node, label, sizeof label);
+    return yq_fail(st, "%s: %s", label, msg);
 }
 
 yq_status yq_need_input(const yq_infer_ctx *c, int i, yq_dtype dt) {
@@ -102,4 +104,14 @@ yq_status yq_broadcast_shape(int ra, const int64_t *a, int rb, const int64_t *b,
     }
     *rout = r;
     return YQ_OK;
+}
+
+const char *yq_node_label(const yq_graph *g, const yq_node *n, char *buf, size_t size) {
+    if (n->name && n->name[0])
+        snprintf(buf, size, "node '%.200s' (%.64s)", n->name, n->op_type);
+    else if (n->noutputs > 0 && n->outputs[0] >= 0)
+        snprintf(buf, size, "%.64s node producing '%.200s'", n->op_type, g->values[n->outputs[0]].name);
+    else
+        snprintf(buf, size, "unnamed %.64s node", n->op_type);
+    return buf;
 }

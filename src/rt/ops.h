@@ -67,6 +67,8 @@ void yq_set_out(yq_infer_ctx *c, int i, yq_dtype dt, int rank, const int64_t *di
 /* Fail with a message naming the node: "node 'n' (Op): <message>". */
 yq_status yq_node_fail(const yq_infer_ctx *c, yq_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* "node 'name' (Op)", or "Op node producing 'out'" for unnamed nodes. */
+const char *yq_node_label(const yq_graph *g, const yq_node *n, char *buf, size_t size);
 /* Require input i to be present with known shape (and dtype if dt != 0). */
 yq_status yq_need_input(const yq_infer_ctx *c, int i, yq_dtype dt);
 /* Require input i to be constant (folded); typical for shape-like inputs. */

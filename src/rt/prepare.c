@@ -18,9 +18,12 @@ yq_status yq_resolve_ops(yq_graph *g) {
         if (n->dead) continue;
         n->op = yq_op_lookup(n->domain, n->op_type);
         const yq_op_vtable *vt = n->op >= 0 ? yq_op_get(n->op) : NULL;
-        if (!vt || !vt->infer || !vt->run)
-            return yq_fail(YQ_ERR_UNSUPPORTED, "node '%s': operator '%s%s%s' is not supported", n->name,
-                           n->domain[0] ? n->domain : "", n->domain[0] ? "::" : "", n->op_type);
+        if (!vt || !vt->infer || !vt->run) {
+            char label[384];
+            return yq_fail(YQ_ERR_UNSUPPORTED, "%s: operator '%s%s%s' is not supported",
+                           yq_node_label(g, n, label, sizeof label), n->domain[0] ? n->domain : "",
+                           n->domain[0] ? "::" : "", n->op_type);
+        }
     }
     return YQ_OK;
 }
@@ -45,32 +48,30 @@ static yq_status fix_input_dims(yq_graph *g) {
 }
 
 /* FP16/BF16 initializers that feed a node alongside float32 data are widened
- * to float32 once, so every kernel computes in float32. A graph that computes
- * in float16 throughout (Cast at the boundary) keeps its types. */
-static yq_status upcast_half_initializers(yq_graph *g) {
-    for (int i = 0; i < g->nnodes; i++) {
-        yq_node *n = &g->nodes[i];
-        if (n->dead || strcmp(n->op_type, "Cast") == 0) continue;
-        int has_f32 = 0;
-        for (int k = 0; k < n->ninputs; k++)
-            if (n->inputs[k] >= 0 && g->values[n->inputs[k]].dtype == YQ_DT_FLOAT) has_f32 = 1;
-        if (!has_f32) continue;
-        for (int k = 0; k < n->ninputs; k++) {
-            if (n->inputs[k] < 0) continue;
-            yq_value *v = &g->values[n->inputs[k]];
-            if (!v->data || (v->dtype != YQ_DT_FLOAT16 && v->dtype != YQ_DT_BFLOAT16)) continue;
-            /* Quantization scales must stay as typed: DQ/Q define their own rules. */
-            if (strcmp(n->op_type, "QuantizeLinear") == 0 || strcmp(n->op_type, "DequantizeLinear") == 0) continue;
-            int64_t cnt = yq_value_numel(v);
-            float *f = yq_malloc((size_t)(cnt ? cnt : 1) * sizeof(float));
-            if (!f) return YQ_ERR_NOMEM;
-            const uint16_t *h = v->data;
-            for (int64_t e = 0; e < cnt; e++)
-                f[e] = v->dtype == YQ_DT_FLOAT16 ? yq_f16_to_f32(h[e]) : yq_bf16_to_f32(h[e]);
-            unsigned flags = v->flags;
-            yq_value_set_data(v, YQ_DT_FLOAT, v->rank, v->dims, f, (size_t)cnt * sizeof(float));
-            v->flags = flags;
-        }
+ * to float32 once, so every kernel computes in float32. Called per node during
+ * inference, when the other inputs' types are known. A graph that computes in
+ * float16 throughout (Cast at the boundary) keeps its types. */
+static yq_status upcast_half_initializers(yq_graph *g, yq_node *n) {
+    if (strcmp(n->op_type, "Cast") == 0 || strcmp(n->op_type, "CastLike") == 0) return YQ_OK;
+    /* Quantization scales must stay as typed: Q/DQ define their own rules. */
+    if (strcmp(n->op_type, "QuantizeLinear") == 0 || strcmp(n->op_type, "DequantizeLinear") == 0) return YQ_OK;
+    int has_f32 = 0;
+    for (int k = 0; k < n->ninputs; k++)
+        if (n->inputs[k] >= 0 && g->values[n->inputs[k]].dtype == YQ_DT_FLOAT) has_f32 = 1;
+    if (!has_f32) return YQ_OK;
+    for (int k = 0; k < n->ninputs; k++) {
+        if (n->inputs[k] < 0) continue;
+        yq_value *v = &g->values[n->inputs[k]];
+        if (!v->data || (v->dtype != YQ_DT_FLOAT16 && v->dtype != YQ_DT_BFLOAT16)) continue;
+        int64_t cnt = yq_value_numel(v);
+        float *f = yq_malloc((size_t)(cnt ? cnt : 1) * sizeof(float));
+        if (!f) return YQ_ERR_NOMEM;
+        const uint16_t *h = v->data;
+        for (int64_t e = 0; e < cnt; e++)
+            f[e] = v->dtype == YQ_DT_FLOAT16 ? yq_f16_to_f32(h[e]) : yq_bf16_to_f32(h[e]);
+        unsigned flags = v->flags;
+        yq_value_set_data(v, YQ_DT_FLOAT, v->rank, v->dims, f, (size_t)cnt * sizeof(float));
+        v->flags = flags;
     }
     return YQ_OK;
 }
@@ -91,6 +92,7 @@ yq_status yq_infer_and_fold(yq_graph *g, yq_pool *pool, int fold) {
     for (int i = 0; i < g->nnodes; i++) {
         yq_node *n = &g->nodes[i];
         if (n->dead) continue;
+        YQ_TRY(upcast_half_initializers(g, n));
         if (fold && all_inputs_constant(g, n)) {
             yq_status st = yq_node_eval(g, i, pool);
             if (st != YQ_OK) return st;
@@ -122,7 +124,6 @@ yq_status yq_prepare_graph(yq_graph *g, yq_pool *pool, const yq_prepare_opts *op
     YQ_TRY(yq_resolve_ops(g));
     YQ_TRY(yq_graph_toposort(g));
     YQ_TRY(fix_input_dims(g));
-    YQ_TRY(upcast_half_initializers(g));
     YQ_TRY(yq_infer_and_fold(g, pool, opts->fold_constants));
     if (opts->fuse) {
         YQ_TRY(yq_pass_fuse_conv_bn(g));

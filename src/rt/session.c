@@ -29,6 +29,8 @@ struct yq_session {
     size_t scratch_bytes;
     void **value_ptr; /* where each value's data lives at run time */
     yq_tensor *outputs;
+    yq_node_hook hook;
+    void *hook_arg;
 };
 
 #define ALIGN 64
@@ -153,7 +155,10 @@ yq_status yq_session_new(yq_graph *g, const yq_session_opts *opts, yq_session **
     size_t *offsets = NULL;
     if (st != YQ_OK) goto fail;
     st = yq_prepare_graph(g, s->pool, NULL);
-    if (st != YQ_OK) goto fail;
+    if (st != YQ_OK) {
+        if (g->path) yq_fail_prefix(st, "%s", g->path);
+        goto fail;
+    }
 
     s->steps = yq_calloc((size_t)g->nnodes + 1, sizeof *s->steps);
     s->value_ptr = yq_calloc((size_t)g->nvalues + 1, sizeof *s->value_ptr);
@@ -272,7 +277,11 @@ yq_status yq_session_run(yq_session *s, const yq_tensor *inputs, int ninputs) {
         double t0 = s->verbose > 1 ? now_ms() : 0;
         yq_status st = sp->vt->run(&rc);
         if (s->verbose > 1) sp->ms += now_ms() - t0;
-        if (st != YQ_OK) return yq_fail_prefix(st, "node '%s' (%s)", n->name, n->op_type);
+        if (st == YQ_OK && s->hook) s->hook(s->hook_arg, g, sp->node, sp->in, n->ninputs, sp->out, n->noutputs);
+        if (st != YQ_OK) {
+            char label[384];
+            return yq_fail_prefix(st, "%s", yq_node_label(g, n, label, sizeof label));
+        }
     }
     for (int i = 0; i < g->noutputs; i++) s->outputs[i].data = s->value_ptr[g->outputs[i]];
     return YQ_OK;
@@ -301,3 +310,8 @@ void yq_session_reset_profile(yq_session *s) {
 }
 
 int yq_session_nthreads(const yq_session *s) { return yq_pool_size(s->pool); }
+
+void yq_session_set_hook(yq_session *s, yq_node_hook hook, void *arg) {
+    s->hook = hook;
+    s->hook_arg = arg;
+}

@@ -34,6 +34,13 @@ yq_status yq_session_run(yq_session *s, const yq_tensor *inputs, int ninputs);
 /* Output i of the last run; data stays valid until the next run or free. */
 const yq_tensor *yq_session_output(const yq_session *s, int i);
 
+/* Observation hook, for calibration: called after each node runs, with the
+ * node's input and output tensors (all valid during the call; do not keep the
+ * pointers). NULL removes it. The hook runs on the calling thread. */
+typedef void (*yq_node_hook)(void *arg, const yq_graph *g, int node_index, const yq_tensor *in, int nin,
+                             const yq_tensor *out, int nout);
+void yq_session_set_hook(yq_session *s, yq_node_hook hook, void *arg);
+
 /* Arena bytes planned for activations (for reports). */
 size_t yq_session_arena_bytes(const yq_session *s);
 

@@ -5,4 +5,4 @@ DATA=${ONNX_NODE_TEST_DIR:-/usr/share/libonnx-testdata/data/node}
 if [ ! -d "$DATA" ]; then
   echo "SKIP: $DATA not found (apt-get install libonnx-testdata)"; exit 77
 fi
-exec "$YOLOQ_BUILD_DIR/tool_node_tests" "$DATA" "$YOLOQ_SRC_DIR/tests/node/exclusions.txt"
+exec "$YOLOQ_BUILD_DIR/tests/tool_node_tests" "$DATA" "$YOLOQ_SRC_DIR/tests/node/exclusions.txt"

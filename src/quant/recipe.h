@@ -1,0 +1,137 @@
+/* Quantization recipe: a JSON file that says what to quantize and how.
+ *
+ *   {
+ *     "weights": {
+ *       "bits": 8,                  4 or 8
+ *       "granularity": "channel",   "channel" (one scale per output channel) or "tensor"
+ *       "symmetric": true,          zero point 0; false: int8 zero point per channel
+ *       "narrow": false,            true: [-127,127] / [-7,7], so that -q is always
+ *                                   representable and int8·int8 products fit int16
+ *                                   pairs (what TensorRT-style kernels assume)
+ *       "scale": "max",             "max", "mse" (Lp search over clipping ratios) or
+ *                                   "percentile"
+ *       "percentile": 99.99,        for "scale": "percentile", in (50, 100]
+ *       "mse_norm": 2.0,            p of the Lp error for "scale": "mse", in (0, 10]
+ *       "method": "rtn",            "rtn" (round to nearest) or "gptq"
+ *       "gptq": {"damp": 0.01, "act_order": true, "block_size": 128, "group_size": 0}
+ *     },
+ *     "activations": {
+ *       "bits": null,               8, or null: activations stay float (W8A16 / W4A16)
+ *       "observer": "minmax",       "minmax", "percentile", "mse" or "entropy"
+ *       "percentile": 99.99,        for "observer": "percentile", in (50, 100]
+ *       "signed": false,            false: uint8 (asymmetric; post-SiLU tensors reach
+ *                                   only about -0.28, so uint8 wastes nothing)
+ *       "symmetric": false          true needs "signed": true (int8, zero point 0)
+ *     },
+ *     "calibration": {"count": 128},   images used for calibration, >= 1
+ *     "overrides": [                   applied in order, later ones win, key by key
+ *       {"match": "/model.0/conv/Conv", "weights": {"bits": 8}, "activations": {...}, "float": false}
+ *     ],
+ *     "keep_float": ["pattern", ...]   nodes kept float whatever else says (applied last)
+ *   }
+ *
+ * Every key is optional; the values above are the defaults (an empty object
+ * is W8A16, per-channel, symmetric, max scales, round to nearest). Unknown
+ * keys, duplicate keys, wrong types and unsupported values are errors naming
+ * the file and the key path ("recipe.json: unknown key 'weights.bitz'").
+ *
+ * Patterns ("match", "keep_float"): "op_type:Conv" matches by op type; any
+ * other string matches node names, exactly or as a glob (*, ?, [...]). A
+ * pattern that matches no node of the graph is an error (a typo would
+ * otherwise silently do nothing).
+ *
+ * Where the defaults apply: yq_quant_default_placement (placement.h) — Conv /
+ * MatMul / Gemm with constant weights, not the DFL conv nor post-processing.
+ * "float": false in an override forces quantization of a weighted node the
+ * default placement keeps float; nodes without a weight are never quantized. */
+#ifndef YQ_QUANT_RECIPE_H
+#define YQ_QUANT_RECIPE_H
+
+#include <stddef.h>
+
+#include "core/status.h"
+#include "ir/graph.h"
+#include "quant/gptq.h"
+#include "quant/observer.h"
+#include "quant/placement.h"
+#include "quant/quantizer.h"
+
+typedef enum yq_weight_method {
+    YQ_WMETHOD_RTN = 0,
+    YQ_WMETHOD_GPTQ,
+} yq_weight_method;
+
+typedef struct yq_weight_cfg {
+    int bits;        /* 4 or 8 */
+    int per_channel; /* granularity */
+    int symmetric;
+    int narrow;
+    yq_scale_opts scale; /* method, percentile, mse_norm */
+    yq_weight_method method;
+    double gptq_damp;
+    int gptq_act_order;
+    int gptq_block_size;
+    int gptq_group_size;
+} yq_weight_cfg;
+
+typedef struct yq_act_cfg {
+    int bits; /* 8, or 0 for float activations */
+    yq_observer_kind observer;
+    double percentile;
+    int is_signed;
+    int symmetric;
+} yq_act_cfg;
+
+/* Effective settings for one node. */
+typedef struct yq_node_qconfig {
+    int quantize; /* 0: the node stays float (weights and inputs) */
+    yq_weight_cfg weights;
+    yq_act_cfg acts;
+} yq_node_qconfig;
+
+typedef struct yq_recipe_override {
+    char *match;
+    const void *weights; /* cJSON object (owned by the recipe's tree) or NULL */
+    const void *acts;    /* cJSON object, cJSON null, or NULL when absent */
+    int has_float, is_float;
+} yq_recipe_override;
+
+typedef struct yq_recipe {
+    char *name; /* file name used in messages */
+    yq_weight_cfg weights;
+    yq_act_cfg acts;
+    int calib_count;
+    yq_recipe_override *overrides;
+    int noverrides;
+    char **keep_float;
+    int nkeep;
+    void *json; /* the parsed document (cJSON), owned */
+} yq_recipe;
+
+/* The built-in defaults (the empty recipe). */
+yq_status yq_recipe_default(yq_recipe **out);
+/* Parse text[0..len) (need not be NUL-terminated); `name` names it in messages. */
+yq_status yq_recipe_parse(const char *text, size_t len, const char *name, yq_recipe **out);
+yq_status yq_recipe_load(const char *path, yq_recipe **out);
+void yq_recipe_free(yq_recipe *r);
+
+/* Pattern semantics described above. */
+int yq_recipe_match(const char *pattern, const char *node_name, const char *op_type);
+
+/* Effective settings for a node named node_name of type op_type, starting
+ * from `default_quantize` (the placement's verdict). hits (may be NULL) has
+ * noverrides + nkeep entries, set to 1 for every pattern that matched. */
+yq_status yq_recipe_resolve(const yq_recipe *r, const char *node_name, const char *op_type, int default_quantize,
+                            yq_node_qconfig *out, unsigned char *hits);
+
+/* Settings for every node of g (cfg[g->nnodes]): default placement, then the
+ * recipe. Fails if an override or keep_float pattern matches no node. */
+yq_status yq_recipe_plan(const yq_recipe *r, const yq_graph *g, yq_node_qconfig *cfg);
+
+/* Conversions to the algorithm options. */
+void yq_weight_cfg_format(const yq_weight_cfg *w, yq_qformat *f);   /* signed grid */
+void yq_weight_cfg_gptq_opts(const yq_weight_cfg *w, yq_gptq_opts *o);
+void yq_act_cfg_format(const yq_act_cfg *a, yq_qformat *f);
+void yq_act_cfg_observer_opts(const yq_act_cfg *a, yq_observer_opts *o);
+
+#endif

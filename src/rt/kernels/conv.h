@@ -1,0 +1,86 @@
+/* Convolution kernels (NCHW, float32) with explicit shapes.
+ *
+ * Two levels:
+ *  - yq_conv2d_ref / yq_convnd_ref: plain loop nests, the definition the fast
+ *    path is tested against (and the fallback for 3-D and higher).
+ *  - a plan (yq_conv2d_plan_new) built once per layer: weights converted and
+ *    packed for the GEMM micro-kernel, the algorithm chosen from the shape
+ *    (1×1 stride-1 → GEMM straight on the activation; depthwise → a dedicated
+ *    stencil kernel; otherwise im2col produced directly in packed form + GEMM),
+ *    and the fused epilogue (bias, optional SiLU) applied per output tile.
+ *
+ * The epilogue lets a fusion pass turn Conv → Sigmoid → Mul (YOLO's SiLU) into
+ * one Conv with act = YQ_ACT_SILU. */
+#ifndef YQ_RT_KERNELS_CONV_H
+#define YQ_RT_KERNELS_CONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/pool.h"
+#include "core/status.h"
+#include "rt/kernels/gemm.h"
+
+#define YQ_CONV_MAX_SPATIAL 6
+
+/* Geometry of a 2-D convolution: X[N,C,H,W] * W[M,C/group,kh,kw] -> Y[N,M,OH,OW]. */
+typedef struct yq_conv2d_shape {
+    int64_t N, C, H, W;
+    int64_t M, kh, kw;
+    int64_t group;
+    int64_t stride_h, stride_w;
+    int64_t dil_h, dil_w;
+    int64_t pad_t, pad_l, pad_b, pad_r; /* explicit (auto_pad already resolved) */
+    int64_t OH, OW;
+} yq_conv2d_shape;
+
+/* Output size of one spatial axis for explicit pads; < 1 means the kernel does
+ * not fit. */
+static inline int64_t yq_conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t pad_begin,
+                                      int64_t pad_end) {
+    int64_t span = (k - 1) * dil + 1;
+    int64_t padded = in + pad_begin + pad_end;
+    return padded < span ? 0 : (padded - span) / stride + 1;
+}
+/* Fill OH/OW from the rest; fails (YQ_ERR_INVALID) on non-positive sizes,
+ * strides or dilations, or a group count that does not divide C and M. */
+yq_status yq_conv2d_shape_check(yq_conv2d_shape *s);
+
+/* Reference: Y = act(conv(X, W) + B). B may be NULL. */
+void yq_conv2d_ref(const yq_conv2d_shape *s, const float *X, const float *Wt, const float *B, yq_act act,
+                   float *Y);
+
+/* Reference for any number of spatial axes (nd >= 1): X[N,C,in...],
+ * W[M,C/group,k...], Y[N,M,out...]. pads: nd begins then nd ends. */
+void yq_convnd_ref(int nd, int64_t N, int64_t C, const int64_t *in, int64_t M, const int64_t *k, int64_t group,
+                   const int64_t *strides, const int64_t *dils, const int64_t *pads, const int64_t *out,
+                   const float *X, const float *Wt, const float *B, yq_act act, float *Y);
+
+/* ---- the fast path ------------------------------------------------------- */
+typedef enum yq_conv_algo {
+    YQ_CONV_ALGO_GEMM_1X1,  /* 1×1, stride 1, no pad: GEMM on the activation itself */
+    YQ_CONV_ALGO_IM2COL,    /* im2col into packed B panels + GEMM */
+    YQ_CONV_ALGO_DEPTHWISE, /* group == C == M: per-channel stencil */
+} yq_conv_algo;
+
+typedef struct yq_conv2d_plan yq_conv2d_plan;
+
+/* Weights Wt [M, C/group, kh, kw] and bias B [M] (may be NULL) are copied /
+ * packed; the caller's arrays may be freed afterwards. */
+yq_status yq_conv2d_plan_new(const yq_conv2d_shape *s, const float *Wt, const float *B, yq_act act,
+                             int nthreads, yq_conv2d_plan **out);
+void yq_conv2d_plan_free(yq_conv2d_plan *p);
+/* Scratch bytes yq_conv2d_run needs for `nthreads` threads. */
+size_t yq_conv2d_plan_scratch(const yq_conv2d_plan *p);
+yq_conv_algo yq_conv2d_plan_algo(const yq_conv2d_plan *p);
+const char *yq_conv_algo_name(yq_conv_algo a);
+/* Y = act(conv(X) + B) for the whole batch. scratch: yq_conv2d_plan_scratch()
+ * bytes, 64-byte aligned, or NULL to allocate internally. The pool may have at
+ * most the `nthreads` given to the plan. */
+yq_status yq_conv2d_run(const yq_conv2d_plan *p, yq_pool *pool, const float *X, float *Y, void *scratch);
+
+/* MatMul / Gemm ops live beside the GEMM (matmul.c); conv.c registers them. */
+struct yq_op_vtable;
+void yq_register_matmul_ops(struct yq_op_vtable *table);
+
+#endif

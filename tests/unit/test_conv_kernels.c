@@ -1,0 +1,235 @@
+/* The conv kernel API (conv.h): the fast path (1×1 GEMM, im2col + GEMM,
+ * depthwise) against yq_conv2d_ref on many random geometries, for every
+ * micro-kernel ISA the CPU has and 1 and 2 threads; the references against a
+ * hand-computed case and against each other.
+ * Tolerance: max|fast - ref| <= 1e-4 * max|ref| + 1e-5 per output tensor. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pool.h"
+#include "rt/kernels/conv.h"
+#include "testutil.h"
+
+static uint64_t rng = 0x0DDB1A5E5BAD5EEDull;
+static uint32_t rnd(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 32);
+}
+static int rnd_int(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+static float rnd_f(void) { return (float)(rnd() % 2000001) / 1000000.0f - 1.0f; }
+static float *rnd_array(size_t n) {
+    float *a = malloc((n ? n : 1) * sizeof *a);
+    for (size_t i = 0; i < n; i++) a[i] = rnd_f();
+    return a;
+}
+
+static const yq_gemm_isa all_isas[] = {YQ_GEMM_ISA_SCALAR, YQ_GEMM_ISA_AVX2, YQ_GEMM_ISA_AVX512};
+static int use_isa(yq_gemm_isa isa) {
+    if (yq_gemm_set_isa(isa) != isa) {
+        yq_gemm_set_isa(YQ_GEMM_ISA_AUTO);
+        return 0;
+    }
+    return 1;
+}
+
+static int algo_seen[3];
+
+/* Plan + run the fast path and compare with the reference. */
+static void check_conv(yq_conv2d_shape s, int with_bias, yq_act act, yq_pool *pool) {
+    assert_int_equal(yq_conv2d_shape_check(&s), YQ_OK);
+    const size_t nx = (size_t)(s.N * s.C * s.H * s.W), nw = (size_t)(s.M * (s.C / s.group) * s.kh * s.kw),
+                 ny = (size_t)(s.N * s.M * s.OH * s.OW);
+    float *X = rnd_array(nx), *Wt = rnd_array(nw), *B = rnd_array((size_t)s.M);
+    float *Y = malloc(ny * sizeof *Y), *R = malloc(ny * sizeof *R);
+    yq_conv2d_plan *plan;
+    assert_int_equal(yq_conv2d_plan_new(&s, Wt, with_bias ? B : NULL, act, yq_pool_size(pool), &plan), YQ_OK);
+    algo_seen[yq_conv2d_plan_algo(plan)]++;
+    /* Weights are copied at plan time: scribbling on them must not matter. */
+    float *wcopy = malloc(nw * sizeof *wcopy);
+    memcpy(wcopy, Wt, nw * sizeof *wcopy);
+    memset(Wt, 0x7f, nw * sizeof *Wt);
+    size_t sb = yq_conv2d_plan_scratch(plan);
+    void *scratch = sb ? aligned_alloc(64, (sb + 63) & ~(size_t)63) : NULL;
+    assert_int_equal(yq_conv2d_run(plan, pool, X, Y, scratch), YQ_OK);
+    yq_conv2d_ref(&s, X, wcopy, with_bias ? B : NULL, act, R);
+    double maxref = 0, maxdiff = 0;
+    for (size_t i = 0; i < ny; i++) {
+        maxref = fmax(maxref, fabs(R[i]));
+        maxdiff = fmax(maxdiff, fabs((double)R[i] - Y[i]));
+    }
+    if (!(maxdiff <= 1e-4 * maxref + 1e-5))
+        fail_msg("%s isa %s threads %d: N%lld C%lld %lldx%lld -> M%lld k%lldx%lld s%lld,%lld d%lld,%lld "
+                 "pads %lld,%lld,%lld,%lld g%lld act %d: max diff %g (max ref %g)",
+                 yq_conv_algo_name(yq_conv2d_plan_algo(plan)), yq_gemm_isa_name(yq_gemm_isa_current()),
+                 yq_pool_size(pool), (long long)s.N, (long long)s.C, (long long)s.H, (long long)s.W,
+                 (long long)s.M, (long long)s.kh, (long long)s.kw, (long long)s.stride_h, (long long)s.stride_w,
+                 (long long)s.dil_h, (long long)s.dil_w, (long long)s.pad_t, (long long)s.pad_l,
+                 (long long)s.pad_b, (long long)s.pad_r, (long long)s.group, act, maxdiff, maxref);
+    free(scratch);
+    yq_conv2d_plan_free(plan);
+    free(X);
+    free(Wt);
+    free(wcopy);
+    free(B);
+    free(Y);
+    free(R);
+}
+
+/* A random geometry whose kernel fits the padded input. */
+static yq_conv2d_shape random_shape(int depthwise) {
+    for (;;) {
+        yq_conv2d_shape s = {.N = rnd_int(1, 2), .H = rnd_int(1, 23), .W = rnd_int(1, 40), .kh = rnd_int(1, 5),
+                             .kw = rnd_int(1, 5), .stride_h = rnd_int(1, 3), .stride_w = rnd_int(1, 3),
+                             .dil_h = rnd_int(1, 2), .dil_w = rnd_int(1, 2), .pad_t = rnd_int(0, 2),
+                             .pad_l = rnd_int(0, 2), .pad_b = rnd_int(0, 2), .pad_r = rnd_int(0, 2)};
+        if (depthwise) {
+            s.C = s.M = s.group = rnd_int(2, 20);
+        } else {
+            s.group = rnd_int(0, 3) == 0 ? rnd_int(2, 3) : 1;
+            s.C = s.group * rnd_int(1, 9);
+            s.M = s.group * rnd_int(1, 30);
+        }
+        if (rnd_int(0, 4) == 0) { /* 1×1 stride 1 unpadded: the direct GEMM path */
+            s.kh = s.kw = s.stride_h = s.stride_w = 1;
+            s.pad_t = s.pad_l = s.pad_b = s.pad_r = 0;
+        }
+        if (yq_conv_out_dim(s.H, s.kh, s.stride_h, s.dil_h, s.pad_t, s.pad_b) >= 1 &&
+            yq_conv_out_dim(s.W, s.kw, s.stride_w, s.dil_w, s.pad_l, s.pad_r) >= 1)
+            return s;
+    }
+}
+
+static void test_fast_vs_ref_random(void **state) {
+    (void)state;
+    memset(algo_seen, 0, sizeof algo_seen);
+    for (int t = 1; t <= 2; t++) {
+        yq_pool *pool;
+        assert_int_equal(yq_pool_new(t, &pool), YQ_OK);
+        for (size_t ii = 0; ii < sizeof all_isas / sizeof all_isas[0]; ii++) {
+            if (!use_isa(all_isas[ii])) continue;
+            for (int i = 0; i < 60; i++)
+                check_conv(random_shape(rnd_int(0, 3) == 0), rnd_int(0, 1), rnd_int(0, 1) ? YQ_ACT_SILU : YQ_ACT_NONE,
+                           pool);
+        }
+        yq_gemm_set_isa(YQ_GEMM_ISA_AUTO);
+        yq_pool_free(pool);
+    }
+    /* Every algorithm was exercised. */
+    for (int a = 0; a < 3; a++) assert_true(algo_seen[a] > 0);
+}
+
+static void test_depthwise_shapes(void **state) {
+    (void)state;
+    /* Planes wider than the 32-column strips and taller than the 4-row blocks,
+     * strides 1-3, kernels up to 7 wide, dilation, asymmetric pads. */
+    const int cfg[][8] = {
+        /* H, W, k, stride, dil, pt, pl, pr */
+        {20, 20, 3, 1, 1, 1, 1, 1}, {40, 70, 3, 2, 1, 1, 1, 1}, {9, 33, 5, 1, 2, 2, 0, 3},
+        {13, 64, 7, 3, 1, 3, 3, 0}, {5, 100, 3, 2, 1, 0, 1, 0}, {1, 17, 3, 1, 1, 1, 1, 1},
+    };
+    yq_pool *pool;
+    assert_int_equal(yq_pool_new(2, &pool), YQ_OK);
+    for (size_t ii = 0; ii < sizeof all_isas / sizeof all_isas[0]; ii++) {
+        if (!use_isa(all_isas[ii])) continue;
+        for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+            const int *c = cfg[i];
+            yq_conv2d_shape s = {.N = 2, .C = 6, .M = 6, .group = 6, .H = c[0], .W = c[1], .kh = c[2], .kw = c[2],
+                                 .stride_h = c[3], .stride_w = c[3], .dil_h = c[4], .dil_w = c[4], .pad_t = c[5],
+                                 .pad_b = c[5], .pad_l = c[6], .pad_r = c[7]};
+            check_conv(s, 1, YQ_ACT_SILU, pool);
+            check_conv(s, 0, YQ_ACT_NONE, pool);
+        }
+    }
+    yq_gemm_set_isa(YQ_GEMM_ISA_AUTO);
+    yq_pool_free(pool);
+}
+
+static void test_large_gemm_blocks(void **state) {
+    (void)state;
+    /* K = 9 * 40 = 360 and N = 36 * 36 = 1296 cross the GEMM's K and N blocks. */
+    yq_pool *pool;
+    assert_int_equal(yq_pool_new(2, &pool), YQ_OK);
+    yq_conv2d_shape s = {.N = 1, .C = 40, .H = 36, .W = 36, .M = 50, .kh = 3, .kw = 3, .group = 1, .stride_h = 1,
+                         .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1};
+    check_conv(s, 1, YQ_ACT_SILU, pool);
+    yq_conv2d_shape s1 = {.N = 1, .C = 300, .H = 30, .W = 40, .M = 70, .kh = 1, .kw = 1, .group = 1,
+                          .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1};
+    check_conv(s1, 1, YQ_ACT_NONE, pool);
+    yq_pool_free(pool);
+}
+
+static void test_hand_computed(void **state) {
+    (void)state;
+    /* One 3×3 channel, 2×2 kernel [1 0; 0 -1] (x[i][j] - x[i+1][j+1]), bias 10,
+     * pad 1 on the left only, stride 1. */
+    const float X[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, Wt[4] = {1, 0, 0, -1}, B[1] = {10};
+    yq_conv2d_shape s = {.N = 1, .C = 1, .H = 3, .W = 3, .M = 1, .kh = 2, .kw = 2, .group = 1, .stride_h = 1,
+                         .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_l = 1};
+    assert_int_equal(yq_conv2d_shape_check(&s), YQ_OK);
+    assert_int_equal(s.OH, 2);
+    assert_int_equal(s.OW, 3);
+    /* out[i][j] = x[i][j-1] - x[i+1][j] + 10 with x[.][-1] = 0. */
+    const float want[6] = {0 - 4 + 10, 1 - 5 + 10, 2 - 6 + 10, 0 - 7 + 10, 4 - 8 + 10, 5 - 9 + 10};
+    float ref[6], fast[6];
+    yq_conv2d_ref(&s, X, Wt, B, YQ_ACT_NONE, ref);
+    assert_memory_equal(ref, want, sizeof want);
+    yq_conv2d_plan *plan;
+    assert_int_equal(yq_conv2d_plan_new(&s, Wt, B, YQ_ACT_NONE, 1, &plan), YQ_OK);
+    assert_int_equal(yq_conv2d_run(plan, NULL, X, fast, NULL), YQ_OK);
+    for (int i = 0; i < 6; i++) assert_float_equal(fast[i], want[i], 1e-6);
+    yq_conv2d_plan_free(plan);
+    /* SiLU epilogue on the reference: x * sigmoid(x). */
+    yq_conv2d_ref(&s, X, Wt, B, YQ_ACT_SILU, ref);
+    for (int i = 0; i < 6; i++) assert_float_equal(ref[i], want[i] / (1.0f + expf(-want[i])), 1e-6);
+}
+
+static void test_nd_ref_agrees(void **state) {
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        yq_conv2d_shape s = random_shape(rnd_int(0, 3) == 0);
+        assert_int_equal(yq_conv2d_shape_check(&s), YQ_OK);
+        const size_t nx = (size_t)(s.N * s.C * s.H * s.W), nw = (size_t)(s.M * (s.C / s.group) * s.kh * s.kw),
+                     ny = (size_t)(s.N * s.M * s.OH * s.OW);
+        float *X = rnd_array(nx), *Wt = rnd_array(nw), *B = rnd_array((size_t)s.M);
+        float *Y2 = malloc(ny * sizeof *Y2), *Yn = malloc(ny * sizeof *Yn);
+        yq_conv2d_ref(&s, X, Wt, B, YQ_ACT_NONE, Y2);
+        const int64_t in[2] = {s.H, s.W}, k[2] = {s.kh, s.kw}, st[2] = {s.stride_h, s.stride_w},
+                      dl[2] = {s.dil_h, s.dil_w}, pads[4] = {s.pad_t, s.pad_l, s.pad_b, s.pad_r},
+                      out[2] = {s.OH, s.OW};
+        yq_convnd_ref(2, s.N, s.C, in, s.M, k, s.group, st, dl, pads, out, X, Wt, B, YQ_ACT_NONE, Yn);
+        assert_memory_equal(Y2, Yn, ny * sizeof *Yn);
+        free(X);
+        free(Wt);
+        free(B);
+        free(Y2);
+        free(Yn);
+    }
+}
+
+static void test_shape_errors(void **state) {
+    (void)state;
+    yq_conv2d_shape s = {.N = 1, .C = 6, .H = 5, .W = 5, .M = 4, .kh = 3, .kw = 3, .group = 4, .stride_h = 1,
+                         .stride_w = 1, .dil_h = 1, .dil_w = 1};
+    assert_int_equal(yq_conv2d_shape_check(&s), YQ_ERR_INVALID); /* 4 does not divide 6 */
+    assert_non_null(strstr(yq_last_error(), "group"));
+    s.group = 2;
+    s.kh = 7; /* larger than the unpadded input */
+    assert_int_equal(yq_conv2d_shape_check(&s), YQ_ERR_INVALID);
+    s.kh = 3;
+    s.stride_w = 0;
+    assert_int_equal(yq_conv2d_shape_check(&s), YQ_ERR_INVALID);
+    s.stride_w = 1;
+    assert_int_equal(yq_conv2d_shape_check(&s), YQ_OK);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hand_computed),     cmocka_unit_test(test_nd_ref_agrees),
+        cmocka_unit_test(test_shape_errors),      cmocka_unit_test(test_fast_vs_ref_random),
+        cmocka_unit_test(test_depthwise_shapes),  cmocka_unit_test(test_large_gemm_blocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
