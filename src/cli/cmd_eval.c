@@ -324,10 +324,12 @@ static size_t count_annotations(const yq_coco_gt *gt, const selection *sel, size
     return total;
 }
 
-static void print_stats(const eval_args *a, const yq_coco_result *res, const yq_coco_gt *gt) {
+static void print_stats(const yq_coco_result *res) {
     for (int s = 0; s < YQ_COCO_NUM_STATS; s++)
         printf(" %s = %0.3f\n", yq_coco_stat_description(s), res->stats[s]);
-    if (!a->verbose) return;
+}
+
+static void print_per_class(const yq_coco_result *res, const yq_coco_gt *gt) {
     printf("\n%6s  %-16s %8s %8s %7s %7s\n", "id", "class", "AP50-95", "AP50", "gt", "dets");
     for (size_t k = 0; k < res->ncat; k++) {
         ptrdiff_t c = yq_coco_gt_find_category(gt, res->cat_ids[k]);
@@ -501,7 +503,7 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
 
-    print_stats(&a, &res, gt);
+    print_stats(&res);
     printf("yoloq eval: %s on %zu images, %zu detections: mAP50-95 %.4f  mAP50 %.4f  | inference %.1f ms/img "
            "median (%.1f img/s), wall %.1f s\n",
            a.model, sel.n, dets.n, res.stats[YQ_COCO_AP], res.stats[YQ_COCO_AP50], lat.median_ms,
@@ -512,6 +514,7 @@ int cmd_eval(int argc, char **argv) {
                "decode+NMS %.1f%%, COCO matching %.1f%% of %.1f s\n",
                tm.setup / w, tm.warmup / w, tm.image_decode / w, tm.preprocess / w, tm.inference / w,
                tm.decode_nms / w, tm.coco_eval / w, tm.wall / 1000.0);
+        print_per_class(&res, gt);
     }
     fflush(stdout);
 
