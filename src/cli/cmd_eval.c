@@ -2,6 +2,7 @@
  * protocol) and inference latency of a detector on a COCO image set. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 
 #include "cli.h"
 #include "core/atomic_file.h"
+#include "core/pool.h"
 #include "core/sha256.h"
 #include "detect/detector.h"
 #include "eval/coco_json.h"
@@ -80,7 +82,11 @@ typedef struct eval_args {
 
 /* Where the time of a run went, in milliseconds. */
 typedef struct eval_timing {
-    double setup, warmup, image_decode, preprocess, inference, decode_nms, coco_eval, wall;
+    double setup, warmup;
+    double image_decode; /* decoding work, wherever it ran */
+    double image_wait;   /* the part of it the run waited for (all of it without prefetching) */
+    double preprocess, inference, decode_nms, coco_eval, wall;
+    int prefetch;        /* images decoded on a spare core during inference */
 } eval_timing;
 
 static int parse_args(int argc, char **argv, eval_args *a) {
@@ -253,23 +259,76 @@ static yq_status det_list_reserve(det_list *l, size_t more) {
     return YQ_OK;
 }
 
+/* Image decoding of the next image, on a spare core while the model runs on
+ * the current one. Used only when the model's threads leave a core idle: with
+ * every core busy it would only move the decoding time into the inference time
+ * (and blur the latency figures). */
+typedef struct image_job {
+    const char *path;
+    yq_image img;
+    yq_status st;
+    char err[1024]; /* the loader's message: error messages are per thread */
+    double ms;      /* decoding time, on whichever thread did it */
+    pthread_t thread;
+    int started, running;
+} image_job;
+
+static void image_job_load(image_job *j) {
+    double t0 = cli_now_ms();
+    j->st = yq_image_load(j->path, &j->img);
+    j->ms = cli_now_ms() - t0;
+    if (j->st != YQ_OK) snprintf(j->err, sizeof j->err, "%s", yq_last_error());
+}
+
+static void *image_job_main(void *arg) {
+    image_job_load(arg);
+    return NULL;
+}
+
+/* Load `path` on a new thread, or right here when background is 0 or no thread can be had. */
+static void image_job_start(image_job *j, const char *path, int background) {
+    memset(j, 0, sizeof *j);
+    j->path = path;
+    j->started = 1;
+    if (background && pthread_create(&j->thread, NULL, image_job_main, j) == 0) j->running = 1;
+    else image_job_load(j);
+}
+
+/* Wait for the job; its status comes back with its message set on this thread. */
+static yq_status image_job_finish(image_job *j) {
+    if (j->running) pthread_join(j->thread, NULL);
+    j->running = 0;
+    j->started = 0;
+    if (j->st != YQ_OK) {
+        yq_image_free(&j->img);
+        return yq_fail(j->st, "%s", j->err);
+    }
+    return YQ_OK;
+}
+
 /* Run the detector on every selected image and collect COCO results. */
 static yq_status run_images(const eval_args *a, yq_detector *det, const selection *sel, const int *cat_ids,
-                            size_t ncat, det_list *out, double *infer_samples, eval_timing *tm) {
+                            size_t ncat, int prefetch, det_list *out, double *infer_samples, eval_timing *tm) {
     cli_progress prog;
     cli_progress_start(&prog, "eval", (int64_t)sel->n, a->quiet);
     yq_status st = YQ_OK;
-    for (size_t i = 0; i < sel->n && st == YQ_OK; i++) {
-        yq_image img = {0};
+    image_job job[2];
+    memset(job, 0, sizeof job);
+    for (size_t i = 0; i < sel->n; i++) {
+        image_job *cur = &job[i % 2], *next = &job[(i + 1) % 2];
         double t0 = cli_now_ms();
-        st = yq_image_load(sel->paths[i], &img);
-        if (st != YQ_OK) break;
+        if (!cur->started) image_job_start(cur, sel->paths[i], 0);
+        st = image_job_finish(cur);
         double t1 = cli_now_ms();
+        if (st != YQ_OK) break;
+        tm->image_decode += cur->ms;
+        tm->image_wait += t1 - t0; /* what the run waited for: all of it, unless prefetched */
+        if (prefetch && i + 1 < sel->n) image_job_start(next, sel->paths[i + 1], 1);
         yq_det *dets = NULL;
         int n = 0;
         yq_detect_timing dt;
-        st = yq_detector_detect(det, &img, &dets, &n, &dt);
-        yq_image_free(&img);
+        st = yq_detector_detect(det, &cur->img, &dets, &n, &dt);
+        yq_image_free(&cur->img);
         double t2 = cli_now_ms();
         if (st == YQ_OK) st = det_list_reserve(out, (size_t)n);
         if (st == YQ_OK) st = yq_coco_dets_from_yolo(dets, n, sel->ids[i], cat_ids, ncat, out->v + out->n);
@@ -277,13 +336,16 @@ static yq_status run_images(const eval_args *a, yq_detector *det, const selectio
         free(dets);
         double t3 = cli_now_ms();
         if (st != YQ_OK) break;
-        tm->image_decode += t1 - t0;
         tm->preprocess += dt.preprocess_ms;
         tm->inference += dt.infer_ms;
         /* whatever detect spent beyond its three parts (little) counts with decoding */
         tm->decode_nms += (t2 - t1) - dt.preprocess_ms - dt.infer_ms + (t3 - t2);
         infer_samples[i] = dt.infer_ms;
         cli_progress_update(&prog, (int64_t)i + 1);
+    }
+    for (int k = 0; k < 2; k++) { /* after a failure: leave no thread or image behind */
+        if (job[k].running) pthread_join(job[k].thread, NULL);
+        yq_image_free(&job[k].img);
     }
     if (st == YQ_OK) cli_progress_finish(&prog);
     else if (prog.enabled) fputc('\n', stderr); /* end the bar's line before the error */
@@ -365,6 +427,17 @@ static cJSON *put_obj(json_adder *j, cJSON *obj, const char *key) {
     return o;
 }
 
+/* The shortest decimal that reads back to this float: options are recorded as
+ * given (0.001), not as the float's exact binary value (0.0010000000474974513). */
+static double float_as_decimal(float f) {
+    char buf[32];
+    for (int digits = 1; digits < 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        if ((float)strtod(buf, NULL) == f) break;
+    }
+    return strtod(buf, NULL);
+}
+
 static cJSON *build_metrics(const eval_args *a, yq_detector *det, const char *sha, const yq_coco_gt *gt,
                             const selection *sel, const yq_coco_result *res, size_t ndets,
                             const yq_latency_stats *lat, const eval_timing *tm) {
@@ -387,8 +460,8 @@ static cJSON *build_metrics(const eval_args *a, yq_detector *det, const char *sh
     const yq_yolo_opts *d = &a->det.decode;
     cJSON *opts = put_obj(&j, root, "options");
     put_num(&j, opts, "imgsz", yq_detector_input_w(det));
-    put_num(&j, opts, "conf", d->conf);
-    put_num(&j, opts, "iou", d->iou);
+    put_num(&j, opts, "conf", float_as_decimal(d->conf));
+    put_num(&j, opts, "iou", float_as_decimal(d->iou));
     put_num(&j, opts, "max_det", d->max_det);
     put_num(&j, opts, "pre_nms_topk", d->max_nms);
     put_str(&j, opts, "contract", yq_yolo_contract_name(d->contract));
@@ -407,22 +480,25 @@ static cJSON *build_metrics(const eval_args *a, yq_detector *det, const char *sh
         j.failed = 1;
     }
 
-    /* The time split; "non_inference_fraction" is what the per-image work other than
-     * the model (image decoding, letterbox, output decoding + NMS, COCO matching)
-     * costs as a share of the whole run's wall time. */
+    /* The time split of the run's wall time. Image decoding may overlap inference
+     * (prefetched on a spare core): image_decode_ms is the decoding work,
+     * image_wait_ms the part the run waited for. "non_inference_fraction" is
+     * what the per-image work other than the model (image decoding waited for,
+     * letterbox, output decoding + NMS, COCO matching) costs as a share of the
+     * wall time; setup and warm-up are one-off costs, reported apart. */
     cJSON *t = put_obj(&j, root, "timing");
     put_num(&j, t, "wall_ms", tm->wall);
     put_num(&j, t, "setup_ms", tm->setup);
     put_num(&j, t, "warmup_ms", tm->warmup);
     put_num(&j, t, "image_decode_ms", tm->image_decode);
+    put_num(&j, t, "image_wait_ms", tm->image_wait);
+    if (!t || !cJSON_AddBoolToObject(t, "image_prefetch", tm->prefetch)) j.failed = 1;
     put_num(&j, t, "preprocess_ms", tm->preprocess);
     put_num(&j, t, "inference_ms", tm->inference);
     put_num(&j, t, "decode_nms_ms", tm->decode_nms);
     put_num(&j, t, "coco_eval_ms", tm->coco_eval);
-    double parts = tm->setup + tm->warmup + tm->image_decode + tm->preprocess + tm->inference + tm->decode_nms +
-                   tm->coco_eval;
-    put_num(&j, t, "other_ms", tm->wall - parts);
-    double non_inf = tm->image_decode + tm->preprocess + tm->decode_nms + tm->coco_eval;
+    double non_inf = tm->image_wait + tm->preprocess + tm->decode_nms + tm->coco_eval;
+    put_num(&j, t, "other_ms", tm->wall - (tm->setup + tm->warmup + tm->inference + non_inf));
     put_num(&j, t, "non_inference_fraction", tm->wall > 0 ? non_inf / tm->wall : 0);
     put_num(&j, t, "inference_fraction", tm->wall > 0 ? tm->inference / tm->wall : 0);
     if (j.failed) {
@@ -488,7 +564,10 @@ int cmd_eval(int argc, char **argv) {
         st = warm_up(&a, det, sel.paths[0]);
         tm.warmup = cli_now_ms() - t0;
     }
-    if (st == YQ_OK) st = run_images(&a, det, &sel, cat_ids, ncat, &dets, infer_samples, &tm);
+    if (st == YQ_OK) {
+        tm.prefetch = yq_session_nthreads(yq_detector_session(det)) < yq_cpu_count() && sel.n > 1;
+        st = run_images(&a, det, &sel, cat_ids, ncat, tm.prefetch, &dets, infer_samples, &tm);
+    }
     if (st == YQ_OK) {
         double t0 = cli_now_ms();
         st = yq_coco_evaluate(gt, sel.ids, sel.n, dets.v, dets.n, &res);
@@ -510,10 +589,10 @@ int cmd_eval(int argc, char **argv) {
            lat.throughput_per_s, tm.wall / 1000.0);
     if (a.verbose) {
         double w = tm.wall > 0 ? tm.wall / 100.0 : 1;
-        printf("time split: setup %.1f%%, warm-up %.1f%%, image decode %.1f%%, letterbox %.1f%%, inference %.1f%%, "
-               "decode+NMS %.1f%%, COCO matching %.1f%% of %.1f s\n",
-               tm.setup / w, tm.warmup / w, tm.image_decode / w, tm.preprocess / w, tm.inference / w,
-               tm.decode_nms / w, tm.coco_eval / w, tm.wall / 1000.0);
+        printf("time split: setup %.1f%%, warm-up %.1f%%, image decode %.1f%%%s, letterbox %.1f%%, "
+               "inference %.1f%%, decode+NMS %.1f%%, COCO matching %.1f%% of %.1f s\n",
+               tm.setup / w, tm.warmup / w, tm.image_wait / w, tm.prefetch ? " (waited for; prefetched)" : "",
+               tm.preprocess / w, tm.inference / w, tm.decode_nms / w, tm.coco_eval / w, tm.wall / 1000.0);
         print_per_class(&res, gt);
     }
     fflush(stdout);

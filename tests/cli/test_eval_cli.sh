@@ -81,14 +81,13 @@ else
   [ "$(get "$T/full/metrics.json" latency.count)" = 216 ] && ok || bad "latency.count != 216"
   for k in options.conf options.iou options.max_det options.pre_nms_topk latency.mean_ms latency.median_ms \
            latency.p90_ms latency.throughput_per_s timing.wall_ms timing.image_decode_ms timing.preprocess_ms \
-           timing.inference_ms timing.decode_nms_ms timing.coco_eval_ms timing.non_inference_fraction; do
+           timing.image_wait_ms timing.inference_ms timing.decode_nms_ms timing.coco_eval_ms timing.non_inference_fraction; do
     get "$T/full/metrics.json" "$k" >/dev/null && ok || bad "metrics.json lacks $k"
   done
-  [ "$(get "$T/full/metrics.json" options.conf)" = 0.0010000000474974513 ] && ok || bad "options.conf is not 0.001"
-  echo "    time split (ms): wall $(get "$T/full/metrics.json" timing.wall_ms) image_decode $(get "$T/full/metrics.json" timing.image_decode_ms)" \
-       "preprocess $(get "$T/full/metrics.json" timing.preprocess_ms) inference $(get "$T/full/metrics.json" timing.inference_ms)" \
-       "decode_nms $(get "$T/full/metrics.json" timing.decode_nms_ms) coco_eval $(get "$T/full/metrics.json" timing.coco_eval_ms)" \
-       "non_inference_fraction $(get "$T/full/metrics.json" timing.non_inference_fraction)"
+  [ "$(get "$T/full/metrics.json" options.conf)" = 0.001 ] && ok || bad "options.conf is not 0.001"
+  printf '    time split:'
+  for k in wall_ms setup_ms warmup_ms image_decode_ms image_wait_ms preprocess_ms inference_ms decode_nms_ms coco_eval_ms \
+           non_inference_fraction; do printf ' %s %.4g' "$k" "$(get "$T/full/metrics.json" timing.$k)"; done; echo
 fi
 
 # ---- image selection -------------------------------------------------------------------------
@@ -108,11 +107,20 @@ if [ $? -ne 0 ]; then bad "--max-images 4: failed"; sed 's/^/    /' "$T/sel/stde
   fi
 fi
 printf '# three images, out of order\n\n6818\n139 # the first one\n  17627\n' >"$T/sel/ids.txt"
-"$BIN" eval "$M" --ann "$ANN" --images "$IMG" --image-ids "$T/sel/ids.txt" --threads 2 --quiet \
+# one model thread: images are decoded on the spare core (when there is one) during inference
+"$BIN" eval "$M" --ann "$ANN" --images "$IMG" --image-ids "$T/sel/ids.txt" --threads 1 --quiet \
   --out "$T/sel/mi.json" --detections-out "$T/sel/di.json" >"$T/sel/stdout" 2>"$T/sel/stderr"
 if [ $? -ne 0 ]; then bad "--image-ids: failed"; sed 's/^/    /' "$T/sel/stderr"; else
   [ "$(get "$T/sel/mi.json" counts.images)" = 3 ] && ok || bad "--image-ids: counts.images != 3"
   "$CHECK" recheck "$ANN" "$T/sel/di.json" "$T/sel/mi.json" --ids "$T/sel/ids.txt" && ok || bad "--image-ids: re-evaluation differs"
+  if [ "$(nproc)" -gt 1 ]; then
+    [ "$(get "$T/sel/mi.json" timing.image_prefetch)" = true ] && ok || bad "--threads 1 on $(nproc) cores: no prefetch"
+  fi
+  # the same images through the full run give the same stats (prefetch or not, 1 or 2 threads)
+  if [ -f "$T/full/dets.json" ]; then
+    "$CHECK" recheck "$ANN" "$T/full/dets.json" "$T/sel/mi.json" --ids "$T/sel/ids.txt" && ok \
+      || bad "--image-ids: stats differ from the full run's detections on the same images"
+  fi
   grep -q '"image_id": *6818' "$T/sel/di.json" && ! grep -q '"image_id": *802' "$T/sel/di.json" && ok \
     || bad "--image-ids: detections are not of the listed images"
 fi
@@ -163,6 +171,9 @@ no_outputs class_beyond_categories_nofile "$O"
 printf '139\n802\n' >"$T/both.txt"
 expect corrupt_image 1 "000000000802.jpg" -- \
   "$BIN" eval "$M" --ann "$ANN" --images "$T/imgs" --image-ids "$T/both.txt" --warmup 0 "${OUTS[@]}"
+no_outputs corrupt_image_nofile "$O"
+expect corrupt_image_prefetched 1 "000000000802.jpg" -- \
+  "$BIN" eval "$M" --ann "$ANN" --images "$T/imgs" --image-ids "$T/both.txt" --warmup 0 "${OUTS[@]}" --threads 1
 no_outputs corrupt_image_nofile "$O"
 # unwritable outputs are found before the run
 expect unwritable_out 1 "$T/no/dir/m.json" -- "$BIN" eval "$M" --ann "$ANN" --images "$IMG" --out "$T/no/dir/m.json"
