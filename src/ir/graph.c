@@ -757,6 +757,7 @@ yq_status yq_graph_clone(const yq_graph *src, yq_graph **out) {
         yq_node *dn = &g->nodes[id];
         dn->op = sn->op;
         dn->dead = sn->dead;
+        dn->fused_act = sn->fused_act;
         dn->doc_string = dup_or_null(sn->doc_string, &fail);
         if (sn->nattrs) {
             dn->attrs = yq_calloc((size_t)sn->nattrs, sizeof *dn->attrs);

@@ -92,7 +92,13 @@ typedef struct yq_node {
     yq_attr *attrs;
     char *doc_string;
     int dead; /* set by passes; removed by yq_graph_compact() */
+    /* Runtime only: an activation the session fused into this node's epilogue
+     * (YQ_FUSED_SILU: Conv -> Sigmoid -> Mul). Graphs with fused nodes are
+     * never written back to ONNX. */
+    int fused_act;
 } yq_node;
+
+enum { YQ_FUSED_NONE = 0, YQ_FUSED_SILU = 1 };
 
 typedef struct yq_opset {
     char *domain;

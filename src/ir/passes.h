@@ -15,6 +15,11 @@ yq_status yq_pass_fuse_conv_bn(yq_graph *g);
 /* Conv → Add(constant per-output-channel or scalar) becomes Conv with bias. */
 yq_status yq_pass_fuse_conv_add(yq_graph *g);
 
+/* Runtime only: Conv -> Sigmoid -> Mul(conv, sigmoid) (SiLU) becomes one Conv
+ * with fused_act = YQ_FUSED_SILU; the result is not valid ONNX, so only the
+ * session applies it, never a graph that is written out. */
+yq_status yq_pass_fuse_conv_silu(yq_graph *g);
+
 /* Helpers shared by passes. */
 /* Live node reading `value_id` when it is the only reader, else -1. */
 int yq_pass_single_consumer(const yq_graph *g, int value_id);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/pool.h"
+#include "ir/passes.h"
 #include "rt/ops.h"
 #include "rt/prepare.h"
 
@@ -158,6 +159,10 @@ yq_status yq_session_new(yq_graph *g, const yq_session_opts *opts, yq_session **
     if (st != YQ_OK) {
         if (g->path) yq_fail_prefix(st, "%s", g->path);
         goto fail;
+    }
+    /* Runtime-only fusions (the session's graph is never written out). */
+    if (!(opts && opts->no_fusion)) {
+        if ((st = yq_pass_fuse_conv_silu(g)) != YQ_OK || (st = yq_graph_compact(g)) != YQ_OK) goto fail;
     }
 
     s->steps = yq_calloc((size_t)g->nnodes + 1, sizeof *s->steps);

@@ -15,6 +15,7 @@
 typedef struct yq_session_opts {
     int nthreads; /* <= 0: one per CPU */
     int verbose;  /* print the plan to stderr */
+    int no_fusion; /* keep Conv -> Sigmoid -> Mul as three ops (reference path) */
 } yq_session_opts;
 
 typedef struct yq_session yq_session;

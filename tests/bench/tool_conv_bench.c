@@ -1,12 +1,14 @@
 /* Conv micro-benchmark on the real YOLOv10m layer shapes.
  *
- * Usage: tool_conv_bench [--threads 1,2] [--reps N] [--silu] [--isa scalar|avx2|avx512] [--verbose]
- *                        [--check] [--layer I]
+ * Usage: tool_conv_bench [--threads 1,2] [--reps N] [--rounds R] [--silu] [--isa scalar|avx2|avx512] [--verbose]
+ *                        [--check] [--layer I] [--cpu] [--algo gemm1x1|im2col|depthwise|direct]
  *
  * Times yq_conv2d_run (the fast path behind the Conv op) with random weights
  * for every distinct conv shape of YOLOv10m at 640x640, weighted by how often
  * the shape occurs, and prints ms and GFLOP/s per layer class and in total for
- * each thread count. --check also compares each shape once against
+ * each thread count: the median and the best of the rounds x reps samples of
+ * each layer (--rounds repeats the whole list, so that on a shared machine a
+ * burst of load spoils only some samples). --check also compares each shape once against
  * yq_conv2d_ref (slow: minutes for the whole list).
  *
  * The shape list was extracted from ../shared/models/yolov10m-random.onnx with
@@ -67,9 +69,13 @@ static int layer_class(const conv_layer *l) {
     return l->stride == 1 ? CLS_3X3_S1 : CLS_3X3_S2;
 }
 
+/* Wall time, or with --cpu the process CPU time (all threads): on a shared
+ * machine the latter is not inflated by time slices lost to other processes,
+ * which makes single-thread A/B comparisons steadier. */
+static int use_cpu_time;
 static double now_s(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(use_cpu_time ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -95,11 +101,11 @@ static yq_conv2d_shape layer_shape(const conv_layer *l) {
 
 static void usage(void) {
     fprintf(stderr, "usage: tool_conv_bench [--threads 1,2] [--reps N] [--silu] [--isa scalar|avx2|avx512] "
-                    "[--verbose] [--check] [--layer I]\n");
+                    "[--rounds R] [--verbose] [--check] [--layer I] [--cpu]\n                [--algo gemm1x1|im2col|depthwise|direct]\n");
 }
 
 int main(int argc, char **argv) {
-    int threads[8] = {1, 2}, nthread_cfg = 2, reps = 5, verbose = 0, check = 0, only = -1;
+    int threads[8] = {1, 2}, nthread_cfg = 2, reps = 5, rounds = 1, verbose = 0, check = 0, only = -1, algo = -1;
     yq_act act = YQ_ACT_NONE;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
@@ -108,10 +114,23 @@ int main(int argc, char **argv) {
                 threads[nthread_cfg++] = atoi(tok);
         } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             reps = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+            rounds = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--layer") && i + 1 < argc) {
             only = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--silu")) {
             act = YQ_ACT_SILU;
+        } else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
+            /* Force one algorithm where it applies (others keep the automatic choice). */
+            const char *v = argv[++i];
+            for (int a = 0; a <= YQ_CONV_ALGO_DIRECT; a++)
+                if (!strcmp(v, yq_conv_algo_name((yq_conv_algo)a))) algo = a;
+            if (algo < 0) {
+                usage();
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--cpu")) {
+            use_cpu_time = 1;
         } else if (!strcmp(argv[i], "--verbose")) {
             verbose = 1;
         } else if (!strcmp(argv[i], "--check")) {
@@ -127,8 +146,10 @@ int main(int argc, char **argv) {
         }
     }
     if (reps < 1) reps = 1;
-    printf("conv bench: %d YOLOv10m conv shapes, isa %s, epilogue %s, median of %d runs\n", NLAYERS,
-           yq_gemm_isa_name(yq_gemm_isa_current()), act == YQ_ACT_SILU ? "bias+silu" : "bias", reps);
+    if (rounds < 1) rounds = 1;
+    printf("conv bench: %d YOLOv10m conv shapes, isa %s, epilogue %s, %d rounds x %d runs per layer, %s time\n",
+           NLAYERS, yq_gemm_isa_name(yq_gemm_isa_current()), act == YQ_ACT_SILU ? "bias+silu" : "bias", rounds, reps,
+           use_cpu_time ? "CPU" : "wall");
     int failures = 0;
     for (int tc = 0; tc < nthread_cfg; tc++) {
         int nt = threads[tc] > 0 ? threads[tc] : 1;
@@ -137,72 +158,89 @@ int main(int argc, char **argv) {
             fprintf(stderr, "cannot create a pool of %d threads: %s\n", nt, yq_last_error());
             return 1;
         }
+        /* samples[li][round * reps + r]: the whole layer list is run `rounds`
+         * times so that a burst of load from other processes spoils only some
+         * samples of each layer. */
+        double *samples = calloc((size_t)NLAYERS * (size_t)(rounds * reps), sizeof *samples);
+        const char *algo_used[NLAYERS] = {0};
+        if (!samples) return 1;
+        for (int round = 0; round < rounds; round++)
+            for (int li = 0; li < NLAYERS; li++) {
+                const conv_layer *l = &yolov10m_convs[li];
+                if (only >= 0 && li != only) continue;
+                yq_conv2d_shape s = layer_shape(l);
+                if (yq_conv2d_shape_check(&s) != YQ_OK) {
+                    fprintf(stderr, "layer %d: %s\n", li, yq_last_error());
+                    return 1;
+                }
+                size_t nx = (size_t)(s.C * s.H * s.W), nw = (size_t)(s.M * (s.C / s.group) * s.kh * s.kw),
+                       ny = (size_t)(s.M * s.OH * s.OW);
+                float *X = malloc(nx * sizeof *X), *Wt = malloc(nw * sizeof *Wt),
+                      *B = malloc((size_t)s.M * sizeof *B), *Y = malloc(ny * sizeof *Y);
+                if (!X || !Wt || !B || !Y) return 1;
+                float wscale = 1.0f / sqrtf((float)((s.C / s.group) * s.kh * s.kw));
+                for (size_t i = 0; i < nx; i++) X[i] = frand();
+                for (size_t i = 0; i < nw; i++) Wt[i] = frand() * wscale;
+                for (int64_t i = 0; i < s.M; i++) B[i] = frand() * 0.1f;
+                yq_conv2d_plan *plan = NULL;
+                if (algo < 0 || yq_conv2d_plan_new_algo(&s, Wt, B, act, nt, algo, &plan) != YQ_OK) plan = NULL;
+                if (!plan && yq_conv2d_plan_new(&s, Wt, B, act, nt, &plan) != YQ_OK) {
+                    fprintf(stderr, "layer %d: %s\n", li, yq_last_error());
+                    return 1;
+                }
+                algo_used[li] = yq_conv_algo_name(yq_conv2d_plan_algo(plan));
+                size_t sb = yq_conv2d_plan_scratch(plan);
+                void *scratch = sb ? aligned_alloc(64, (sb + 63) & ~(size_t)63) : NULL;
+                yq_conv2d_run(plan, pool, X, Y, scratch); /* warm-up */
+                for (int r = 0; r < reps; r++) {
+                    double t0 = now_s();
+                    yq_conv2d_run(plan, pool, X, Y, scratch);
+                    samples[(size_t)li * (size_t)(rounds * reps) + (size_t)(round * reps + r)] = now_s() - t0;
+                }
+                if (check && tc == 0 && round == 0) {
+                    float *R = malloc(ny * sizeof *R);
+                    yq_conv2d_ref(&s, X, Wt, B, act, R);
+                    double maxref = 0, maxdiff = 0;
+                    for (size_t i = 0; i < ny; i++) {
+                        maxref = fmax(maxref, fabs(R[i]));
+                        maxdiff = fmax(maxdiff, fabs(R[i] - Y[i]));
+                    }
+                    int ok = maxdiff <= 1e-4 * maxref + 1e-5;
+                    failures += !ok;
+                    printf("  [%2d] check: max|diff| %.3g (max|ref| %.3g) %s\n", li, maxdiff, maxref,
+                           ok ? "ok" : "FAIL");
+                    free(R);
+                }
+                free(scratch);
+                yq_conv2d_plan_free(plan);
+                free(X);
+                free(Wt);
+                free(B);
+                free(Y);
+            }
         double cls_ms[CLS_COUNT] = {0}, cls_min[CLS_COUNT] = {0}, cls_gf[CLS_COUNT] = {0};
         int cls_n[CLS_COUNT] = {0};
         for (int li = 0; li < NLAYERS; li++) {
             const conv_layer *l = &yolov10m_convs[li];
             if (only >= 0 && li != only) continue;
             yq_conv2d_shape s = layer_shape(l);
-            if (yq_conv2d_shape_check(&s) != YQ_OK) {
-                fprintf(stderr, "layer %d: %s\n", li, yq_last_error());
-                return 1;
-            }
-            size_t nx = (size_t)(s.C * s.H * s.W), nw = (size_t)(s.M * (s.C / s.group) * s.kh * s.kw),
-                   ny = (size_t)(s.M * s.OH * s.OW);
-            float *X = malloc(nx * sizeof *X), *Wt = malloc(nw * sizeof *Wt), *B = malloc((size_t)s.M * sizeof *B);
-            float *Y = malloc(ny * sizeof *Y);
-            if (!X || !Wt || !B || !Y) return 1;
-            float wscale = 1.0f / sqrtf((float)((s.C / s.group) * s.kh * s.kw));
-            for (size_t i = 0; i < nx; i++) X[i] = frand();
-            for (size_t i = 0; i < nw; i++) Wt[i] = frand() * wscale;
-            for (int64_t i = 0; i < s.M; i++) B[i] = frand() * 0.1f;
-            yq_conv2d_plan *plan = NULL;
-            if (yq_conv2d_plan_new(&s, Wt, B, act, nt, &plan) != YQ_OK) {
-                fprintf(stderr, "layer %d: %s\n", li, yq_last_error());
-                return 1;
-            }
-            size_t sb = yq_conv2d_plan_scratch(plan);
-            void *scratch = sb ? aligned_alloc(64, (sb + 63) & ~(size_t)63) : NULL;
-            double *t = malloc((size_t)reps * sizeof *t);
-            yq_conv2d_run(plan, pool, X, Y, scratch); /* warm-up */
-            for (int r = 0; r < reps; r++) {
-                double t0 = now_s();
-                yq_conv2d_run(plan, pool, X, Y, scratch);
-                t[r] = now_s() - t0;
-            }
-            qsort(t, (size_t)reps, sizeof *t, cmp_double);
-            double ms = t[reps / 2] * 1e3, ms_min = t[0] * 1e3;
-            double gflop = 2.0 * (double)ny * (double)((s.C / s.group) * s.kh * s.kw) * 1e-9;
-            int cls = layer_class(l);
+            yq_conv2d_shape_check(&s);
+            double *t = samples + (size_t)li * (size_t)(rounds * reps);
+            qsort(t, (size_t)(rounds * reps), sizeof *t, cmp_double);
+            const double ms = t[rounds * reps / 2] * 1e3, ms_min = t[0] * 1e3;
+            const double gflop = 2.0 * (double)(s.M * s.OH * s.OW) * (double)((s.C / s.group) * s.kh * s.kw) * 1e-9;
+            const int cls = layer_class(l);
             cls_ms[cls] += ms * l->count;
             cls_min[cls] += ms_min * l->count;
             cls_gf[cls] += gflop * l->count;
             cls_n[cls] += l->count;
             if (verbose)
-                printf("  [%2d] %4lldx%3lldx%3lld -> %4lld k%d s%d g%-3d x%-2d %-9s %8.3f ms %7.1f GFLOP/s\n", li,
-                       (long long)s.C, (long long)s.H, (long long)s.W, (long long)s.M, l->k, l->stride, l->group,
-                       l->count, yq_conv_algo_name(yq_conv2d_plan_algo(plan)), ms, gflop / ms * 1e3);
-            if (check && tc == 0) {
-                float *R = malloc(ny * sizeof *R);
-                yq_conv2d_ref(&s, X, Wt, B, act, R);
-                double maxref = 0, maxdiff = 0;
-                for (size_t i = 0; i < ny; i++) {
-                    maxref = fmax(maxref, fabs(R[i]));
-                    maxdiff = fmax(maxdiff, fabs(R[i] - Y[i]));
-                }
-                int ok = maxdiff <= 1e-4 * maxref + 1e-5;
-                failures += !ok;
-                printf("  [%2d] check: max|diff| %.3g (max|ref| %.3g) %s\n", li, maxdiff, maxref, ok ? "ok" : "FAIL");
-                free(R);
-            }
-            free(t);
-            free(scratch);
-            yq_conv2d_plan_free(plan);
-            free(X);
-            free(Wt);
-            free(B);
-            free(Y);
+                printf("  [%2d] %4lldx%3lldx%3lld -> %4lld k%d s%d g%-3d x%-2d %-9s %8.3f ms %7.1f GFLOP/s  best %8.3f ms "
+                       "%7.1f GFLOP/s\n",
+                       li, (long long)s.C, (long long)s.H, (long long)s.W, (long long)s.M, l->k, l->stride, l->group,
+                       l->count, algo_used[li], ms, gflop / ms * 1e3, ms_min, gflop / ms_min * 1e3);
         }
+        free(samples);
         double tot_ms = 0, tot_min = 0, tot_gf = 0;
         int tot_n = 0;
         printf("threads %d:                                 median                  best\n", nt);

@@ -35,18 +35,30 @@ static int use_isa(yq_gemm_isa isa) {
     return 1;
 }
 
-static int algo_seen[3];
+static int algo_seen[4], direct_strided_seen;
 
-/* Plan + run the fast path and compare with the reference. */
-static void check_conv(yq_conv2d_shape s, int with_bias, yq_act act, yq_pool *pool) {
+/* Plan (algorithm `algo`, -1 = automatic) + run the fast path and compare
+ * with the reference. Returns 0 when the forced algorithm does not apply. */
+static int check_conv_algo(yq_conv2d_shape s, int with_bias, yq_act act, yq_pool *pool, int algo) {
     assert_int_equal(yq_conv2d_shape_check(&s), YQ_OK);
     const size_t nx = (size_t)(s.N * s.C * s.H * s.W), nw = (size_t)(s.M * (s.C / s.group) * s.kh * s.kw),
                  ny = (size_t)(s.N * s.M * s.OH * s.OW);
     float *X = rnd_array(nx), *Wt = rnd_array(nw), *B = rnd_array((size_t)s.M);
     float *Y = malloc(ny * sizeof *Y), *R = malloc(ny * sizeof *R);
     yq_conv2d_plan *plan;
-    assert_int_equal(yq_conv2d_plan_new(&s, Wt, with_bias ? B : NULL, act, yq_pool_size(pool), &plan), YQ_OK);
+    yq_status st = yq_conv2d_plan_new_algo(&s, Wt, with_bias ? B : NULL, act, yq_pool_size(pool), algo, &plan);
+    if (st == YQ_ERR_UNSUPPORTED && algo >= 0) {
+        free(X);
+        free(Wt);
+        free(B);
+        free(Y);
+        free(R);
+        return 0;
+    }
+    assert_int_equal(st, YQ_OK);
+    if (algo >= 0) assert_int_equal(yq_conv2d_plan_algo(plan), algo);
     algo_seen[yq_conv2d_plan_algo(plan)]++;
+    if (yq_conv2d_plan_algo(plan) == YQ_CONV_ALGO_DIRECT && (s.stride_h > 1 || s.stride_w > 1)) direct_strided_seen++;
     /* Weights are copied at plan time: scribbling on them must not matter. */
     float *wcopy = malloc(nw * sizeof *wcopy);
     memcpy(wcopy, Wt, nw * sizeof *wcopy);
@@ -76,6 +88,11 @@ static void check_conv(yq_conv2d_shape s, int with_bias, yq_act act, yq_pool *po
     free(B);
     free(Y);
     free(R);
+    return 1;
+}
+
+static void check_conv(yq_conv2d_shape s, int with_bias, yq_act act, yq_pool *pool) {
+    check_conv_algo(s, with_bias, act, pool, -1);
 }
 
 /* A random geometry whose kernel fits the padded input. */
@@ -105,20 +122,28 @@ static yq_conv2d_shape random_shape(int depthwise) {
 static void test_fast_vs_ref_random(void **state) {
     (void)state;
     memset(algo_seen, 0, sizeof algo_seen);
+    direct_strided_seen = 0;
     for (int t = 1; t <= 2; t++) {
         yq_pool *pool;
         assert_int_equal(yq_pool_new(t, &pool), YQ_OK);
         for (size_t ii = 0; ii < sizeof all_isas / sizeof all_isas[0]; ii++) {
             if (!use_isa(all_isas[ii])) continue;
-            for (int i = 0; i < 60; i++)
-                check_conv(random_shape(rnd_int(0, 3) == 0), rnd_int(0, 1), rnd_int(0, 1) ? YQ_ACT_SILU : YQ_ACT_NONE,
-                           pool);
+            /* Each geometry through the automatic choice and every algorithm
+             * that applies to it. */
+            for (int i = 0; i < 40; i++) {
+                const yq_conv2d_shape s = random_shape(rnd_int(0, 3) == 0);
+                const int bias = rnd_int(0, 1);
+                const yq_act act = rnd_int(0, 1) ? YQ_ACT_SILU : YQ_ACT_NONE;
+                for (int algo = -1; algo <= YQ_CONV_ALGO_DIRECT; algo++) check_conv_algo(s, bias, act, pool, algo);
+            }
         }
         yq_gemm_set_isa(YQ_GEMM_ISA_AUTO);
         yq_pool_free(pool);
     }
-    /* Every algorithm was exercised. */
-    for (int a = 0; a < 3; a++) assert_true(algo_seen[a] > 0);
+    /* Every algorithm was exercised (the direct one exists on AVX-512 only). */
+    for (int a = 0; a < 4; a++)
+        if (a != YQ_CONV_ALGO_DIRECT || yq_gemm_isa_best() == YQ_GEMM_ISA_AVX512) assert_true(algo_seen[a] > 0);
+    if (yq_gemm_isa_best() == YQ_GEMM_ISA_AVX512) assert_true(direct_strided_seen > 0);
 }
 
 static void test_depthwise_shapes(void **state) {
@@ -223,6 +248,16 @@ static void test_shape_errors(void **state) {
     assert_int_equal(yq_conv2d_shape_check(&s), YQ_ERR_INVALID);
     s.stride_w = 1;
     assert_int_equal(yq_conv2d_shape_check(&s), YQ_OK);
+    /* Forcing an algorithm that cannot run the geometry is a clean error. */
+    float w[2 * 3 * 3 * 3] = {0};
+    s.M = 2;
+    s.group = 2;
+    yq_conv2d_plan *plan = NULL;
+    assert_int_equal(yq_conv2d_plan_new_algo(&s, w, NULL, YQ_ACT_NONE, 1, YQ_CONV_ALGO_GEMM_1X1, &plan),
+                     YQ_ERR_UNSUPPORTED);
+    assert_int_equal(yq_conv2d_plan_new_algo(&s, w, NULL, YQ_ACT_NONE, 1, YQ_CONV_ALGO_DEPTHWISE, &plan),
+                     YQ_ERR_UNSUPPORTED);
+    assert_null(plan);
 }
 
 int main(void) {

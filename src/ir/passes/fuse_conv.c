@@ -149,3 +149,57 @@ yq_status yq_pass_fuse_conv_add(yq_graph *g) {
     }
     return YQ_OK;
 }
+
+/* Consumers of value v among live nodes: count, and the first two. */
+static int consumers(const yq_graph *g, int v, int *first, int *second) {
+    int c = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const yq_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int k = 0; k < n->ninputs; k++)
+            if (n->inputs[k] == v) {
+                if (c == 0) *first = i;
+                if (c == 1) *second = i;
+                c++;
+            }
+    }
+    return c;
+}
+
+yq_status yq_pass_fuse_conv_silu(yq_graph *g) {
+    for (int i = 0; i < g->nnodes; i++) {
+        yq_node *conv = &g->nodes[i];
+        if (conv->dead || strcmp(conv->op_type, "Conv") != 0 || conv->domain[0] || conv->fused_act ||
+            conv->noutputs != 1)
+            continue;
+        int y = conv->outputs[0], a = -1, b = -1;
+        if (y < 0 || g->values[y].dtype != YQ_DT_FLOAT || yq_value_is_graph_output(g, y)) continue;
+        if (consumers(g, y, &a, &b) != 2) continue;
+        yq_node *sig = &g->nodes[a], *mul = &g->nodes[b];
+        if (strcmp(sig->op_type, "Sigmoid") != 0) {
+            yq_node *t = sig;
+            sig = mul;
+            mul = t;
+        }
+        if (strcmp(sig->op_type, "Sigmoid") != 0 || strcmp(mul->op_type, "Mul") != 0 || sig->domain[0] ||
+            mul->domain[0] || mul->ninputs != 2 || sig->noutputs != 1)
+            continue;
+        int z = sig->outputs[0], u = -1, w = -1;
+        if (z < 0 || yq_value_is_graph_output(g, z) || consumers(g, z, &u, &w) != 1 || &g->nodes[u] != mul) continue;
+        if (!((mul->inputs[0] == y && mul->inputs[1] == z) || (mul->inputs[0] == z && mul->inputs[1] == y))) continue;
+        int out = mul->outputs[0];
+        if (out < 0) continue;
+        /* the Mul's output must have the conv's shape (no broadcasting) */
+        const yq_value *vy = &g->values[y], *vo = &g->values[out];
+        int same = vy->rank == vo->rank && vo->dtype == YQ_DT_FLOAT;
+        for (int d = 0; same && d < vy->rank; d++) same = vy->dims[d] == vo->dims[d];
+        if (!same) continue;
+        conv->outputs[0] = out;
+        conv->fused_act = YQ_FUSED_SILU;
+        g->values[out].producer = i;
+        g->values[y].producer = -1;
+        sig->dead = 1;
+        mul->dead = 1;
+    }
+    return YQ_OK;
+}

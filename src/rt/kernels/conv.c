@@ -1,5 +1,11 @@
 /* conv family kernels: Conv (and registration of MatMul/Gemm from matmul.c).
- * See rt/ops.h for the op table contract and conv.h for the kernel API. */
+ * See rt/ops.h for the op table contract and conv.h for the kernel API.
+ *
+ * Layout of this file: the references (yq_conv2d_ref, yq_convnd_ref); the B
+ * sources / kernels of each algorithm (im2col packer, depthwise, the padded
+ * phase copy of the direct path); plans (algorithm choice, weight packing,
+ * scratch sizes) and yq_conv2d_run; then the Conv op (attributes, infer,
+ * prepare/run/release, flops). */
 #include "rt/kernels/conv.h"
 
 #include <immintrin.h>
@@ -123,28 +129,6 @@ typedef struct im2col_ctx {
     int64_t H, W, kh, kw, sh, sw, dh, dw, pt, pl, OW;
 } im2col_ctx;
 
-/* Write `count` values for consecutive columns col.. of packed row k: from src
- * with element stride `step`, or zeros when src is NULL. */
-static inline void put_run(float *dst, int64_t kc, int nr, int64_t k, int64_t col, int64_t count, const float *src,
-                           int64_t step) {
-    while (count > 0) {
-        int64_t in_panel = nr - col % nr;
-        if (in_panel > count) in_panel = count;
-        float *d = dst + (col / nr) * kc * nr + k * nr + col % nr;
-        if (!src)
-            memset(d, 0, (size_t)in_panel * sizeof(float));
-        else if (step == 1) {
-            memcpy(d, src, (size_t)in_panel * sizeof(float));
-            src += in_panel;
-        } else {
-            for (int64_t j = 0; j < in_panel; j++) d[j] = src[j * step];
-            src += in_panel * step;
-        }
-        col += in_panel;
-        count -= in_panel;
-    }
-}
-
 static void pack_b_im2col(const void *vctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst) {
     const im2col_ctx *c = vctx;
     const int64_t khw = c->kh * c->kw;
@@ -153,35 +137,26 @@ static void pack_b_im2col(const void *vctx, int64_t k0, int64_t kc, int64_t n0, 
         const int64_t kk = k0 + k, ci = kk / khw, kr = kk % khw, ky = kr / c->kw, kx = kr % c->kw;
         const float *plane = c->X + ci * c->H * c->W;
         int64_t n = n0, end = n0 + nc, oy = n0 / c->OW, ox = n0 % c->OW;
+        /* One output row at a time: its inputs are one (strided) input row,
+         * or zeros when that row is in the padding. */
         while (n < end) {
-            const int64_t seg = min64(c->OW - ox, end - n), col = n - n0;
+            const int64_t seg = min64(c->OW - ox, end - n);
             const int64_t iy = oy * c->sh - c->pt + ky * c->dh;
-            if (iy < 0 || iy >= c->H) {
-                put_run(dst, kc, nr, k, col, seg, NULL, 0);
-            } else {
-                /* Columns j of the segment read ix = ix0 + j*sw; keep those inside [0, W). */
-                const int64_t ix0 = ox * c->sw - c->pl + kx * c->dw;
-                int64_t jlo = ix0 >= 0 ? 0 : (-ix0 + c->sw - 1) / c->sw;
-                int64_t jhi = ix0 > c->W - 1 ? 0 : (c->W - 1 - ix0) / c->sw + 1;
-                jlo = min64(jlo, seg);
-                jhi = max64(jlo, min64(jhi, seg));
-                if (jlo > 0) put_run(dst, kc, nr, k, col, jlo, NULL, 0);
-                if (jhi > jlo)
-                    put_run(dst, kc, nr, k, col + jlo, jhi - jlo, plane + iy * c->W + ix0 + jlo * c->sw, c->sw);
-                if (seg > jhi) put_run(dst, kc, nr, k, col + jhi, seg - jhi, NULL, 0);
-            }
+            const float *src = (iy >= 0 && iy < c->H) ? plane + iy * c->W : NULL;
+            yq_pack_put_row(dst, kc, nr, k, n - n0, seg, src, ox * c->sw - c->pl + kx * c->dw, c->W, c->sw);
             n += seg;
             ox = 0;
             oy++;
         }
-        if (tail) put_run(dst, kc, nr, k, nc, tail, NULL, 0);
+        if (tail) yq_pack_put_row(dst, kc, nr, k, nc, tail, NULL, 0, 0, 1);
     }
 }
 
 /* ---- depthwise ----------------------------------------------------------- */
-/* Each channel is copied into a zero-bordered plane so that the stencil loops
- * need no bounds checks; a row of outputs is then a sum of kh·kw scaled
- * (strided) rows of that plane. */
+/* A row of outputs is a sum of kh·kw scaled (strided) input rows. The AVX-512
+ * kernel reads the plane in place and gets the zero padding from load masks;
+ * the AVX2 and scalar kernels read a zero-bordered copy of the plane (per
+ * thread, in scratch) so that their loops need no bounds checks. */
 typedef struct dw_geom {
     int64_t H, W, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW;
     int64_t Hp, Wp; /* padded plane */
@@ -264,20 +239,6 @@ AVX2_TARGET static void dw_plane_avx2(const dw_geom *g, const float *P, const fl
     }
 }
 
-/* Lanes [lo, hi) of a 16-lane mask (empty when hi <= lo). */
-static inline __mmask16 lane_range(int64_t lo, int64_t hi) {
-    if (lo < 0) lo = 0;
-    if (hi > 16) hi = 16;
-    if (hi <= lo) return 0;
-    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
-/* Address of x + off where off may point before x: formed as an integer so no
- * out-of-range pointer arithmetic happens; only masked-in lanes are read. */
-static inline const float *offset_ptr(const float *x, int64_t off) {
-    return (const float *)((uintptr_t)x + (uintptr_t)(off * (int64_t)sizeof(float)));
-}
-
 enum { DW_ROWS = 4, DW_VECS = 2, DW_MAX_KW = 16, DW_MAX_STRIPS = 64 };
 
 /* Per strip of 32 output columns: output lane masks and, per kx, the input
@@ -315,10 +276,10 @@ dw_block_avx512(const dw_geom *g, const float *x, const float *zero_row, const f
             for (int r = 0; r < DW_ROWS; r++)
 #pragma GCC unroll 2
                 for (int v = 0; v < DW_VECS; v++) {
-                    const float *q = offset_ptr(xrow[r], col + 16 * v * sw);
+                    const float *q = yq_offset_ptr(xrow[r], col + 16 * v * sw);
                     __m512 in = _mm512_maskz_loadu_ps(m->lo[kx][v], q);
                     if (stride2)
-                        in = _mm512_permutex2var_ps(in, even, _mm512_maskz_loadu_ps(m->hi[kx][v], offset_ptr(q, 16)));
+                        in = _mm512_permutex2var_ps(in, even, _mm512_maskz_loadu_ps(m->hi[kx][v], yq_offset_ptr(q, 16)));
                     acc[r][v] = _mm512_fmadd_ps(wv, in, acc[r][v]);
                 }
         }
@@ -349,12 +310,12 @@ AVX512_TARGET static void dw_plane_avx512(const dw_geom *g, const float *x, cons
         dw_strip_masks *m = &masks[s];
         for (int v = 0; v < DW_VECS; v++) {
             const int64_t ox = s * 16 * DW_VECS + 16 * v;
-            m->out[v] = lane_range(0, g->OW - ox);
+            m->out[v] = yq_lane_range(0, g->OW - ox);
             for (int64_t kx = 0; kx < g->kw; kx++) {
                 const int64_t ix0 = ox * sw - g->pl + kx * g->dw;
                 /* Vectors past the end of the output row read nothing. */
-                m->lo[kx][v] = m->out[v] ? lane_range(-ix0, W - ix0) : 0;
-                m->hi[kx][v] = m->out[v] ? lane_range(-ix0 - 16, W - ix0 - 16) : 0;
+                m->lo[kx][v] = m->out[v] ? yq_lane_range(-ix0, W - ix0) : 0;
+                m->hi[kx][v] = m->out[v] ? yq_lane_range(-ix0 - 16, W - ix0 - 16) : 0;
             }
         }
     }
@@ -381,6 +342,15 @@ struct yq_conv2d_plan {
     yq_gemm_isa dw_isa;     /* depthwise kernel chosen at plan time */
     float *dw_zero_row;     /* W zeros read in place of rows in the padding */
     size_t dw_plane_floats; /* per-thread padded plane (0: the kernel needs none) */
+    /* direct: one group's input, zero-padded to Hp×Wp and split into
+     * stride_h·stride_w phase planes of Hq×Wq (plane stride `plane`, channel
+     * stride ld); the GEMM computes on the OH×Wq grid (Wq - OW junk columns
+     * per row, never stored) through koff (one offset per row of A's K) and
+     * tiles. */
+    int64_t Hp, Wp, Hq, Wq, plane, ld, npanels, direct_kc;
+    size_t pad_floats;
+    int64_t *koff;
+    yq_direct_tile *tiles;
     size_t scratch;
 };
 
@@ -388,6 +358,7 @@ const char *yq_conv_algo_name(yq_conv_algo a) {
     switch (a) {
     case YQ_CONV_ALGO_GEMM_1X1: return "gemm1x1";
     case YQ_CONV_ALGO_IM2COL: return "im2col";
+    case YQ_CONV_ALGO_DIRECT: return "direct";
     case YQ_CONV_ALGO_DEPTHWISE: return "depthwise";
     }
     return "?";
@@ -400,6 +371,8 @@ void yq_conv2d_plan_free(yq_conv2d_plan *p) {
     free(p->packed);
     free(p->dw_w);
     free(p->dw_zero_row);
+    free(p->koff);
+    free(p->tiles);
     free(p->bias);
     free(p);
 }
@@ -407,12 +380,157 @@ void yq_conv2d_plan_free(yq_conv2d_plan *p) {
 size_t yq_conv2d_plan_scratch(const yq_conv2d_plan *p) { return p->scratch; }
 yq_conv_algo yq_conv2d_plan_algo(const yq_conv2d_plan *p) { return p->algo; }
 
+/* Geometry, row offsets and output tiles of the direct algorithm. */
+static yq_status direct_setup(yq_conv2d_plan *p) {
+    const yq_conv2d_shape *s = &p->s;
+    const int64_t sh = s->stride_h, sw = s->stride_w;
+    /* The zero-padded input (Hp×Wp per channel) is stored split into sh·sw
+     * phase planes of Hq×Wq: plane (ph, pw) holds padded rows ph, ph+sh, ...
+     * and columns pw, pw+sw, .... Tap (ky, kx) of output (oy, ox) then reads
+     * plane ((ky·dh) % sh, (kx·dw) % sw) at row oy + ky·dh/sh, column
+     * ox + kx·dw/sw: a shifted window, as in a stride-1 conv. */
+    p->Hp = s->H + s->pad_t + s->pad_b;
+    p->Wp = s->W + s->pad_l + s->pad_r;
+    p->Hq = (p->Hp + sh - 1) / sh;
+    p->Wq = (p->Wp + sw - 1) / sw;
+    p->plane = (p->Hq * p->Wq + 15) / 16 * 16;
+    /* Channel stride: whole cache lines, an odd number of them, so that the
+     * rows the kernel reads from consecutive channels spread over L1 sets. */
+    p->ld = sh * sw * p->plane;
+    if ((p->ld / 16) % 2 == 0) p->ld += 16;
+    const int64_t grid = s->OH * p->Wq;
+    p->npanels = (grid + 31) / 32;
+    p->koff = yq_malloc((size_t)p->Kg * sizeof *p->koff);
+    p->tiles = yq_calloc((size_t)p->npanels, sizeof *p->tiles);
+    if (!p->koff || !p->tiles) return YQ_ERR_NOMEM;
+    int64_t k = 0, koff_max = 0;
+    for (int64_t c = 0; c < p->Cg; c++)
+        for (int64_t ky = 0; ky < s->kh; ky++)
+            for (int64_t kx = 0; kx < s->kw; kx++, k++) {
+                const int64_t dy = ky * s->dil_h, dx = kx * s->dil_w;
+                p->koff[k] = c * p->ld + ((dy % sh) * sw + dx % sw) * p->plane + (dy / sh) * p->Wq + dx / sw;
+                if (p->koff[k] > koff_max) koff_max = p->koff[k];
+            }
+    /* K block: a 32-column micro-panel of B touches about 3 cache lines in
+     * each distinct (phase plane, row) a channel's taps read; keep the block's
+     * lines within ~24 KiB of L1 (measured: 3×3 stride 1 wants ~300-450 rows,
+     * stride 2 about half). */
+    int64_t rows_per_channel = 0;
+    for (int64_t ky = 0; ky < s->kh; ky++)
+        for (int64_t kx = 0; kx < s->kw; kx++) {
+            int seen = 0; /* count (plane, row) pairs once */
+            for (int64_t y2 = 0; y2 <= ky && !seen; y2++)
+                for (int64_t x2 = 0; x2 < (y2 == ky ? kx : s->kw) && !seen; x2++) {
+                    const int64_t dy = ky * s->dil_h, dx = kx * s->dil_w, ey = y2 * s->dil_h, ex = x2 * s->dil_w;
+                    seen = dy % sh == ey % sh && dx % sw == ex % sw && dy / sh == ey / sh;
+                }
+            rows_per_channel += !seen;
+        }
+    const int64_t taps = s->kh * s->kw, fit = 24576 / (rows_per_channel * 3 * 64);
+    p->direct_kc = (fit > 1 ? fit : 1) * taps;
+
+    for (int64_t t = 0; t < p->npanels; t++) {
+        yq_direct_tile *tile = &p->tiles[t];
+        tile->col = t * 32;
+        int64_t cur_row = -1;
+        for (int l = 0; l < 32; l++) {
+            const int64_t n = t * 32 + l, oy = n / p->Wq, ox = n % p->Wq;
+            if (n >= grid || ox >= s->OW) continue; /* past the end, or a junk column */
+            if (oy != cur_row) {
+                if (tile->nseg == YQ_DIRECT_MAX_SEGS)
+                    return yq_fail(YQ_ERR_INTERNAL, "conv2d: a 32-column tile spans too many rows");
+                cur_row = oy;
+                tile->delta[tile->nseg++] = oy * (p->Wq - s->OW);
+            }
+            tile->mask[tile->nseg - 1] |= 1u << l;
+        }
+    }
+    /* The padded input, plus what the last tile reads past the grid. */
+    const int64_t need = koff_max + p->npanels * 32 + 16;
+    p->pad_floats = (size_t)((need > p->Cg * p->ld ? need : p->Cg * p->ld) + 15) / 16 * 16;
+    p->scratch = p->pad_floats * sizeof(float);
+    return YQ_OK;
+}
+
+typedef struct pad_job {
+    const yq_conv2d_plan *p;
+    const float *X; /* first channel of the group */
+    float *P;
+} pad_job;
+
+static void pad_task(void *arg, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const pad_job *j = arg;
+    const yq_conv2d_plan *p = j->p;
+    const yq_conv2d_shape *s = &p->s;
+    const int64_t sh = s->stride_h, sw = s->stride_w;
+    for (int64_t c = begin; c < end; c++) {
+        const float *x = j->X + c * s->H * s->W;
+        float *P = j->P + c * p->ld;
+        for (int64_t ph = 0; ph < sh; ph++)
+            for (int64_t pw = 0; pw < sw; pw++) {
+                float *plane = P + (ph * sw + pw) * p->plane;
+                for (int64_t i = 0; i < p->Hq; i++) {
+                    const int64_t iy = i * sh + ph - s->pad_t;
+                    /* A row of the plane is a 1-row, Wq-column "panel": the
+                     * packing helper gathers (strided) and zero-fills it. */
+                    yq_pack_put_row(plane + i * p->Wq, 1, (int)p->Wq, 0, 0, p->Wq,
+                                    iy >= 0 && iy < s->H ? x + iy * s->W : NULL, pw - s->pad_l, s->W, sw);
+                }
+                memset(plane + p->Hq * p->Wq, 0, (size_t)(p->plane - p->Hq * p->Wq) * sizeof(float));
+            }
+        /* The gap up to the next channel (and the tail after the last one) is
+         * read only by dropped lanes; zero it so that no garbage (NaN) is loaded. */
+        const int64_t used = sh * sw * p->plane;
+        const int64_t gap_end = c + 1 < p->Cg ? p->ld : (int64_t)p->pad_floats - c * p->ld;
+        memset(P + used, 0, (size_t)(gap_end - used) * sizeof(float));
+    }
+}
+
+/* Whether `algo` can run this geometry (on this CPU). */
+static int algo_applies(const yq_conv2d_shape *s, yq_conv_algo algo) {
+    switch (algo) {
+    case YQ_CONV_ALGO_GEMM_1X1:
+        return s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_t == 0 && s->pad_l == 0 &&
+               s->pad_b == 0 && s->pad_r == 0;
+    case YQ_CONV_ALGO_IM2COL: return 1;
+    case YQ_CONV_ALGO_DEPTHWISE: return s->group == s->C && s->group == s->M;
+    case YQ_CONV_ALGO_DIRECT: {
+        /* Phase rows of at least 16 columns keep a 32-wide tile within 3
+         * output rows. */
+        const int64_t Wq = (s->W + s->pad_l + s->pad_r + s->stride_w - 1) / s->stride_w;
+        return s->stride_h <= 3 && s->stride_w <= 3 && Wq >= 16 && yq_gemm_isa_current() == YQ_GEMM_ISA_AVX512;
+    }
+    }
+    return 0;
+}
+
+/* The automatic choice. Stride 2 stays on im2col: the direct path was
+ * measured slower there (its B micro-panels touch twice the rows). */
+static yq_conv_algo choose_algo(const yq_conv2d_shape *s) {
+    if (s->group > 1 && algo_applies(s, YQ_CONV_ALGO_DEPTHWISE)) return YQ_CONV_ALGO_DEPTHWISE;
+    if (algo_applies(s, YQ_CONV_ALGO_GEMM_1X1)) return YQ_CONV_ALGO_GEMM_1X1;
+    if (s->stride_h == 1 && s->stride_w == 1 && algo_applies(s, YQ_CONV_ALGO_DIRECT)) return YQ_CONV_ALGO_DIRECT;
+    return YQ_CONV_ALGO_IM2COL;
+}
+
 yq_status yq_conv2d_plan_new(const yq_conv2d_shape *shape, const float *Wt, const float *B, yq_act act,
                              int nthreads, yq_conv2d_plan **out) {
+    return yq_conv2d_plan_new_algo(shape, Wt, B, act, nthreads, -1, out);
+}
+
+yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *shape, const float *Wt, const float *B, yq_act act,
+                                  int nthreads, int algo, yq_conv2d_plan **out) {
     *out = NULL;
     yq_conv2d_shape s = *shape;
     YQ_TRY(yq_conv2d_shape_check(&s));
     if (nthreads < 1) nthreads = 1;
+    if (algo < 0) {
+        algo = (int)choose_algo(&s);
+    } else if (algo > YQ_CONV_ALGO_DIRECT || !algo_applies(&s, (yq_conv_algo)algo)) {
+        return yq_fail(YQ_ERR_UNSUPPORTED, "conv2d: algorithm %s does not apply to this geometry",
+                       algo > YQ_CONV_ALGO_DIRECT ? "?" : yq_conv_algo_name((yq_conv_algo)algo));
+    }
     yq_conv2d_plan *p = yq_calloc(1, sizeof *p);
     if (!p) return YQ_ERR_NOMEM;
     p->s = s;
@@ -427,8 +545,8 @@ yq_status yq_conv2d_plan_new(const yq_conv2d_shape *shape, const float *Wt, cons
         if (!p->bias) goto nomem;
         memcpy(p->bias, B, (size_t)s.M * sizeof(float));
     }
-    if (s.group == s.C && s.group == s.M && s.group > 1) {
-        p->algo = YQ_CONV_ALGO_DEPTHWISE;
+    p->algo = (yq_conv_algo)algo;
+    if (p->algo == YQ_CONV_ALGO_DEPTHWISE) {
         const int64_t kk = s.kh * s.kw;
         p->dw_w = yq_malloc((size_t)(s.C * kk) * sizeof(float));
         if (!p->dw_w) goto nomem;
@@ -454,9 +572,6 @@ yq_status yq_conv2d_plan_new(const yq_conv2d_shape *shape, const float *Wt, cons
             p->scratch = p->dw_plane_floats * sizeof(float) * (size_t)nthreads;
         }
     } else {
-        const int is_1x1 = s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_t == 0 &&
-                           s.pad_l == 0 && s.pad_b == 0 && s.pad_r == 0;
-        p->algo = is_1x1 ? YQ_CONV_ALGO_GEMM_1X1 : YQ_CONV_ALGO_IM2COL;
         p->packed = yq_calloc((size_t)s.group, sizeof *p->packed);
         if (!p->packed) goto nomem;
         for (int64_t g = 0; g < s.group; g++) {
@@ -464,7 +579,16 @@ yq_status yq_conv2d_plan_new(const yq_conv2d_shape *shape, const float *Wt, cons
             st = yq_pack_a(Wt + g * p->Mg * p->Kg, p->Kg, 0, p->Mg, p->Kg, &p->packed[g]);
             if (st != YQ_OK) goto fail;
         }
-        p->scratch = yq_sgemm_packed_scratch_bytes(p->packed[0], s.OH * s.OW, nthreads);
+        if (p->algo == YQ_CONV_ALGO_DIRECT && !yq_direct_supported(p->packed[0])) {
+            st = yq_fail(YQ_ERR_INTERNAL, "conv2d: weights were not packed for AVX-512");
+            goto fail;
+        }
+        if (p->algo == YQ_CONV_ALGO_DIRECT) {
+            st = direct_setup(p);
+            if (st != YQ_OK) goto fail;
+        } else {
+            p->scratch = yq_sgemm_packed_scratch_bytes(p->packed[0], s.OH * s.OW, nthreads);
+        }
     }
     *out = p;
     return YQ_OK;
@@ -528,7 +652,12 @@ yq_status yq_conv2d_run(const yq_conv2d_plan *p, yq_pool *pool, const float *X, 
                 const float *x = X + (n * s->C + g * p->Cg) * HW;
                 float *y = Y + (n * s->M + g * p->Mg) * OHW;
                 yq_epilogue ep = {p->bias ? p->bias + g * p->Mg : NULL, p->act};
-                if (p->algo == YQ_CONV_ALGO_GEMM_1X1) {
+                if (p->algo == YQ_CONV_ALGO_DIRECT) {
+                    pad_job pj = {p, x, scratch};
+                    yq_parallel_for(pool, p->Cg, 1, pad_task, &pj);
+                    st = yq_sgemm_direct(pool, p->packed[g], scratch, p->koff, p->direct_kc, p->npanels, p->tiles, y,
+                                         OHW, &ep);
+                } else if (p->algo == YQ_CONV_ALGO_GEMM_1X1) {
                     yq_dense_b db = {x, HW};
                     yq_b_source bs = {yq_pack_b_dense, &db};
                     st = yq_sgemm_packed(pool, p->packed[g], &bs, OHW, y, OHW, 0, &ep, scratch);
@@ -715,6 +844,9 @@ static yq_conv2d_shape geom_to_2d(const conv_geom *g) {
     return s;
 }
 
+/* The activation the session fused into this conv (see yq_pass_fuse_conv_silu). */
+static yq_act conv_node_act(const yq_node *n) { return n->fused_act == YQ_FUSED_SILU ? YQ_ACT_SILU : YQ_ACT_NONE; }
+
 static yq_status conv_build_plan(const yq_node *n, const conv_geom *g, const yq_tensor *w, const yq_tensor *b,
                                  int nthreads, yq_conv2d_plan **out) {
     float *wf = NULL, *bf = NULL;
@@ -722,7 +854,7 @@ static yq_status conv_build_plan(const yq_node *n, const conv_geom *g, const yq_
     if (st == YQ_OK && b && b->data) st = to_float(b, &bf);
     if (st == YQ_OK) {
         yq_conv2d_shape s = geom_to_2d(g);
-        st = yq_conv2d_plan_new(&s, wf, bf, YQ_ACT_NONE, nthreads, out);
+        st = yq_conv2d_plan_new(&s, wf, bf, conv_node_act(n), nthreads, out);
         if (st != YQ_OK) st = yq_fail_prefix(st, "node '%s' (Conv)", n->name ? n->name : "");
     }
     free(wf);
@@ -776,7 +908,7 @@ static yq_status conv_run(yq_run_ctx *c) {
     if (st == YQ_OK && b) st = to_float(b, &bf);
     if (st == YQ_OK)
         yq_convnd_ref(g.nd, g.N, g.C, g.in, g.M, g.k, g.group, g.strides, g.dils, g.pads, g.out, x->data, wf, bf,
-                      YQ_ACT_NONE, c->out[0].data);
+                      conv_node_act(c->node), c->out[0].data);
     free(wf);
     free(bf);
     return st;

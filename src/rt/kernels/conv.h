@@ -6,7 +6,11 @@
  *  - a plan (yq_conv2d_plan_new) built once per layer: weights converted and
  *    packed for the GEMM micro-kernel, the algorithm chosen from the shape
  *    (1×1 stride-1 → GEMM straight on the activation; depthwise → a dedicated
- *    stencil kernel; otherwise im2col produced directly in packed form + GEMM),
+ *    stencil kernel; other stride-1 convs on AVX-512 → implicit GEMM reading a
+ *    zero-padded copy of the input through per-row offsets, no im2col at all
+ *    (the same code handles strides 2-3 by splitting the copy into stride
+ *    phases, but is slower there, so it is used only when forced);
+ *    otherwise im2col produced directly in packed form + GEMM),
  *    and the fused epilogue (bias, optional SiLU) applied per output tile.
  *
  * The epilogue lets a fusion pass turn Conv → Sigmoid → Mul (YOLO's SiLU) into
@@ -61,6 +65,7 @@ typedef enum yq_conv_algo {
     YQ_CONV_ALGO_GEMM_1X1,  /* 1×1, stride 1, no pad: GEMM on the activation itself */
     YQ_CONV_ALGO_IM2COL,    /* im2col into packed B panels + GEMM */
     YQ_CONV_ALGO_DEPTHWISE, /* group == C == M: per-channel stencil */
+    YQ_CONV_ALGO_DIRECT,    /* AVX-512: implicit GEMM on a zero-padded, phase-split copy of X */
 } yq_conv_algo;
 
 typedef struct yq_conv2d_plan yq_conv2d_plan;
@@ -69,6 +74,13 @@ typedef struct yq_conv2d_plan yq_conv2d_plan;
  * packed; the caller's arrays may be freed afterwards. */
 yq_status yq_conv2d_plan_new(const yq_conv2d_shape *s, const float *Wt, const float *B, yq_act act,
                              int nthreads, yq_conv2d_plan **out);
+/* The same with the algorithm forced (a yq_conv_algo; -1 chooses): for tests
+ * and benchmarks that compare the paths. Fails with YQ_ERR_UNSUPPORTED when
+ * the algorithm cannot run this geometry (1×1 path on a 3×3 conv, depthwise on
+ * a dense conv, direct without AVX-512 or with strides above 3 / rows
+ * narrower than 16 phase columns). */
+yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *s, const float *Wt, const float *B, yq_act act,
+                                  int nthreads, int algo, yq_conv2d_plan **out);
 void yq_conv2d_plan_free(yq_conv2d_plan *p);
 /* Scratch bytes yq_conv2d_run needs for `nthreads` threads. */
 size_t yq_conv2d_plan_scratch(const yq_conv2d_plan *p);

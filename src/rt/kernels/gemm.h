@@ -97,6 +97,14 @@ yq_status yq_sgemm_packed(yq_pool *pool, const yq_packed_a *A, const yq_b_source
                           int64_t ldc, int accumulate, const yq_epilogue *ep, void *scratch);
 size_t yq_sgemm_packed_scratch_bytes(const yq_packed_a *A, int64_t N, int nthreads);
 
+/* Helper for B sources: write `count` values into consecutive columns col..
+ * of packed row k (layout above, kc rows per panel): value j is
+ * src[ix0 + j*step] when 0 <= ix0 + j*step < width, else 0; src == NULL
+ * writes zeros. Vectorized (masked loads do the zero padding) for steps 1
+ * and 2 on AVX-512 CPUs. */
+void yq_pack_put_row(float *dst, int64_t kc, int nr, int64_t k, int64_t col, int64_t count, const float *src,
+                     int64_t ix0, int64_t width, int64_t step);
+
 /* Ready-made B sources for a dense row-major matrix ([K,N] with ldb, or
  * [N,K] when trans is set). */
 typedef struct yq_dense_b {
@@ -105,6 +113,32 @@ typedef struct yq_dense_b {
 } yq_dense_b;
 void yq_pack_b_dense(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst);
 void yq_pack_b_dense_trans(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst);
+
+/* ---- implicit GEMM for convolutions (AVX-512 only) ------------------------ */
+/* C = act(A·B + bias) where B is never packed: row k of B is the contiguous
+ * run base[koff[k] + n], and C is computed in npanels tiles of 32 columns.
+ * Lane l (0..31) of tile p belongs to segment s when bit l of
+ * tiles[p].mask[s] is set and is stored to column tiles[p].col - delta[s] + l
+ * of C (col = 32·p); lanes in no segment are computed and dropped. This lets a
+ * stride-1 convolution run on a zero-padded copy of its input, computing on
+ * the padded row width and storing only the real output columns. Every row of
+ * B is read for all 32 lanes of every tile: base must be readable up to
+ * max(koff) + 32·npanels. */
+#define YQ_DIRECT_MAX_SEGS 3
+typedef struct yq_direct_tile {
+    int64_t col;
+    int nseg;
+    uint32_t mask[YQ_DIRECT_MAX_SEGS];
+    int64_t delta[YQ_DIRECT_MAX_SEGS];
+} yq_direct_tile;
+/* Whether A was packed for the ISA this mode runs on. */
+int yq_direct_supported(const yq_packed_a *A);
+/* kc: rows of B per K block; choose it so that one 32-column micro-panel of
+ * those rows (the lines they touch) stays in L1 while A's row panels sweep
+ * over it. */
+yq_status yq_sgemm_direct(yq_pool *pool, const yq_packed_a *A, const float *base, const int64_t *koff, int64_t kc,
+                          int64_t npanels, const yq_direct_tile *tiles, float *C, int64_t ldc,
+                          const yq_epilogue *ep);
 
 /* ---- epilogue helpers ---------------------------------------------------- */
 /* y[i] = act(y[i] + bias) for n values, vectorized (used by kernels that do

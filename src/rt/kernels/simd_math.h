@@ -6,6 +6,7 @@
 #define YQ_RT_KERNELS_SIMD_MATH_H
 
 #include <immintrin.h>
+#include <stdint.h>
 
 #define AVX2_TARGET __attribute__((target("avx2,fma")))
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
@@ -56,6 +57,21 @@ AVX512_TARGET static inline __m512 yq_exp_avx512(__m512 x) {
 AVX512_TARGET static inline __m512 yq_silu_avx512(__m512 x) {
     __m512 e = yq_exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
     return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+/* Lanes [lo, hi) of a 16-lane mask (empty when hi <= lo). */
+static inline __mmask16 yq_lane_range(int64_t lo, int64_t hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* x + off as an address, off possibly negative (before x): formed as an
+ * integer, not by pointer arithmetic, because only masked-in lanes are read
+ * through it. */
+static inline const float *yq_offset_ptr(const float *x, int64_t off) {
+    return (const float *)((uintptr_t)x + (uintptr_t)(off * (int64_t)sizeof(float)));
 }
 
 #endif
