@@ -103,10 +103,14 @@ static inline float load_elem(yq_dtype dt, const void *p, int64_t i) {
     default: return ((const float *)p)[i];
     }
 }
+/* Integer outputs saturate: a max window that holds only padding (possible
+ * with dilations) yields -inf, which becomes the type's lowest value rather
+ * than an out-of-range conversion. */
+static inline float clamp_to(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v == v ? v : 0.0f; }
 static inline void store_elem(yq_dtype dt, void *p, int64_t i, float v) {
     switch (dt) {
-    case YQ_DT_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
-    case YQ_DT_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case YQ_DT_INT8: ((int8_t *)p)[i] = (int8_t)clamp_to(v, -128.0f, 127.0f); break;
+    case YQ_DT_UINT8: ((uint8_t *)p)[i] = (uint8_t)clamp_to(v, 0.0f, 255.0f); break;
     default: ((float *)p)[i] = v; break;
     }
 }
