@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side latency: yoloq vs ONNX Runtime (CPU EP) on the same model, input
 # shape and thread count, alternating the two ROUNDS times so that machine noise
-# hits both alike. Prints each engine's median of medians and the ratio
-# yoloq/ORT (below 1.0 means yoloq is faster).
+# hits both alike. Prints each engine's median and p90 (median over rounds),
+# peak RSS, and the ratio yoloq/ORT (below 1.0 means yoloq is faster); with
+# JSON_OUT set, appends one JSON object per run to that file.
 #   bench/compare_ort.sh MODEL.onnx [THREADS=2] [RUNS=10] [ROUNDS=3]
 # A benchmark, not a test: it asserts nothing.
 set -euo pipefail
@@ -12,14 +13,18 @@ THREADS=${2:-2}; RUNS=${3:-10}; ROUNDS=${4:-3}; WARMUP=2
 YOLOQ=${YOLOQ_BIN:-build/yoloq}
 yq=(); ort=()
 for r in $(seq "$ROUNDS"); do
-  j=$("$YOLOQ" bench "$MODEL" --threads "$THREADS" --runs "$RUNS" --warmup "$WARMUP" --json -)
-  yq+=("$(printf '%s' "$j" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).median_ms))')")
-  o=$(node bench/ort_bench.js "$MODEL" "$THREADS" "$RUNS" "$WARMUP")
-  ort+=("$(printf '%s' "$o" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).median_ms))')")
-  echo "round $r: yoloq ${yq[-1]} ms, onnxruntime ${ort[-1]} ms" >&2
+  yq+=("$("$YOLOQ" bench "$MODEL" --threads "$THREADS" --runs "$RUNS" --warmup "$WARMUP" --json - | tr -d '\n\t ')")
+  ort+=("$(node bench/ort_bench.js "$MODEL" "$THREADS" "$RUNS" "$WARMUP")")
+  echo "round $r done" >&2
 done
 node -e '
-const med = (a) => { a = a.map(Number).sort((x, y) => x - y); return a[Math.floor(a.length / 2)]; };
-const y = med(process.argv[1].split(" ")), o = med(process.argv[2].split(" "));
-console.log(`${process.argv[3]}  threads ${process.argv[4]}: yoloq median ${y.toFixed(1)} ms, onnxruntime median ${o.toFixed(1)} ms, ratio yoloq/ort ${(y / o).toFixed(3)}`);
-' "${yq[*]}" "${ort[*]}" "$(basename "$MODEL")" "$THREADS"
+const parse = (s) => s.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const med = (a) => { a = [...a].sort((x, y) => x - y); return a[Math.floor(a.length / 2)]; };
+const y = parse(process.argv[1]), o = parse(process.argv[2]);
+const r = {model: process.argv[3], threads: Number(process.argv[4]), runs_per_round: Number(process.argv[5]), rounds: y.length,
+  yoloq: {median_ms: med(y.map((v) => v.median_ms)), p90_ms: med(y.map((v) => v.p90_ms)), peak_rss_mb: Math.max(...y.map((v) => v.peak_rss_mb))},
+  onnxruntime: {median_ms: med(o.map((v) => v.median_ms)), p90_ms: med(o.map((v) => v.p90_ms)), peak_rss_mb: Math.max(...o.map((v) => v.peak_rss_mb))}};
+r.ratio = r.yoloq.median_ms / r.onnxruntime.median_ms;
+console.log(`${r.model}  threads ${r.threads}: yoloq median ${r.yoloq.median_ms.toFixed(1)} ms p90 ${r.yoloq.p90_ms.toFixed(1)} ms RSS ${r.yoloq.peak_rss_mb.toFixed(0)} MB | onnxruntime median ${r.onnxruntime.median_ms.toFixed(1)} ms p90 ${r.onnxruntime.p90_ms.toFixed(1)} ms RSS ${r.onnxruntime.peak_rss_mb.toFixed(0)} MB | ratio yoloq/ort ${r.ratio.toFixed(3)}`);
+if (process.env.JSON_OUT) require("fs").appendFileSync(process.env.JSON_OUT, JSON.stringify(r) + "\n");
+' "$(printf '%s\n' "${yq[@]}")" "$(printf '%s\n' "${ort[@]}")" "$(basename "$MODEL")" "$THREADS" "$RUNS"

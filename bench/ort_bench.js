@@ -42,6 +42,7 @@ async function main() {
   const sorted = [...ms].sort((a, b) => a - b);
   const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
   console.log(JSON.stringify({median_ms: percentile(sorted, 0.5), p90_ms: percentile(sorted, 0.9), mean_ms: mean,
-    min_ms: sorted[0], runs: ms.length, threads: Number(threads)}));
+    min_ms: sorted[0], runs: ms.length, threads: Number(threads),
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024}));
 }
 main().catch((e) => { console.error(`ort_bench: ${e.message}`); process.exit(1); });

@@ -2,7 +2,7 @@
 # yoloq set-up: installs what is missing (Debian 12 packages; npm's onnxruntime-node
 # for the parity tests), builds, and runs one of:
 #   scripts/setup.sh demo    build, then run yoloq on YOLOv10n and a COCO image
-#   scripts/setup.sh test    build (normal + ASan/UBSan), then run every test
+#   scripts/setup.sh test    build (normal + ASan/UBSan), run every test, then bounded fuzzing
 #   scripts/setup.sh build   build only
 # Data: ../shared next to the repository, or the folder named by YOLOQ_DATA.
 set -euo pipefail
@@ -13,7 +13,7 @@ JOBS=${JOBS:-$(nproc)}
 
 RUNTIME_PKGS="cmake make gcc pkg-config libprotobuf-c-dev protobuf-c-compiler libonnx-dev libcjson-dev
   libturbojpeg0-dev libspng-dev libdnnl-dev"
-TEST_PKGS="libcmocka-dev libonnx-testdata python3 python3-onnx python3-numpy"
+TEST_PKGS="libcmocka-dev libonnx-testdata python3 python3-onnx python3-numpy clang-14 libclang-rt-14-dev"
 
 need=()
 pkgs=$RUNTIME_PKGS
@@ -62,6 +62,8 @@ case "$MODE" in
     build build-asan -DYOLOQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       YOLOQ_SANITIZED=1 ctest --output-on-failure -j "$JOBS")
+    # Bounded libFuzzer runs of the parsers (ONNX, COCO JSON, images, recipes).
+    bash fuzz/run_ci.sh "${YOLOQ_FUZZ_SECONDS:-45}"
     ;;
   *)
     echo "usage: scripts/setup.sh [build|demo|test]" >&2; exit 2 ;;

@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <cjson/cJSON.h>
 
@@ -120,9 +121,12 @@ int cmd_bench(int argc, char **argv) {
         for (int r = 0; r < runs; r++) sum += ms[r];
         double med = percentile(sorted, runs, 0.5), p90 = percentile(sorted, runs, 0.9);
         int json_stdout = json_out && !strcmp(json_out, "-");
+        struct rusage ru;
+        double rss_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0;
         if (!json_stdout)
-            printf("%s: median %.2f ms  p90 %.2f ms  mean %.2f ms  min %.2f ms  (%d runs, %d warm-up, %d threads)\n",
-               path, med, p90, sum / runs, sorted[0], runs, warmup, yq_session_nthreads(s));
+            printf("%s: median %.2f ms  p90 %.2f ms  mean %.2f ms  min %.2f ms  peak RSS %.0f MB  (%d runs, %d warm-up, "
+                   "%d threads)\n",
+                   path, med, p90, sum / runs, sorted[0], rss_mb, runs, warmup, yq_session_nthreads(s));
         if (profile) yq_session_print_profile(s, stdout, runs);
         if (json_out) {
             cJSON *doc = cJSON_CreateObject();
@@ -135,6 +139,8 @@ int cmd_bench(int argc, char **argv) {
             cJSON_AddNumberToObject(doc, "mean_ms", sum / runs);
             cJSON_AddNumberToObject(doc, "min_ms", sorted[0]);
             cJSON_AddNumberToObject(doc, "arena_bytes", (double)yq_session_arena_bytes(s));
+            struct rusage ru;
+            if (getrusage(RUSAGE_SELF, &ru) == 0) cJSON_AddNumberToObject(doc, "peak_rss_mb", (double)ru.ru_maxrss / 1024.0);
             cJSON *arr = cJSON_AddArrayToObject(doc, "samples_ms");
             for (int r = 0; r < runs; r++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(ms[r]));
             rc = cli_write_json(doc, json_out);

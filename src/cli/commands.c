@@ -9,10 +9,14 @@ int cmd_bench(int argc, char **argv);
 void cmd_bench_help(FILE *fp);
 int cmd_quantize(int argc, char **argv);
 void cmd_quantize_help(FILE *fp);
+int cmd_eval(int argc, char **argv);
+void cmd_eval_help(FILE *fp);
 
 const cli_command cli_commands[] = {
     {"info", "describe a model: inputs, outputs, operators, parameters, GFLOPs", cmd_info, cmd_info_help},
     {"run", "detect objects in one image and print, save or draw the detections", cmd_run, cmd_run_help},
+    {"eval", "COCO mAP (pycocotools-exact) and inference latency of a detector on a COCO image set", cmd_eval,
+     cmd_eval_help},
     {"bench", "measure inference latency (median/p90) on a synthetic input", cmd_bench, cmd_bench_help},
     {"quantize", "post-training quantization (W8/W4, A8) with calibration, exported as QCDQ ONNX", cmd_quantize,
      cmd_quantize_help},

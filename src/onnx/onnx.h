@@ -28,6 +28,12 @@
 /* Messages nested deeper than this (subgraph in attribute in node in graph ...)
  * are refused before parsing, so a hostile file cannot exhaust the stack. */
 #define YQ_ONNX_MAX_NESTING 100
+/* Graph size limits, checked right after parsing: the largest real detectors
+ * have a few thousand nodes; beyond these a file is refused (YQ_ERR_LIMIT)
+ * before graph-wide passes whose cost grows with the node count run on it.
+ * Values: initializers + inputs + outputs + value_info + node outputs. */
+#define YQ_ONNX_MAX_NODES 1000000
+#define YQ_ONNX_MAX_VALUES 4000000
 
 /* Read a model file. External data is looked up relative to the file's folder. */
 yq_status yq_onnx_load(const char *path, yq_graph **out);

@@ -332,6 +332,21 @@ static yq_status read_attr(reader *r, Onnx__AttributeProto *ap, yq_attr *a, cons
     return YQ_OK;
 }
 
+static yq_status check_graph_size(reader *r) {
+    const Onnx__GraphProto *gp = r->m->graph;
+    if (!gp) return YQ_OK; /* read_nodes reports the missing graph */
+    if (gp->n_node > YQ_ONNX_MAX_NODES)
+        return yq_fail(YQ_ERR_LIMIT, "%s: the graph has %zu nodes, beyond yoloq's limit of %d", r->file, gp->n_node,
+                       YQ_ONNX_MAX_NODES);
+    /* Each count is bounded by the file size, so the sum cannot overflow. */
+    size_t nvalues = gp->n_initializer + gp->n_sparse_initializer + gp->n_input + gp->n_output + gp->n_value_info;
+    for (size_t i = 0; i < gp->n_node; i++) nvalues += gp->node[i]->n_output;
+    if (nvalues > YQ_ONNX_MAX_VALUES)
+        return yq_fail(YQ_ERR_LIMIT, "%s: the graph declares %zu values, beyond yoloq's limit of %d", r->file, nvalues,
+                       YQ_ONNX_MAX_VALUES);
+    return YQ_OK;
+}
+
 static yq_status read_nodes(reader *r) {
     Onnx__GraphProto *gp = r->m->graph;
     yq_graph *g = r->g;
@@ -459,6 +474,7 @@ yq_status yq_onnx_load_buffer(const uint8_t *buf, size_t len, const char *displa
         return st;
     }
     if (!(r.g->path = yq_strdup(display_name))) st = YQ_ERR_NOMEM;
+    if (st == YQ_OK) st = check_graph_size(&r);
     if (st == YQ_OK) st = read_model_fields(&r);
     if (st == YQ_OK) st = read_initializers(&r);
     if (st == YQ_OK) st = read_sparse_initializers(&r);

@@ -149,6 +149,25 @@ static yq_status read_external(const Onnx__TensorProto *tp, const char *file, co
     char *path = yq_malloc(plen);
     if (!path) return YQ_ERR_NOMEM;
     snprintf(path, plen, "%s/%s", base_dir, loc);
+    /* The name stays inside the folder; a symbolic link in it must not lead
+     * out of it either. (A missing file is reported by open below.) */
+    char *real_base = realpath(base_dir, NULL), *real_path = realpath(path, NULL);
+    if (real_base && real_path) {
+        size_t nb = strlen(real_base);
+        int inside = strncmp(real_path, real_base, nb) == 0 && (real_path[nb] == '/' || real_base[nb - 1] == '/');
+        if (!inside) {
+            yq_status st = tensor_fail(YQ_ERR_INVALID, file, what,
+                                       "external data location '%s' resolves to '%s', outside the model's folder '%s' "
+                                       "(through a symbolic link)",
+                                       loc, real_path, real_base);
+            free(real_base);
+            free(real_path);
+            free(path);
+            return st;
+        }
+    }
+    free(real_base);
+    free(real_path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         yq_status st = tensor_fail(YQ_ERR_IO, file, what, "cannot open external data file '%s': %s", path,

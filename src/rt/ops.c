@@ -115,3 +115,26 @@ const char *yq_node_label(const yq_graph *g, const yq_node *n, char *buf, size_t
         snprintf(buf, size, "unnamed %.64s node", n->op_type);
     return buf;
 }
+
+yq_status yq_node_errorf(const yq_node *n, yq_status st, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n->name && n->name[0]) return yq_fail(st, "node '%.200s' (%s): %s", n->name, n->op_type, msg);
+    return yq_fail(st, "unnamed %s node: %s", n->op_type, msg);
+}
+
+yq_status yq_node_ints_exact(const yq_node *n, const char *name, int want, int64_t def, int64_t *dst) {
+    const int64_t *v;
+    int cnt = yq_attr_ints(n, name, &v);
+    if (cnt < 0) {
+        for (int i = 0; i < want; i++) dst[i] = def;
+        return YQ_OK;
+    }
+    if (cnt != want)
+        return yq_node_errorf(n, YQ_ERR_INVALID, "attribute %s has %d values, expected %d", name, cnt, want);
+    for (int i = 0; i < want; i++) dst[i] = v[i];
+    return YQ_OK;
+}

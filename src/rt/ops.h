@@ -69,6 +69,11 @@ yq_status yq_node_fail(const yq_infer_ctx *c, yq_status st, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 /* "node 'name' (Op)", or "Op node producing 'out'" for unnamed nodes. */
 const char *yq_node_label(const yq_graph *g, const yq_node *n, char *buf, size_t size);
+/* The same message form for code that has only the node (prepare/run):
+ * "node 'name' (Op): <message>", or "unnamed Op node: <message>". */
+yq_status yq_node_errorf(const yq_node *n, yq_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* An INTS attribute of exactly `want` values into dst; absent: all `def`. */
+yq_status yq_node_ints_exact(const yq_node *n, const char *name, int want, int64_t def, int64_t *dst);
 /* Require input i to be present with known shape (and dtype if dt != 0). */
 yq_status yq_need_input(const yq_infer_ctx *c, int i, yq_dtype dt);
 /* Require input i to be constant (folded); typical for shape-like inputs. */

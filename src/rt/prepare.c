@@ -103,9 +103,16 @@ yq_status yq_infer_and_fold(yq_graph *g, yq_pool *pool, int fold) {
         for (int k = 0; k < n->noutputs; k++) {
             if (n->outputs[k] < 0) continue;
             const yq_value *v = &g->values[n->outputs[k]];
-            if (v->dtype == YQ_DT_UNDEFINED || v->rank < 0 || yq_value_numel(v) < 0)
+            if (v->dtype == YQ_DT_UNDEFINED || v->rank < 0 || yq_value_numel(v) < 0) {
+                /* Every op's inference sets its first output; a later one left
+                 * unset is one the operator does not have (a node listing more
+                 * outputs than its op defines): a malformed model. */
+                if (k > 0)
+                    return yq_fail(YQ_ERR_INVALID, "node '%s' (%s): output %d '%s' is not an output of %s (%d listed)",
+                                   n->name, n->op_type, k, v->name, n->op_type, n->noutputs);
                 return yq_fail(YQ_ERR_INTERNAL, "node '%s' (%s): shape inference left output '%s' unknown", n->name,
                                n->op_type, v->name);
+            }
         }
         /* Folded (or shape-only computed, like Shape): outputs become constants. */
         if (fold && all_outputs_constant(g, n)) {

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -634,6 +635,19 @@ static void test_external_data(void **state) {
     tl_expect_fail(external_model("", NULL, NULL), dir, YQ_ERR_INVALID, "no location");
     tl_expect_fail(external_model("weights.bin", NULL, NULL), NULL, YQ_ERR_INVALID, "without a folder");
     tl_expect_fail(external_model("../outside.bin", NULL, NULL), dir, YQ_ERR_INVALID, "initializer 'ext_w'");
+    /* symbolic links: one leading out of the folder is refused, one inside it is followed */
+    char link[700];
+    snprintf(path, sizeof path, "%s/outside.bin", yqt_tmpdir());
+    snprintf(link, sizeof link, "%s/sub/escape.bin", dir);
+    unlink(link);
+    assert_int_equal(symlink(path, link), 0);
+    tl_expect_fail(external_model("sub/escape.bin", NULL, NULL), dir, YQ_ERR_INVALID, "outside the model's folder");
+    snprintf(link, sizeof link, "%s/inside.bin", dir);
+    unlink(link);
+    assert_int_equal(symlink("sub/w.bin", link), 0);
+    assert_int_equal(tl_load(external_model("inside.bin", NULL, NULL), dir, &g), YQ_OK);
+    assert_memory_equal(g->values[yq_graph_find_value(g, "ext_w")].data, w_vals, sizeof w_vals);
+    yq_graph_free(g);
 
     /* a short external file: the data file is cut */
     snprintf(path, sizeof path, "%s/short.bin", dir);

@@ -285,6 +285,27 @@ static void test_maxpool_int8(void **state) {
     yq_graph_free(pg.g);
 }
 
+/* Windows that hold only padding (end pad 3 > kernel 2; fuzz finding
+ * tests/fuzz/regress/onnx_model/maxpool_uint8_window_all_padding.onnx): the
+ * -inf of an empty max window saturates to the type's lowest value instead of
+ * an undefined float -> integer conversion. */
+static void test_maxpool_int_all_padding_window(void **state) {
+    (void)state;
+    pool_spec p = {.is_max = 1, .nd = 1, .N = 1, .C = 1, .in = {2}, .k = {2}, .s = {1}, .d = {1}, .pads = {0, 3}};
+    const uint8_t xu[2] = {7, 200};
+    pool_graph pg = make_pool(&p, YQ_DT_UINT8, xu);
+    assert_int_equal(yq_node_eval(pg.g, pg.node, NULL), YQ_OK);
+    const uint8_t want_u[4] = {200, 200, 0, 0};
+    assert_memory_equal(pg.g->values[pg.y].data, want_u, sizeof want_u);
+    yq_graph_free(pg.g);
+    const int8_t xs[2] = {-7, 5};
+    pg = make_pool(&p, YQ_DT_INT8, xs);
+    assert_int_equal(yq_node_eval(pg.g, pg.node, NULL), YQ_OK);
+    const int8_t want_s[4] = {5, 5, -128, -128};
+    assert_memory_equal(pg.g->values[pg.y].data, want_s, sizeof want_s);
+    yq_graph_free(pg.g);
+}
+
 static void test_global_pools(void **state) {
     (void)state;
     yq_pool *pool;
@@ -352,6 +373,7 @@ int main(void) {
         cmocka_unit_test(test_pool_hand),      cmocka_unit_test(test_pool_auto_pad_and_ceil),
         cmocka_unit_test(test_pool_yolo_sppf), cmocka_unit_test(test_pool_random),
         cmocka_unit_test(test_maxpool_int8),   cmocka_unit_test(test_global_pools),
+        cmocka_unit_test(test_maxpool_int_all_padding_window),
         cmocka_unit_test(test_pool_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

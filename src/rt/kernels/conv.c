@@ -681,30 +681,6 @@ typedef struct conv_geom {
         dils[YQ_CONV_MAX_SPATIAL], pads[2 * YQ_CONV_MAX_SPATIAL], out[YQ_CONV_MAX_SPATIAL];
 } conv_geom;
 
-#define NODE_FAIL(node, st, ...) node_fail_(node, st, __VA_ARGS__)
-__attribute__((format(printf, 3, 4))) static yq_status node_fail_(const yq_node *n, yq_status st, const char *fmt,
-                                                                   ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return yq_fail(st, "node '%s' (%s): %s", n->name ? n->name : "", n->op_type, msg);
-}
-
-/* Read an INTS attribute of exactly `want` values into dst, or fill `def`. */
-static yq_status ints_attr(const yq_node *n, const char *name, int want, int64_t def, int64_t *dst) {
-    const int64_t *v;
-    int cnt = yq_attr_ints(n, name, &v);
-    if (cnt < 0) {
-        for (int i = 0; i < want; i++) dst[i] = def;
-        return YQ_OK;
-    }
-    if (cnt != want)
-        return NODE_FAIL(n, YQ_ERR_INVALID, "attribute %s has %d values, expected %d", name, cnt, want);
-    for (int i = 0; i < want; i++) dst[i] = v[i];
-    return YQ_OK;
-}
 
 /* Everything about a Conv node's geometry, from its attributes and the shapes
  * of X and W. Shared by infer, prepare and flops. */
@@ -712,43 +688,43 @@ static yq_status conv_geometry(const yq_node *n, int xrank, const int64_t *xd, i
                                conv_geom *g) {
     memset(g, 0, sizeof *g);
     if (xrank < 3 || xrank - 2 > YQ_CONV_MAX_SPATIAL)
-        return NODE_FAIL(n, xrank < 3 ? YQ_ERR_INVALID : YQ_ERR_UNSUPPORTED,
+        return yq_node_errorf(n, xrank < 3 ? YQ_ERR_INVALID : YQ_ERR_UNSUPPORTED,
                          "input X has rank %d; expected [N, C, spatial...] with 1 to %d spatial axes", xrank,
                          YQ_CONV_MAX_SPATIAL);
     if (wrank != xrank)
-        return NODE_FAIL(n, YQ_ERR_INVALID, "weight W has rank %d but X has rank %d", wrank, xrank);
+        return yq_node_errorf(n, YQ_ERR_INVALID, "weight W has rank %d but X has rank %d", wrank, xrank);
     const int nd = xrank - 2;
     g->nd = nd;
     g->N = xd[0];
     g->C = xd[1];
     g->M = wd[0];
     g->group = yq_attr_int(n, "group", 1);
-    if (g->group < 1) return NODE_FAIL(n, YQ_ERR_INVALID, "group %lld must be >= 1", (long long)g->group);
+    if (g->group < 1) return yq_node_errorf(n, YQ_ERR_INVALID, "group %lld must be >= 1", (long long)g->group);
     if (wd[1] * g->group != g->C)
-        return NODE_FAIL(n, YQ_ERR_INVALID,
+        return yq_node_errorf(n, YQ_ERR_INVALID,
                          "channel mismatch: X has %lld channels but W expects %lld per group x %lld groups",
                          (long long)g->C, (long long)wd[1], (long long)g->group);
     if (g->M % g->group)
-        return NODE_FAIL(n, YQ_ERR_INVALID, "%lld output channels are not divisible by group %lld",
+        return yq_node_errorf(n, YQ_ERR_INVALID, "%lld output channels are not divisible by group %lld",
                          (long long)g->M, (long long)g->group);
     for (int d = 0; d < nd; d++) {
         g->in[d] = xd[2 + d];
         g->k[d] = wd[2 + d];
     }
     int64_t ks[YQ_CONV_MAX_SPATIAL];
-    YQ_TRY(ints_attr(n, "kernel_shape", nd, -1, ks));
+    YQ_TRY(yq_node_ints_exact(n, "kernel_shape", nd, -1, ks));
     for (int d = 0; d < nd; d++)
         if (ks[d] != -1 && ks[d] != g->k[d])
-            return NODE_FAIL(n, YQ_ERR_INVALID, "kernel_shape[%d] = %lld does not match W's %lld", d,
+            return yq_node_errorf(n, YQ_ERR_INVALID, "kernel_shape[%d] = %lld does not match W's %lld", d,
                              (long long)ks[d], (long long)g->k[d]);
-    YQ_TRY(ints_attr(n, "strides", nd, 1, g->strides));
-    YQ_TRY(ints_attr(n, "dilations", nd, 1, g->dils));
-    YQ_TRY(ints_attr(n, "pads", 2 * nd, 0, g->pads));
+    YQ_TRY(yq_node_ints_exact(n, "strides", nd, 1, g->strides));
+    YQ_TRY(yq_node_ints_exact(n, "dilations", nd, 1, g->dils));
+    YQ_TRY(yq_node_ints_exact(n, "pads", 2 * nd, 0, g->pads));
     for (int d = 0; d < nd; d++) {
         if (g->strides[d] < 1 || g->dils[d] < 1)
-            return NODE_FAIL(n, YQ_ERR_INVALID, "strides and dilations must be >= 1");
-        if (g->k[d] < 1) return NODE_FAIL(n, YQ_ERR_INVALID, "kernel size %lld on axis %d", (long long)g->k[d], d);
-        if (g->pads[d] < 0 || g->pads[nd + d] < 0) return NODE_FAIL(n, YQ_ERR_INVALID, "negative pads");
+            return yq_node_errorf(n, YQ_ERR_INVALID, "strides and dilations must be >= 1");
+        if (g->k[d] < 1) return yq_node_errorf(n, YQ_ERR_INVALID, "kernel size %lld on axis %d", (long long)g->k[d], d);
+        if (g->pads[d] < 0 || g->pads[nd + d] < 0) return yq_node_errorf(n, YQ_ERR_INVALID, "negative pads");
     }
     const char *ap = yq_attr_string(n, "auto_pad", "NOTSET");
     int same_upper = !strcmp(ap, "SAME_UPPER"), same_lower = !strcmp(ap, "SAME_LOWER");
@@ -764,12 +740,12 @@ static yq_status conv_geometry(const yq_node *n, int xrank, const int64_t *xd, i
             g->pads[nd + d] = total - g->pads[d];
         }
     } else if (strcmp(ap, "NOTSET") != 0) {
-        return NODE_FAIL(n, YQ_ERR_INVALID, "unknown auto_pad '%s'", ap);
+        return yq_node_errorf(n, YQ_ERR_INVALID, "unknown auto_pad '%s'", ap);
     }
     for (int d = 0; d < nd; d++) {
         g->out[d] = yq_conv_out_dim(g->in[d], g->k[d], g->strides[d], g->dils[d], g->pads[d], g->pads[nd + d]);
         if (g->out[d] < 1)
-            return NODE_FAIL(n, YQ_ERR_INVALID, "kernel %lld (dilation %lld) does not fit padded input %lld on axis %d",
+            return yq_node_errorf(n, YQ_ERR_INVALID, "kernel %lld (dilation %lld) does not fit padded input %lld on axis %d",
                              (long long)g->k[d], (long long)g->dils[d],
                              (long long)(g->in[d] + g->pads[d] + g->pads[nd + d]), d);
     }

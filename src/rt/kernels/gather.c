@@ -36,13 +36,13 @@ static yq_status infer_inputs(yq_infer_ctx *c, int nreq, yq_tensor *in, int *nin
 
 static yq_status check_esize(const yq_node *n, yq_dtype dt) {
     if (yq_dtype_size(dt) == 0)
-        return yqk_fail(n, YQ_ERR_UNSUPPORTED, "element type %s is not supported", yq_dtype_name(dt));
+        return yq_node_errorf(n, YQ_ERR_UNSUPPORTED, "element type %s is not supported", yq_dtype_name(dt));
     return YQ_OK;
 }
 
 static yq_status check_index_type(const yq_node *n, yq_dtype dt) {
     if (dt != YQ_DT_INT64 && dt != YQ_DT_INT32)
-        return yqk_fail(n, YQ_ERR_INVALID, "indices must be int32 or int64, got %s", yq_dtype_name(dt));
+        return yq_node_errorf(n, YQ_ERR_INVALID, "indices must be int32 or int64, got %s", yq_dtype_name(dt));
     return YQ_OK;
 }
 
@@ -56,7 +56,7 @@ static yq_status check_indices(const yq_node *n, const yq_tensor *idx, int64_t d
     for (int64_t i = 0; i < cnt; i++) {
         int64_t v = index_at(idx->dtype, idx->data, i);
         if (v < -dim || v >= dim)
-            return yqk_fail(n, YQ_ERR_INVALID, "index %lld (element %lld of indices) is out of range for an axis of "
+            return yq_node_errorf(n, YQ_ERR_INVALID, "index %lld (element %lld of indices) is out of range for an axis of "
                             "size %lld", (long long)v, (long long)i, (long long)dim);
     }
     return YQ_OK;
@@ -94,7 +94,7 @@ static int keyable(yq_dtype dt) { return yq_dtype_is_float(dt) || yq_dtype_is_in
 
 static yq_status check_keyable(const yq_node *n, yq_dtype dt) {
     if (!keyable(dt))
-        return yqk_fail(n, YQ_ERR_UNSUPPORTED, "element type %s is not supported", yq_dtype_name(dt));
+        return yq_node_errorf(n, YQ_ERR_UNSUPPORTED, "element type %s is not supported", yq_dtype_name(dt));
     return YQ_OK;
 }
 
@@ -267,7 +267,7 @@ static yq_status gather_elements_run(yq_run_ctx *c) {
     yq_parallel_for(c->pool, rows, grain < 1 ? 1 : grain, gel_worker, &a);
     if (atomic_load(&a.bad)) {
         YQ_TRY(check_indices(c->node, idx, a.adim)); /* names the first bad index */
-        return yqk_fail(c->node, YQ_ERR_INTERNAL, "index check disagrees");
+        return yq_node_errorf(c->node, YQ_ERR_INTERNAL, "index check disagrees");
     }
     return YQ_OK;
 }
@@ -284,19 +284,19 @@ typedef struct topk_plan {
 
 static yq_status topk_plan_make(const yq_node *n, int64_t opset, const yq_tensor *in, int nin, topk_plan *p) {
     const yq_tensor *x = &in[0];
-    if (x->rank < 1) return yqk_fail(n, YQ_ERR_INVALID, "input must have rank >= 1");
+    if (x->rank < 1) return yq_node_errorf(n, YQ_ERR_INVALID, "input must have rank >= 1");
     YQ_TRY(yqk_axis(n, yq_attr_int(n, "axis", -1), x->rank, "axis", &p->axis));
     if (opset >= 10) {
-        if (!yqk_present(n, in, nin, 1)) return yqk_fail(n, YQ_ERR_INVALID, "input K is required");
+        if (!yqk_present(n, in, nin, 1)) return yq_node_errorf(n, YQ_ERR_INVALID, "input K is required");
         if (in[1].dtype != YQ_DT_INT64 || yq_tensor_numel(&in[1]) != 1)
-            return yqk_fail(n, YQ_ERR_INVALID, "K must be a one-element int64 tensor");
+            return yq_node_errorf(n, YQ_ERR_INVALID, "K must be a one-element int64 tensor");
         p->k = ((const int64_t *)in[1].data)[0];
     } else {
-        if (!yq_node_attr(n, "k")) return yqk_fail(n, YQ_ERR_INVALID, "the k attribute is required");
+        if (!yq_node_attr(n, "k")) return yq_node_errorf(n, YQ_ERR_INVALID, "the k attribute is required");
         p->k = yq_attr_int(n, "k", 0);
     }
     if (p->k < 0 || p->k > x->dims[p->axis])
-        return yqk_fail(n, YQ_ERR_INVALID, "K = %lld is outside [0, %lld] (the size of axis %d)", (long long)p->k,
+        return yq_node_errorf(n, YQ_ERR_INVALID, "K = %lld is outside [0, %lld] (the size of axis %d)", (long long)p->k,
                         (long long)x->dims[p->axis], p->axis);
     p->largest = opset >= 11 ? yq_attr_int(n, "largest", 1) != 0 : 1;
     p->sorted = opset >= 11 ? yq_attr_int(n, "sorted", 1) != 0 : 1;
@@ -439,7 +439,7 @@ static yq_status topk_run(yq_run_ctx *c) {
     YQ_TRY(topk_plan_make(c->node, c->opset, c->in, c->nin, &p));
     const topk_state *st = c->state;
     if (!st || (p.k > 0 && !c->scratch))
-        return yqk_fail(c->node, YQ_ERR_INTERNAL, "run without prepare (no scratch memory)");
+        return yq_node_errorf(c->node, YQ_ERR_INTERNAL, "run without prepare (no scratch memory)");
     topk_arg a = {.x = x->data, .values = c->out[0].data, .indices = c->nout > 1 ? c->out[1].data : NULL,
                   .dt = x->dtype, .es = yq_dtype_size(x->dtype), .dim = x->dims[p.axis],
                   .inner = yq_numel(x->rank - p.axis - 1, x->dims + p.axis + 1), .k = p.k, .largest = p.largest,
@@ -488,7 +488,7 @@ static yq_status red_plan_make(const yq_node *n, int64_t opset, const yq_tensor 
     } else {
         const int64_t *v;
         int cnt = yq_attr_ints(n, "axes", &v);
-        if (cnt > 2 * YQ_MAX_RANK) return yqk_fail(n, YQ_ERR_INVALID, "too many axes (%d)", cnt);
+        if (cnt > 2 * YQ_MAX_RANK) return yq_node_errorf(n, YQ_ERR_INVALID, "too many axes (%d)", cnt);
         if (cnt > 0) {
             memcpy(axes, v, (size_t)cnt * sizeof *v);
             naxes = cnt;

@@ -4,15 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-yq_status yqk_fail(const yq_node *n, yq_status st, const char *fmt, ...) {
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return yq_fail(st, "node '%s' (%s): %s", n->name ? n->name : "", n->op_type, msg);
-}
-
 void yqk_infer_inputs(const yq_infer_ctx *c, yq_tensor *in, int nin) {
     for (int i = 0; i < nin; i++) {
         const yq_value *v = yq_in(c, i);
@@ -24,13 +15,13 @@ void yqk_infer_inputs(const yq_infer_ctx *c, yq_tensor *in, int nin) {
 yq_status yqk_read_ints(const yq_node *n, const yq_tensor *t, const char *what, int64_t *vals, int max,
                         int *count) {
     if (t->dtype != YQ_DT_INT64 && t->dtype != YQ_DT_INT32)
-        return yqk_fail(n, YQ_ERR_INVALID, "%s must be int64 or int32, got %s", what, yq_dtype_name(t->dtype));
-    if (t->rank > 1) return yqk_fail(n, YQ_ERR_INVALID, "%s must be a 1-D tensor, got rank %d", what, t->rank);
+        return yq_node_errorf(n, YQ_ERR_INVALID, "%s must be int64 or int32, got %s", what, yq_dtype_name(t->dtype));
+    if (t->rank > 1) return yq_node_errorf(n, YQ_ERR_INVALID, "%s must be a 1-D tensor, got rank %d", what, t->rank);
     int64_t cnt = yq_tensor_numel(t);
     if (cnt > max)
-        return yqk_fail(n, YQ_ERR_LIMIT, "%s has %lld entries, at most %d are supported", what, (long long)cnt,
+        return yq_node_errorf(n, YQ_ERR_LIMIT, "%s has %lld entries, at most %d are supported", what, (long long)cnt,
                         max);
-    if (cnt > 0 && !t->data) return yqk_fail(n, YQ_ERR_INTERNAL, "%s has no data", what);
+    if (cnt > 0 && !t->data) return yq_node_errorf(n, YQ_ERR_INTERNAL, "%s has no data", what);
     for (int64_t i = 0; i < cnt; i++) vals[i] = yq_elem_as_int64(t->dtype, t->data, i);
     *count = (int)cnt;
     return YQ_OK;
@@ -38,7 +29,7 @@ yq_status yqk_read_ints(const yq_node *n, const yq_tensor *t, const char *what, 
 
 yq_status yqk_axis(const yq_node *n, int64_t a, int r, const char *what, int *out) {
     if (a < -(int64_t)r || a >= r)
-        return yqk_fail(n, YQ_ERR_INVALID, "%s %lld is out of range for rank %d (valid: [%d, %d])", what,
+        return yq_node_errorf(n, YQ_ERR_INVALID, "%s %lld is out of range for rank %d (valid: [%d, %d])", what,
                         (long long)a, r, -r, r - 1);
     *out = (int)(a < 0 ? a + r : a);
     return YQ_OK;
@@ -50,7 +41,7 @@ yq_status yqk_axes(const yq_node *n, const int64_t *axes, int naxes, int r, int 
     for (int i = 0; i < naxes; i++) {
         int a = 0;
         YQ_TRY(yqk_axis(n, axes[i], r, "axis", &a));
-        if (seen[a]) return yqk_fail(n, YQ_ERR_INVALID, "axis %lld is listed twice", (long long)axes[i]);
+        if (seen[a]) return yq_node_errorf(n, YQ_ERR_INVALID, "axis %lld is listed twice", (long long)axes[i]);
         seen[a] = 1;
         if (norm) norm[i] = a;
     }
@@ -60,7 +51,7 @@ yq_status yqk_axes(const yq_node *n, const int64_t *axes, int naxes, int r, int 
 
 yq_status yqk_check_rank(const yq_node *n, int rank) {
     if (rank > YQ_MAX_RANK)
-        return yqk_fail(n, YQ_ERR_LIMIT, "output rank %d exceeds the supported maximum of %d", rank, YQ_MAX_RANK);
+        return yq_node_errorf(n, YQ_ERR_LIMIT, "output rank %d exceeds the supported maximum of %d", rank, YQ_MAX_RANK);
     return YQ_OK;
 }
 
@@ -68,10 +59,10 @@ yq_status yqk_check_size(const yq_node *n, yq_dtype dt, int rank, const int64_t 
     /* Multiply with an overflow check: dims come from constant data. */
     int64_t numel = 1;
     for (int d = 0; d < rank; d++) {
-        if (dims[d] < 0) return yqk_fail(n, YQ_ERR_INVALID, "output dimension %d is negative (%lld)", d,
+        if (dims[d] < 0) return yq_node_errorf(n, YQ_ERR_INVALID, "output dimension %d is negative (%lld)", d,
                                          (long long)dims[d]);
         if (dims[d] != 0 && numel > INT64_MAX / dims[d])
-            return yqk_fail(n, YQ_ERR_LIMIT, "output element count overflows");
+            return yq_node_errorf(n, YQ_ERR_LIMIT, "output element count overflows");
         numel *= dims[d];
     }
     size_t nb;

@@ -13,9 +13,6 @@
  * below this, thread hand-off costs more than it saves. */
 #define YQK_GRAIN_BYTES ((int64_t)32 * 1024)
 
-/* Same message format as yq_node_fail ("node 'n' (Op): ..."), for code that
- * has only the node (run/prepare). */
-yq_status yqk_fail(const yq_node *n, yq_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Tensor views of a node's inputs for infer: dtype/dims of every present
  * input, data only where the input is a constant (NULL otherwise). Omitted

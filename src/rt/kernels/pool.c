@@ -33,33 +33,12 @@ typedef struct pool_geom {
     int storage_order;
 } pool_geom;
 
-__attribute__((format(printf, 3, 4))) static yq_status node_fail(const yq_node *n, yq_status st, const char *fmt,
-                                                                  ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return yq_fail(st, "node '%s' (%s): %s", n->name ? n->name : "", n->op_type, msg);
-}
-
-static yq_status ints_attr(const yq_node *n, const char *name, int want, int64_t def, int64_t *dst) {
-    const int64_t *v;
-    int cnt = yq_attr_ints(n, name, &v);
-    if (cnt < 0) {
-        for (int i = 0; i < want; i++) dst[i] = def;
-        return YQ_OK;
-    }
-    if (cnt != want) return node_fail(n, YQ_ERR_INVALID, "attribute %s has %d values, expected %d", name, cnt, want);
-    for (int i = 0; i < want; i++) dst[i] = v[i];
-    return YQ_OK;
-}
 
 /* Geometry of a MaxPool/AveragePool node from its attributes and X's shape. */
 static yq_status pool_geometry(const yq_node *n, int xrank, const int64_t *xd, int is_max, pool_geom *g) {
     memset(g, 0, sizeof *g);
     if (xrank < 3 || xrank - 2 > POOL_MAX_SPATIAL)
-        return node_fail(n, xrank < 3 ? YQ_ERR_INVALID : YQ_ERR_UNSUPPORTED,
+        return yq_node_errorf(n, xrank < 3 ? YQ_ERR_INVALID : YQ_ERR_UNSUPPORTED,
                          "input X has rank %d; expected [N, C, spatial...] with 1 to %d spatial axes", xrank,
                          POOL_MAX_SPATIAL);
     const int nd = xrank - 2;
@@ -70,27 +49,27 @@ static yq_status pool_geometry(const yq_node *n, int xrank, const int64_t *xd, i
     for (int i = 0; i < nd; i++) g->in[i] = xd[2 + i];
     const int64_t *ks;
     int nk = yq_attr_ints(n, "kernel_shape", &ks);
-    if (nk < 0) return node_fail(n, YQ_ERR_INVALID, "attribute kernel_shape is required");
-    if (nk != nd) return node_fail(n, YQ_ERR_INVALID, "kernel_shape has %d values for %d spatial axes", nk, nd);
+    if (nk < 0) return yq_node_errorf(n, YQ_ERR_INVALID, "attribute kernel_shape is required");
+    if (nk != nd) return yq_node_errorf(n, YQ_ERR_INVALID, "kernel_shape has %d values for %d spatial axes", nk, nd);
     for (int i = 0; i < nd; i++) g->k[i] = ks[i];
-    YQ_TRY(ints_attr(n, "strides", nd, 1, g->s));
-    YQ_TRY(ints_attr(n, "dilations", nd, 1, g->d));
-    YQ_TRY(ints_attr(n, "pads", 2 * nd, 0, g->pads));
+    YQ_TRY(yq_node_ints_exact(n, "strides", nd, 1, g->s));
+    YQ_TRY(yq_node_ints_exact(n, "dilations", nd, 1, g->d));
+    YQ_TRY(yq_node_ints_exact(n, "pads", 2 * nd, 0, g->pads));
     const int ceil_mode = yq_attr_int(n, "ceil_mode", 0) != 0;
     g->count_include_pad = yq_attr_int(n, "count_include_pad", 0) != 0;
     g->storage_order = (int)yq_attr_int(n, "storage_order", 0);
     if (g->storage_order != 0 && g->storage_order != 1)
-        return node_fail(n, YQ_ERR_INVALID, "storage_order must be 0 or 1");
+        return yq_node_errorf(n, YQ_ERR_INVALID, "storage_order must be 0 or 1");
     for (int i = 0; i < nd; i++) {
         if (g->k[i] < 1 || g->s[i] < 1 || g->d[i] < 1)
-            return node_fail(n, YQ_ERR_INVALID, "kernel sizes, strides and dilations must be >= 1");
-        if (g->pads[i] < 0 || g->pads[nd + i] < 0) return node_fail(n, YQ_ERR_INVALID, "negative pads");
+            return yq_node_errorf(n, YQ_ERR_INVALID, "kernel sizes, strides and dilations must be >= 1");
+        if (g->pads[i] < 0 || g->pads[nd + i] < 0) return yq_node_errorf(n, YQ_ERR_INVALID, "negative pads");
     }
     const char *ap = yq_attr_string(n, "auto_pad", "NOTSET");
     const int same_upper = !strcmp(ap, "SAME_UPPER"), same_lower = !strcmp(ap, "SAME_LOWER");
     const int valid = !strcmp(ap, "VALID");
     if (!same_upper && !same_lower && !valid && strcmp(ap, "NOTSET") != 0)
-        return node_fail(n, YQ_ERR_INVALID, "unknown auto_pad '%s'", ap);
+        return yq_node_errorf(n, YQ_ERR_INVALID, "unknown auto_pad '%s'", ap);
     for (int i = 0; i < nd; i++) {
         const int64_t span = (g->k[i] - 1) * g->d[i] + 1;
         if (same_upper || same_lower) {
@@ -103,7 +82,7 @@ static yq_status pool_geometry(const yq_node *n, int xrank, const int64_t *xd, i
         if (valid) g->pads[i] = g->pads[nd + i] = 0;
         const int64_t padded = g->in[i] + g->pads[i] + g->pads[nd + i];
         if (padded < span)
-            return node_fail(n, YQ_ERR_INVALID, "kernel %lld (dilation %lld) does not fit padded input %lld on axis %d",
+            return yq_node_errorf(n, YQ_ERR_INVALID, "kernel %lld (dilation %lld) does not fit padded input %lld on axis %d",
                              (long long)g->k[i], (long long)g->d[i], (long long)padded, i);
         if (ceil_mode && !valid) {
             g->out[i] = (padded - span + g->s[i] - 1) / g->s[i] + 1;
@@ -124,10 +103,14 @@ static inline float load_elem(yq_dtype dt, const void *p, int64_t i) {
     default: return ((const float *)p)[i];
     }
 }
+/* Integer outputs saturate: a max window that holds only padding (possible
+ * with dilations) yields -inf, which becomes the type's lowest value rather
+ * than an out-of-range conversion. */
+static inline float clamp_to(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v == v ? v : 0.0f; }
 static inline void store_elem(yq_dtype dt, void *p, int64_t i, float v) {
     switch (dt) {
-    case YQ_DT_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
-    case YQ_DT_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case YQ_DT_INT8: ((int8_t *)p)[i] = (int8_t)clamp_to(v, -128.0f, 127.0f); break;
+    case YQ_DT_UINT8: ((uint8_t *)p)[i] = (uint8_t)clamp_to(v, 0.0f, 255.0f); break;
     default: ((float *)p)[i] = v; break;
     }
 }

@@ -349,7 +349,7 @@ static yq_status resize_plan_make(const yq_node *n, int64_t opset, const yq_tens
     static const char *const modes[] = {"nearest", "linear", "cubic"};
     const char *mode = yq_attr_string(n, "mode", "nearest");
     p->mode = pick(mode, modes, opset < 11 ? 2 : 3);
-    if (p->mode < 0) return yqk_fail(n, YQ_ERR_INVALID, "unknown mode '%s'", mode);
+    if (p->mode < 0) return yq_node_errorf(n, YQ_ERR_INVALID, "unknown mode '%s'", mode);
     p->cubic_a = yq_attr_float(n, "cubic_coeff_a", -0.75f);
     p->exclude_outside = yq_attr_int(n, "exclude_outside", 0) != 0;
     p->extrap = yq_attr_float(n, "extrapolation_value", 0.0f);
@@ -369,9 +369,9 @@ static yq_status resize_plan_make(const yq_node *n, int64_t opset, const yq_tens
         const char *nm = yq_attr_string(n, "nearest_mode", "round_prefer_floor");
         p->ctm = pick(ctm, ctms, 7);
         if (p->ctm < 0 || (p->ctm == CTM_HALF_PIXEL_SYM && opset < 19))
-            return yqk_fail(n, YQ_ERR_INVALID, "unknown coordinate_transformation_mode '%s'", ctm);
+            return yq_node_errorf(n, YQ_ERR_INVALID, "unknown coordinate_transformation_mode '%s'", ctm);
         p->nmode = pick(nm, nms, 4);
-        if (p->nmode < 0) return yqk_fail(n, YQ_ERR_INVALID, "unknown nearest_mode '%s'", nm);
+        if (p->nmode < 0) return yq_node_errorf(n, YQ_ERR_INVALID, "unknown nearest_mode '%s'", nm);
         scales_at = 2;
         sizes_at = 3;
     }
@@ -382,14 +382,14 @@ static yq_status resize_plan_make(const yq_node *n, int64_t opset, const yq_tens
     const int64_t *av;
     int acnt = opset >= 18 ? yq_attr_ints(n, "axes", &av) : -1;
     if (acnt >= 0) {
-        if (acnt > r) return yqk_fail(n, YQ_ERR_INVALID, "axes has %d entries for a rank-%d input", acnt, r);
+        if (acnt > r) return yq_node_errorf(n, YQ_ERR_INVALID, "axes has %d entries for a rank-%d input", acnt, r);
         YQ_TRY(yqk_axes(n, av, acnt, r, axes, NULL));
         naxes = acnt;
     }
 
     if (p->ctm == CTM_TF_CROP) {
         if (!yqk_present(n, in, nin, 1) || yq_tensor_numel(&in[1]) != 2 * naxes || !yq_dtype_is_float(in[1].dtype))
-            return yqk_fail(n, YQ_ERR_INVALID, "tf_crop_and_resize needs a float roi with %d entries", 2 * naxes);
+            return yq_node_errorf(n, YQ_ERR_INVALID, "tf_crop_and_resize needs a float roi with %d entries", 2 * naxes);
         for (int i = 0; i < naxes; i++) {
             p->roi_start[axes[i]] = yq_elem_as_double(in[1].dtype, in[1].data, i);
             p->roi_end[axes[i]] = yq_elem_as_double(in[1].dtype, in[1].data, naxes + i);
@@ -399,29 +399,29 @@ static yq_status resize_plan_make(const yq_node *n, int64_t opset, const yq_tens
     const int have_scales = yqk_present(n, in, nin, scales_at) && yq_tensor_numel(&in[scales_at]) > 0;
     const int have_sizes = sizes_at >= 0 && yqk_present(n, in, nin, sizes_at) && yq_tensor_numel(&in[sizes_at]) > 0;
     if (have_scales == have_sizes)
-        return yqk_fail(n, YQ_ERR_INVALID, have_scales ? "only one of scales and sizes may be given"
+        return yq_node_errorf(n, YQ_ERR_INVALID, have_scales ? "only one of scales and sizes may be given"
                                                        : "one of scales and sizes must be given");
     if (have_scales) {
         const yq_tensor *s = &in[scales_at];
-        if (!yq_dtype_is_float(s->dtype)) return yqk_fail(n, YQ_ERR_INVALID, "scales must be float");
+        if (!yq_dtype_is_float(s->dtype)) return yq_node_errorf(n, YQ_ERR_INVALID, "scales must be float");
         if (yq_tensor_numel(s) != naxes)
-            return yqk_fail(n, YQ_ERR_INVALID, "scales has %lld entries for %d axes", (long long)yq_tensor_numel(s),
+            return yq_node_errorf(n, YQ_ERR_INVALID, "scales has %lld entries for %d axes", (long long)yq_tensor_numel(s),
                             naxes);
         for (int i = 0; i < naxes; i++) {
             const int d = axes[i];
             double v = yq_elem_as_double(s->dtype, s->data, i);
-            if (!(v > 0) || !isfinite(v)) return yqk_fail(n, YQ_ERR_INVALID, "scales[%d] = %g must be > 0", i, v);
+            if (!(v > 0) || !isfinite(v)) return yq_node_errorf(n, YQ_ERR_INVALID, "scales[%d] = %g must be > 0", i, v);
             double w = v * (double)x->dims[d];
-            if (w > (double)((int64_t)1 << 40)) return yqk_fail(n, YQ_ERR_LIMIT, "output too large");
+            if (w > (double)((int64_t)1 << 40)) return yq_node_errorf(n, YQ_ERR_LIMIT, "output too large");
             p->scale[d] = v;
             p->out_width[d] = w;
             p->out_dims[d] = (int64_t)floor(w);
         }
     } else {
         const yq_tensor *s = &in[sizes_at];
-        if (s->dtype != YQ_DT_INT64) return yqk_fail(n, YQ_ERR_INVALID, "sizes must be int64");
+        if (s->dtype != YQ_DT_INT64) return yq_node_errorf(n, YQ_ERR_INVALID, "sizes must be int64");
         if (yq_tensor_numel(s) != naxes)
-            return yqk_fail(n, YQ_ERR_INVALID, "sizes has %lld entries for %d axes", (long long)yq_tensor_numel(s),
+            return yq_node_errorf(n, YQ_ERR_INVALID, "sizes has %lld entries for %d axes", (long long)yq_tensor_numel(s),
                             naxes);
         const int64_t *sz = s->data;
         static const char *const kars[] = {"stretch", "not_larger", "not_smaller"};
@@ -429,14 +429,14 @@ static yq_status resize_plan_make(const yq_node *n, int64_t opset, const yq_tens
         if (opset >= 18) {
             const char *k = yq_attr_string(n, "keep_aspect_ratio_policy", "stretch");
             kar = pick(k, kars, 3);
-            if (kar < 0) return yqk_fail(n, YQ_ERR_INVALID, "unknown keep_aspect_ratio_policy '%s'", k);
+            if (kar < 0) return yq_node_errorf(n, YQ_ERR_INVALID, "unknown keep_aspect_ratio_policy '%s'", k);
         }
         double common = kar == 1 ? INFINITY : 0;
         for (int i = 0; i < naxes; i++) {
             const int d = axes[i];
-            if (sz[i] < 0) return yqk_fail(n, YQ_ERR_INVALID, "sizes[%d] = %lld is negative", i, (long long)sz[i]);
+            if (sz[i] < 0) return yq_node_errorf(n, YQ_ERR_INVALID, "sizes[%d] = %lld is negative", i, (long long)sz[i]);
             if (x->dims[d] == 0 && sz[i] != 0)
-                return yqk_fail(n, YQ_ERR_INVALID, "axis %d is empty and cannot be resized to %lld", d,
+                return yq_node_errorf(n, YQ_ERR_INVALID, "axis %d is empty and cannot be resized to %lld", d,
                                 (long long)sz[i]);
             double ratio = x->dims[d] ? (double)sz[i] / (double)x->dims[d] : 1.0;
             if (kar == 1 && ratio < common) common = ratio;
@@ -456,7 +456,7 @@ static yq_status resize_plan_make(const yq_node *n, int64_t opset, const yq_tens
     if (p->mode != MODE_NEAREST && opset >= 18 && yq_attr_int(n, "antialias", 0) != 0)
         for (int d = 0; d < r; d++)
             if (p->scale[d] < 1)
-                return yqk_fail(n, YQ_ERR_UNSUPPORTED, "antialiased downsampling is not supported");
+                return yq_node_errorf(n, YQ_ERR_UNSUPPORTED, "antialiased downsampling is not supported");
     return YQ_OK;
 }
 
@@ -728,13 +728,13 @@ static void run_taps(yq_run_ctx *c, const resize_state *st, float *scratch) {
 
 static yq_status resize_run(yq_run_ctx *c) {
     const resize_state *st = c->state;
-    if (!st) return yqk_fail(c->node, YQ_ERR_INTERNAL, "run without prepare");
+    if (!st) return yq_node_errorf(c->node, YQ_ERR_INTERNAL, "run without prepare");
     const resize_plan *p = &st->plan;
     const yq_tensor *x = &c->in[0];
     const int64_t nin = yq_numel(p->rank, p->in_dims), nout = yq_numel(p->rank, p->out_dims);
     if (nout == 0) return YQ_OK;
     if (uses_taps(p)) {
-        if (!c->scratch) return yqk_fail(c->node, YQ_ERR_INTERNAL, "run without scratch memory");
+        if (!c->scratch) return yq_node_errorf(c->node, YQ_ERR_INTERNAL, "run without scratch memory");
         run_taps(c, st, c->scratch);
         return YQ_OK;
     }
@@ -748,7 +748,7 @@ static yq_status resize_run(yq_run_ctx *c) {
         yq_resize_linear_f32(c->pool, p->rank, p->in_dims, p->out_dims, tab, x->data, c->out[0].data);
         return YQ_OK;
     }
-    if (!c->scratch) return yqk_fail(c->node, YQ_ERR_INTERNAL, "run without scratch memory");
+    if (!c->scratch) return yq_node_errorf(c->node, YQ_ERR_INTERNAL, "run without scratch memory");
     float *fin = c->scratch, *fout = fin + nin;
     to_f32(x->dtype, x->data, fin, nin);
     yq_resize_linear_f32(c->pool, p->rank, p->in_dims, p->out_dims, tab, fin, fout);

@@ -256,7 +256,7 @@ static size_t esize_of(const yq_tensor *t) { return yq_dtype_size(t->dtype); }
 
 static yq_status check_esize(const yq_node *n, yq_dtype dt) {
     if (yq_dtype_size(dt) == 0)
-        return yqk_fail(n, YQ_ERR_UNSUPPORTED, "element type %s is not supported", yq_dtype_name(dt));
+        return yq_node_errorf(n, YQ_ERR_UNSUPPORTED, "element type %s is not supported", yq_dtype_name(dt));
     return YQ_OK;
 }
 
@@ -283,37 +283,37 @@ static yq_status reshape_plan(const yq_node *n, int64_t opset, const yq_tensor *
     for (int i = 0; i < cnt; i++) {
         int64_t v = want[i];
         if (v == -1) {
-            if (infer_at >= 0) return yqk_fail(n, YQ_ERR_INVALID, "shape has more than one -1");
+            if (infer_at >= 0) return yq_node_errorf(n, YQ_ERR_INVALID, "shape has more than one -1");
             infer_at = i;
             dims[i] = 1;
             continue;
         }
-        if (v < -1) return yqk_fail(n, YQ_ERR_INVALID, "shape[%d] = %lld is invalid", i, (long long)v);
+        if (v < -1) return yq_node_errorf(n, YQ_ERR_INVALID, "shape[%d] = %lld is invalid", i, (long long)v);
         if (v == 0 && !allowzero) {
             if (i >= x->rank)
-                return yqk_fail(n, YQ_ERR_INVALID, "shape[%d] = 0 copies a dimension the rank-%d input lacks", i,
+                return yq_node_errorf(n, YQ_ERR_INVALID, "shape[%d] = 0 copies a dimension the rank-%d input lacks", i,
                                 x->rank);
             v = x->dims[i];
         } else if (v == 0) {
             has_zero = 1;
         }
         dims[i] = v;
-        if (v != 0 && known > INT64_MAX / v) return yqk_fail(n, YQ_ERR_LIMIT, "shape product overflows");
+        if (v != 0 && known > INT64_MAX / v) return yq_node_errorf(n, YQ_ERR_LIMIT, "shape product overflows");
         known *= v;
     }
     int64_t total = yq_tensor_numel(x);
     char sa[160], sb[160];
     if (infer_at >= 0) {
         if (has_zero)
-            return yqk_fail(n, YQ_ERR_INVALID, "with allowzero=1 the shape cannot hold both 0 and -1");
+            return yq_node_errorf(n, YQ_ERR_INVALID, "with allowzero=1 the shape cannot hold both 0 and -1");
         if (known == 0 || total % known != 0)
-            return yqk_fail(n, YQ_ERR_INVALID, "cannot reshape %s into %s: the -1 dimension is not a whole number",
+            return yq_node_errorf(n, YQ_ERR_INVALID, "cannot reshape %s into %s: the -1 dimension is not a whole number",
                             yq_dims_str(x->rank, x->dims, sa, sizeof sa), yq_dims_str(cnt, want, sb, sizeof sb));
         dims[infer_at] = total / known;
         known = total;
     }
     if (known != total)
-        return yqk_fail(n, YQ_ERR_INVALID, "cannot reshape %s (%lld elements) into %s (%lld elements)",
+        return yq_node_errorf(n, YQ_ERR_INVALID, "cannot reshape %s (%lld elements) into %s (%lld elements)",
                         yq_dims_str(x->rank, x->dims, sa, sizeof sa), (long long)total,
                         yq_dims_str(cnt, dims, sb, sizeof sb), (long long)known);
     *rank = cnt;
@@ -367,7 +367,7 @@ static yq_status axes_arg(const yq_node *n, int64_t opset, const yq_tensor *in, 
         const int64_t *v;
         int cnt = yq_attr_ints(n, "axes", &v);
         if (cnt < 0) return YQ_OK;
-        if (cnt > 2 * YQ_MAX_RANK) return yqk_fail(n, YQ_ERR_INVALID, "too many axes (%d)", cnt);
+        if (cnt > 2 * YQ_MAX_RANK) return yq_node_errorf(n, YQ_ERR_INVALID, "too many axes (%d)", cnt);
         memcpy(axes, v, (size_t)cnt * sizeof *axes);
         *naxes = cnt;
         *present = 1;
@@ -390,7 +390,7 @@ static yq_status squeeze_plan(const yq_node *n, int64_t opset, const yq_tensor *
         YQ_TRY(yqk_axes(n, axes, naxes, x->rank, NULL, mask));
         for (int d = 0; d < x->rank; d++)
             if (mask[d] && x->dims[d] != 1)
-                return yqk_fail(n, YQ_ERR_INVALID, "cannot squeeze axis %d of size %lld (must be 1)", d,
+                return yq_node_errorf(n, YQ_ERR_INVALID, "cannot squeeze axis %d of size %lld (must be 1)", d,
                                 (long long)x->dims[d]);
     } else {
         /* no axes (or an empty list): every unit dimension goes */
@@ -422,7 +422,7 @@ static yq_status unsqueeze_plan(const yq_node *n, int64_t opset, const yq_tensor
     int naxes, present;
     YQ_TRY(axes_arg(n, opset, in, nin, axes, &naxes, &present));
     if (!present)
-        return yqk_fail(n, YQ_ERR_INVALID, opset < 13 ? "the axes attribute is required" : "the axes input is required");
+        return yq_node_errorf(n, YQ_ERR_INVALID, opset < 13 ? "the axes attribute is required" : "the axes input is required");
     const yq_tensor *x = &in[0];
     int r = x->rank + naxes;
     YQ_TRY(yqk_check_rank(n, r));
@@ -458,11 +458,11 @@ static yq_status transpose_perm(const yq_node *n, int rank, int *perm) {
         return YQ_OK;
     }
     if (cnt != rank)
-        return yqk_fail(n, YQ_ERR_INVALID, "perm has %d entries for a rank-%d input", cnt, rank);
+        return yq_node_errorf(n, YQ_ERR_INVALID, "perm has %d entries for a rank-%d input", cnt, rank);
     unsigned char seen[YQ_MAX_RANK] = {0};
     for (int i = 0; i < rank; i++) {
         if (p[i] < 0 || p[i] >= rank || seen[p[i]])
-            return yqk_fail(n, YQ_ERR_INVALID, "perm is not a permutation of 0..%d (entry %d is %lld)", rank - 1, i,
+            return yq_node_errorf(n, YQ_ERR_INVALID, "perm is not a permutation of 0..%d (entry %d is %lld)", rank - 1, i,
                             (long long)p[i]);
         seen[p[i]] = 1;
         perm[i] = (int)p[i];
@@ -574,9 +574,9 @@ typedef struct split_plan {
 static yq_status split_plan_make(const yq_node *n, int64_t opset, const yq_tensor *in, int nin, split_plan *p) {
     const yq_tensor *x = &in[0];
     p->nout = n->noutputs;
-    if (p->nout < 1) return yqk_fail(n, YQ_ERR_INVALID, "expects at least one output");
-    if (p->nout > MAX_SPLIT) return yqk_fail(n, YQ_ERR_LIMIT, "more than %d outputs", MAX_SPLIT);
-    if (x->rank < 1) return yqk_fail(n, YQ_ERR_INVALID, "input must have rank >= 1");
+    if (p->nout < 1) return yq_node_errorf(n, YQ_ERR_INVALID, "expects at least one output");
+    if (p->nout > MAX_SPLIT) return yq_node_errorf(n, YQ_ERR_LIMIT, "more than %d outputs", MAX_SPLIT);
+    if (x->rank < 1) return yq_node_errorf(n, YQ_ERR_INVALID, "input must have rank >= 1");
     YQ_TRY(yqk_axis(n, yq_attr_int(n, "axis", 0), x->rank, "axis", &p->axis));
     const int64_t dim = x->dims[p->axis];
     int have_split = 0, cnt = 0;
@@ -584,7 +584,7 @@ static yq_status split_plan_make(const yq_node *n, int64_t opset, const yq_tenso
         const int64_t *v;
         cnt = yq_attr_ints(n, "split", &v);
         if (cnt >= 0) {
-            if (cnt > MAX_SPLIT) return yqk_fail(n, YQ_ERR_LIMIT, "split has more than %d entries", MAX_SPLIT);
+            if (cnt > MAX_SPLIT) return yq_node_errorf(n, YQ_ERR_LIMIT, "split has more than %d entries", MAX_SPLIT);
             memcpy(p->sizes, v, (size_t)cnt * sizeof *v);
             have_split = 1;
         }
@@ -593,36 +593,36 @@ static yq_status split_plan_make(const yq_node *n, int64_t opset, const yq_tenso
         have_split = 1;
     }
     const yq_attr *num = opset >= 18 ? yq_node_attr(n, "num_outputs") : NULL;
-    if (have_split && num) return yqk_fail(n, YQ_ERR_INVALID, "split and num_outputs cannot both be given");
+    if (have_split && num) return yq_node_errorf(n, YQ_ERR_INVALID, "split and num_outputs cannot both be given");
     if (have_split) {
         if (cnt != p->nout)
-            return yqk_fail(n, YQ_ERR_INVALID, "split has %d entries for %d outputs", cnt, p->nout);
+            return yq_node_errorf(n, YQ_ERR_INVALID, "split has %d entries for %d outputs", cnt, p->nout);
         int64_t sum = 0;
         for (int i = 0; i < cnt; i++) {
             if (p->sizes[i] < 0)
-                return yqk_fail(n, YQ_ERR_INVALID, "split[%d] = %lld is negative", i, (long long)p->sizes[i]);
+                return yq_node_errorf(n, YQ_ERR_INVALID, "split[%d] = %lld is negative", i, (long long)p->sizes[i]);
             sum += p->sizes[i];
         }
         if (sum != dim)
-            return yqk_fail(n, YQ_ERR_INVALID, "split sizes add up to %lld but axis %d has %lld", (long long)sum,
+            return yq_node_errorf(n, YQ_ERR_INVALID, "split sizes add up to %lld but axis %d has %lld", (long long)sum,
                             p->axis, (long long)dim);
         return YQ_OK;
     }
     if (num) {
         /* opset 18: chunks of ceil(dim / num_outputs), the last one smaller */
         if (num->i != p->nout)
-            return yqk_fail(n, YQ_ERR_INVALID, "num_outputs is %lld but the node has %d outputs", (long long)num->i,
+            return yq_node_errorf(n, YQ_ERR_INVALID, "num_outputs is %lld but the node has %d outputs", (long long)num->i,
                             p->nout);
         int64_t chunk = (dim + p->nout - 1) / p->nout;
         int64_t last = dim - chunk * (p->nout - 1);
         if (last < 0)
-            return yqk_fail(n, YQ_ERR_INVALID, "axis %d of size %lld cannot be split into %d chunks of %lld",
+            return yq_node_errorf(n, YQ_ERR_INVALID, "axis %d of size %lld cannot be split into %d chunks of %lld",
                             p->axis, (long long)dim, p->nout, (long long)chunk);
         for (int i = 0; i < p->nout; i++) p->sizes[i] = i == p->nout - 1 ? last : chunk;
         return YQ_OK;
     }
     if (dim % p->nout != 0)
-        return yqk_fail(n, YQ_ERR_INVALID, "axis %d of size %lld does not split evenly into %d outputs", p->axis,
+        return yq_node_errorf(n, YQ_ERR_INVALID, "axis %d of size %lld does not split evenly into %d outputs", p->axis,
                         (long long)dim, p->nout);
     for (int i = 0; i < p->nout; i++) p->sizes[i] = dim / p->nout;
     return YQ_OK;
@@ -693,27 +693,27 @@ static yq_status slice_plan_make(const yq_node *n, int64_t opset, const yq_tenso
     if (opset < 10) {
         const int64_t *v;
         ns = yq_attr_ints(n, "starts", &v);
-        if (ns < 0 || ns > 2 * YQ_MAX_RANK) return yqk_fail(n, YQ_ERR_INVALID, "the starts attribute is missing or too long");
+        if (ns < 0 || ns > 2 * YQ_MAX_RANK) return yq_node_errorf(n, YQ_ERR_INVALID, "the starts attribute is missing or too long");
         memcpy(starts, v, (size_t)ns * sizeof *v);
         ne = yq_attr_ints(n, "ends", &v);
-        if (ne < 0 || ne > 2 * YQ_MAX_RANK) return yqk_fail(n, YQ_ERR_INVALID, "the ends attribute is missing or too long");
+        if (ne < 0 || ne > 2 * YQ_MAX_RANK) return yq_node_errorf(n, YQ_ERR_INVALID, "the ends attribute is missing or too long");
         memcpy(ends, v, (size_t)ne * sizeof *v);
         na = yq_attr_ints(n, "axes", &v);
-        if (na > 2 * YQ_MAX_RANK) return yqk_fail(n, YQ_ERR_INVALID, "the axes attribute is too long");
+        if (na > 2 * YQ_MAX_RANK) return yq_node_errorf(n, YQ_ERR_INVALID, "the axes attribute is too long");
         if (na > 0) memcpy(axes, v, (size_t)na * sizeof *v);
     } else {
         if (!yqk_present(n, in, nin, 1) || !yqk_present(n, in, nin, 2))
-            return yqk_fail(n, YQ_ERR_INVALID, "inputs starts and ends are required");
+            return yq_node_errorf(n, YQ_ERR_INVALID, "inputs starts and ends are required");
         YQ_TRY(yqk_read_ints(n, &in[1], "starts", starts, 2 * YQ_MAX_RANK, &ns));
         YQ_TRY(yqk_read_ints(n, &in[2], "ends", ends, 2 * YQ_MAX_RANK, &ne));
         if (yqk_present(n, in, nin, 3)) YQ_TRY(yqk_read_ints(n, &in[3], "axes", axes, 2 * YQ_MAX_RANK, &na));
         if (yqk_present(n, in, nin, 4)) YQ_TRY(yqk_read_ints(n, &in[4], "steps", steps, 2 * YQ_MAX_RANK, &nst));
     }
-    if (ne != ns) return yqk_fail(n, YQ_ERR_INVALID, "starts has %d entries but ends has %d", ns, ne);
-    if (na >= 0 && na != ns) return yqk_fail(n, YQ_ERR_INVALID, "starts has %d entries but axes has %d", ns, na);
-    if (nst >= 0 && nst != ns) return yqk_fail(n, YQ_ERR_INVALID, "starts has %d entries but steps has %d", ns, nst);
+    if (ne != ns) return yq_node_errorf(n, YQ_ERR_INVALID, "starts has %d entries but ends has %d", ns, ne);
+    if (na >= 0 && na != ns) return yq_node_errorf(n, YQ_ERR_INVALID, "starts has %d entries but axes has %d", ns, na);
+    if (nst >= 0 && nst != ns) return yq_node_errorf(n, YQ_ERR_INVALID, "starts has %d entries but steps has %d", ns, nst);
     if (na < 0) {
-        if (ns > r) return yqk_fail(n, YQ_ERR_INVALID, "%d starts for a rank-%d input", ns, r);
+        if (ns > r) return yq_node_errorf(n, YQ_ERR_INVALID, "%d starts for a rank-%d input", ns, r);
         for (int i = 0; i < ns; i++) axes[i] = i;
     }
     int norm[2 * YQ_MAX_RANK];
@@ -728,7 +728,7 @@ static yq_status slice_plan_make(const yq_node *n, int64_t opset, const yq_tenso
         const int d = norm[i];
         const int64_t dim = x->dims[d];
         const int64_t step = nst >= 0 ? steps[i] : 1;
-        if (step == 0) return yqk_fail(n, YQ_ERR_INVALID, "steps[%d] is 0", i);
+        if (step == 0) return yq_node_errorf(n, YQ_ERR_INVALID, "steps[%d] is 0", i);
         int64_t s = starts[i], e = ends[i];
         /* numpy rules: negative counts from the end, then clamp; a negative
          * step walks backwards and may end just before index 0 (-1). */
@@ -794,12 +794,12 @@ static yq_status tile_plan(const yq_node *n, const yq_tensor *in, int64_t *reps,
     const yq_tensor *x = &in[0];
     int cnt;
     YQ_TRY(yqk_read_ints(n, &in[1], "repeats", reps, YQ_MAX_RANK, &cnt));
-    if (in[1].dtype != YQ_DT_INT64) return yqk_fail(n, YQ_ERR_INVALID, "repeats must be int64");
+    if (in[1].dtype != YQ_DT_INT64) return yq_node_errorf(n, YQ_ERR_INVALID, "repeats must be int64");
     if (cnt != x->rank)
-        return yqk_fail(n, YQ_ERR_INVALID, "repeats has %d entries for a rank-%d input", cnt, x->rank);
+        return yq_node_errorf(n, YQ_ERR_INVALID, "repeats has %d entries for a rank-%d input", cnt, x->rank);
     for (int d = 0; d < x->rank; d++) {
-        if (reps[d] < 0) return yqk_fail(n, YQ_ERR_INVALID, "repeats[%d] = %lld is negative", d, (long long)reps[d]);
-        if (reps[d] != 0 && x->dims[d] > INT64_MAX / reps[d]) return yqk_fail(n, YQ_ERR_LIMIT, "output too large");
+        if (reps[d] < 0) return yq_node_errorf(n, YQ_ERR_INVALID, "repeats[%d] = %lld is negative", d, (long long)reps[d]);
+        if (reps[d] != 0 && x->dims[d] > INT64_MAX / reps[d]) return yq_node_errorf(n, YQ_ERR_LIMIT, "output too large");
         dims[d] = x->dims[d] * reps[d];
     }
     return yqk_check_size(n, x->dtype, x->rank, dims);
@@ -845,7 +845,7 @@ static yq_status expand_plan(const yq_node *n, const yq_tensor *in, int *rank, i
     int cnt;
     YQ_TRY(yqk_read_ints(n, &in[1], "shape", want, YQ_MAX_RANK, &cnt));
     for (int i = 0; i < cnt; i++)
-        if (want[i] < 0) return yqk_fail(n, YQ_ERR_INVALID, "shape[%d] = %lld is negative", i, (long long)want[i]);
+        if (want[i] < 0) return yq_node_errorf(n, YQ_ERR_INVALID, "shape[%d] = %lld is negative", i, (long long)want[i]);
     if (yq_broadcast_shape(x->rank, x->dims, cnt, want, rank, dims) != YQ_OK)
         return yq_fail_prefix(YQ_ERR_INVALID, "node '%s' (%s)", n->name, n->op_type);
     return yqk_check_size(n, x->dtype, *rank, dims);
@@ -944,25 +944,25 @@ static yq_status constant_value(const yq_node *n, yq_tensor *t, void **owned) {
     for (int k = 0; k < 8; k++) {
         const yq_attr *x = yq_node_attr(n, kinds[k]);
         if (!x) continue;
-        if (a) return yqk_fail(n, YQ_ERR_INVALID, "has both %s and %s", kinds[which], kinds[k]);
+        if (a) return yq_node_errorf(n, YQ_ERR_INVALID, "has both %s and %s", kinds[which], kinds[k]);
         a = x;
         which = k;
     }
     *owned = NULL;
     memset(t, 0, sizeof *t);
-    if (!a) return yqk_fail(n, YQ_ERR_INVALID, "has no value attribute");
+    if (!a) return yq_node_errorf(n, YQ_ERR_INVALID, "has no value attribute");
     switch (which) {
     case 0:
         if (a->type != YQ_ATTR_TENSOR || !a->t)
-            return yqk_fail(n, YQ_ERR_INVALID, "attribute value is not a tensor");
+            return yq_node_errorf(n, YQ_ERR_INVALID, "attribute value is not a tensor");
         if (yq_dtype_size(a->t->dtype) == 0)
-            return yqk_fail(n, YQ_ERR_UNSUPPORTED, "constant of type %s is not supported", yq_dtype_name(a->t->dtype));
+            return yq_node_errorf(n, YQ_ERR_UNSUPPORTED, "constant of type %s is not supported", yq_dtype_name(a->t->dtype));
         *t = *a->t;
         return YQ_OK;
     case 1:
     case 3: {
         if (a->type != (which == 1 ? YQ_ATTR_FLOAT : YQ_ATTR_INT))
-            return yqk_fail(n, YQ_ERR_INVALID, "attribute %s has the wrong type", kinds[which]);
+            return yq_node_errorf(n, YQ_ERR_INVALID, "attribute %s has the wrong type", kinds[which]);
         void *d = yq_malloc(8);
         if (!d) return YQ_ERR_NOMEM;
         if (which == 1) {
@@ -979,7 +979,7 @@ static yq_status constant_value(const yq_node *n, yq_tensor *t, void **owned) {
     case 2:
     case 4: {
         if (a->type != (which == 2 ? YQ_ATTR_FLOATS : YQ_ATTR_INTS))
-            return yqk_fail(n, YQ_ERR_INVALID, "attribute %s has the wrong type", kinds[which]);
+            return yq_node_errorf(n, YQ_ERR_INVALID, "attribute %s has the wrong type", kinds[which]);
         size_t es = which == 2 ? sizeof(float) : sizeof(int64_t);
         void *d = yq_malloc(a->n ? (size_t)a->n * es : 1);
         if (!d) return YQ_ERR_NOMEM;
@@ -991,7 +991,7 @@ static yq_status constant_value(const yq_node *n, yq_tensor *t, void **owned) {
         return YQ_OK;
     }
     default:
-        return yqk_fail(n, YQ_ERR_UNSUPPORTED, "%s constants are not supported", kinds[which]);
+        return yq_node_errorf(n, YQ_ERR_UNSUPPORTED, "%s constants are not supported", kinds[which]);
     }
 }
 
@@ -1033,13 +1033,13 @@ static yq_status cos_value(const yq_node *n, yq_dtype *dt, uint8_t *bytes) {
     memset(bytes, 0, 8);
     *dt = YQ_DT_FLOAT;
     if (!a) return YQ_OK;
-    if (a->type != YQ_ATTR_TENSOR || !a->t) return yqk_fail(n, YQ_ERR_INVALID, "attribute value is not a tensor");
+    if (a->type != YQ_ATTR_TENSOR || !a->t) return yq_node_errorf(n, YQ_ERR_INVALID, "attribute value is not a tensor");
     if (yq_tensor_numel(a->t) != 1)
-        return yqk_fail(n, YQ_ERR_INVALID, "attribute value must hold one element, not %lld",
+        return yq_node_errorf(n, YQ_ERR_INVALID, "attribute value must hold one element, not %lld",
                         (long long)yq_tensor_numel(a->t));
     size_t es = yq_dtype_size(a->t->dtype);
     if (es == 0 || es > 8)
-        return yqk_fail(n, YQ_ERR_UNSUPPORTED, "value of type %s is not supported", yq_dtype_name(a->t->dtype));
+        return yq_node_errorf(n, YQ_ERR_UNSUPPORTED, "value of type %s is not supported", yq_dtype_name(a->t->dtype));
     *dt = a->t->dtype;
     memcpy(bytes, a->t->data, es);
     return YQ_OK;
@@ -1106,25 +1106,25 @@ static yq_status range_count(const yq_node *n, const yq_tensor *in, int64_t *cou
     yq_dtype dt = in[0].dtype;
     for (int i = 0; i < 3; i++) {
         if (in[i].dtype != dt)
-            return yqk_fail(n, YQ_ERR_INVALID, "inputs must share one type (input %d is %s, input 0 is %s)", i,
+            return yq_node_errorf(n, YQ_ERR_INVALID, "inputs must share one type (input %d is %s, input 0 is %s)", i,
                             yq_dtype_name(in[i].dtype), yq_dtype_name(dt));
         if (yq_tensor_numel(&in[i]) != 1)
-            return yqk_fail(n, YQ_ERR_INVALID, "input %d must be a scalar", i);
+            return yq_node_errorf(n, YQ_ERR_INVALID, "input %d must be a scalar", i);
     }
     if (dt == YQ_DT_FLOAT || dt == YQ_DT_DOUBLE) {
         double s = yq_elem_as_double(dt, in[0].data, 0), l = yq_elem_as_double(dt, in[1].data, 0),
                d = yq_elem_as_double(dt, in[2].data, 0);
         if (d == 0 || !isfinite(s) || !isfinite(l) || !isfinite(d))
-            return yqk_fail(n, YQ_ERR_INVALID, "start, limit and delta must be finite and delta non-zero");
+            return yq_node_errorf(n, YQ_ERR_INVALID, "start, limit and delta must be finite and delta non-zero");
         double cnt = ceil((l - s) / d);
-        if (cnt > (double)((int64_t)1 << 40)) return yqk_fail(n, YQ_ERR_LIMIT, "output too large");
+        if (cnt > (double)((int64_t)1 << 40)) return yq_node_errorf(n, YQ_ERR_LIMIT, "output too large");
         *count = cnt > 0 ? (int64_t)cnt : 0;
         return YQ_OK;
     }
     if (dt == YQ_DT_INT16 || dt == YQ_DT_INT32 || dt == YQ_DT_INT64) {
         int64_t s = yq_elem_as_int64(dt, in[0].data, 0), l = yq_elem_as_int64(dt, in[1].data, 0),
                 d = yq_elem_as_int64(dt, in[2].data, 0);
-        if (d == 0) return yqk_fail(n, YQ_ERR_INVALID, "delta is 0");
+        if (d == 0) return yq_node_errorf(n, YQ_ERR_INVALID, "delta is 0");
         uint64_t diff, step;
         if (d > 0 && l > s) {
             diff = (uint64_t)l - (uint64_t)s;
@@ -1137,11 +1137,11 @@ static yq_status range_count(const yq_node *n, const yq_tensor *in, int64_t *cou
             return YQ_OK;
         }
         uint64_t cnt = diff / step + (diff % step != 0);
-        if (cnt > ((uint64_t)1 << 40)) return yqk_fail(n, YQ_ERR_LIMIT, "output too large");
+        if (cnt > ((uint64_t)1 << 40)) return yq_node_errorf(n, YQ_ERR_LIMIT, "output too large");
         *count = (int64_t)cnt;
         return YQ_OK;
     }
-    return yqk_fail(n, YQ_ERR_UNSUPPORTED, "type %s is not supported (float, double, int16, int32, int64 are)",
+    return yq_node_errorf(n, YQ_ERR_UNSUPPORTED, "type %s is not supported (float, double, int16, int32, int64 are)",
                     yq_dtype_name(dt));
 }
 
