@@ -10,31 +10,8 @@
 #include "rt/kernels/gemm.h"
 #include "testutil.h"
 
-static uint64_t rng = 0x1234567887654321ull;
-static uint32_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 32);
-}
-static int rnd_int(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
-static float rnd_f(void) { return (float)(rnd() % 2000001) / 1000000.0f - 1.0f; }
-static float *rnd_array(size_t n) {
-    float *a = malloc((n ? n : 1) * sizeof *a);
-    for (size_t i = 0; i < n; i++) a[i] = rnd_f();
-    return a;
-}
-
-static const yq_gemm_isa all_isas[] = {YQ_GEMM_ISA_SCALAR, YQ_GEMM_ISA_AVX2, YQ_GEMM_ISA_AVX512};
-
-/* Set isa if the CPU has it; returns 0 (and restores AUTO) otherwise. */
-static int use_isa(yq_gemm_isa isa) {
-    if (yq_gemm_set_isa(isa) != isa) {
-        yq_gemm_set_isa(YQ_GEMM_ISA_AUTO);
-        return 0;
-    }
-    return 1;
-}
+#define YQT_RNG_SEED 0x1234567887654321ull
+#include "kernel_testkit.h"
 
 typedef struct gemm_case {
     int transA, transB, accumulate, act, with_bias;

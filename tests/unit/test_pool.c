@@ -14,14 +14,8 @@
 #include "rt/ops.h"
 #include "testutil.h"
 
-static uint64_t rng = 0x5EED5EED5EED5EEDull;
-static uint32_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 32);
-}
-static int rnd_int(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+#define YQT_RNG_SEED 0x5EED5EED5EED5EEDull
+#include "kernel_testkit.h"
 static int64_t numel(int rank, const int64_t *d) {
     int64_t n = 1;
     for (int i = 0; i < rank; i++) n *= d[i];
