@@ -139,6 +139,14 @@ static void on_progress(void *arg, const char *stage, int64_t done, int64_t tota
 
 static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
+static void add_counts(cJSON *parent, const char *key, const yq_qcdq_counts *c) {
+    cJSON *o = cJSON_AddObjectToObject(parent, key);
+    cJSON_AddNumberToObject(o, "quantize", c->quantize);
+    cJSON_AddNumberToObject(o, "dequantize", c->dequantize);
+    cJSON_AddNumberToObject(o, "clip", c->clip);
+    cJSON_AddNumberToObject(o, "nodes", c->nodes);
+}
+
 static cJSON *report_json(const yq_ptq_report *r, const char *model, const char *out, int ncalib) {
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "model", model);
@@ -151,13 +159,25 @@ static cJSON *report_json(const yq_ptq_report *r, const char *model, const char 
     cJSON_AddNumberToObject(doc, "weight_bytes", (double)r->weight_bytes);
     cJSON_AddNumberToObject(doc, "float_weight_bytes", (double)r->float_weight_bytes);
     cJSON_AddNumberToObject(doc, "activation_quantizers", r->act_quantizers);
+    /* Q/DQ/Clip and node counts of the graph before and after the clean-up
+     * passes; the flat keys are those of the written file */
     cJSON *cnt = cJSON_AddObjectToObject(doc, "qdq_counts");
-    cJSON_AddNumberToObject(cnt, "quantize_before", r->counts_before_finalize.quantize);
-    cJSON_AddNumberToObject(cnt, "dequantize_before", r->counts_before_finalize.dequantize);
-    cJSON_AddNumberToObject(cnt, "clip_before", r->counts_before_finalize.clip);
     cJSON_AddNumberToObject(cnt, "quantize", r->counts_after.quantize);
     cJSON_AddNumberToObject(cnt, "dequantize", r->counts_after.dequantize);
     cJSON_AddNumberToObject(cnt, "clip", r->counts_after.clip);
+    cJSON_AddNumberToObject(cnt, "nodes", r->counts_after.nodes);
+    add_counts(cnt, "before_cleanup", &r->counts_before_cleanup);
+    add_counts(cnt, "after_cleanup", &r->counts_after);
+    cJSON *cl = cJSON_AddObjectToObject(doc, "cleanup");
+    cJSON_AddNumberToObject(cl, "identity_removed", r->cleanup.identity);
+    cJSON_AddNumberToObject(cl, "cast_removed", r->cleanup.cast);
+    cJSON_AddNumberToObject(cl, "transpose_removed", r->cleanup.transpose);
+    cJSON_AddNumberToObject(cl, "reshape_removed", r->cleanup.reshape);
+    cJSON_AddNumberToObject(cl, "transposes_fused", r->cleanup.transpose_fused);
+    cJSON_AddNumberToObject(cl, "reshapes_fused", r->cleanup.reshape_fused);
+    cJSON_AddNumberToObject(cl, "shape_pairs_removed", r->cleanup.shape_pairs);
+    cJSON_AddNumberToObject(cl, "constants_folded", r->cleanup.folded);
+    cJSON_AddNumberToObject(cl, "dead_removed", r->cleanup.dead);
     cJSON *tm = cJSON_AddObjectToObject(doc, "time_ms");
     cJSON_AddNumberToObject(tm, "calibrate", r->calib_ms);
     cJSON_AddNumberToObject(tm, "quantize", r->quantize_ms);
@@ -198,10 +218,14 @@ static void print_table(const yq_ptq_report *r) {
                l->gptq ? "gptq" : "rtn", (long long)l->params, l->weight_sqnr_db, l->output_sqnr_db);
     }
     printf("model output SQNR %.2f dB on %d calibration image(s); weights %.2f MB (float %.2f MB); "
-           "%d activation quantizer(s); Q/DQ/Clip %d/%d/%d; calibration %.1f s\n",
+           "%d activation quantizer(s); calibration %.1f s\n",
            r->output_sqnr_db, r->report_images, (double)r->weight_bytes / 1e6, (double)r->float_weight_bytes / 1e6,
-           r->act_quantizers, r->counts_after.quantize, r->counts_after.dequantize, r->counts_after.clip,
-           r->calib_ms / 1000.0);
+           r->act_quantizers, r->calib_ms / 1000.0);
+    const yq_qcdq_counts *b = &r->counts_before_cleanup, *a = &r->counts_after;
+    printf("clean-up: Q/DQ/Clip %d/%d/%d -> %d/%d/%d, nodes %d -> %d (%d folded, %d no-op, %d merged, %d dead)\n",
+           b->quantize, b->dequantize, b->clip, a->quantize, a->dequantize, a->clip, b->nodes, a->nodes,
+           r->cleanup.folded, r->cleanup.identity + r->cleanup.cast + r->cleanup.transpose + r->cleanup.reshape,
+           r->cleanup.transpose_fused + r->cleanup.reshape_fused + r->cleanup.shape_pairs, r->cleanup.dead);
 }
 
 static int recipe_has(const yq_recipe *r, const char *section, const char *key) {

@@ -805,6 +805,11 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     yq_qcdq_counts before;
     yq_qcdq_count(g, &before);
     if ((st = yq_qcdq_finalize(g)) != YQ_OK) goto out;
+    /* clean-up of the graph that is written (never folds a Q/DQ pair) */
+    yq_qcdq_counts before_cleanup;
+    yq_cleanup_stats cleanup;
+    yq_qcdq_count(g, &before_cleanup);
+    if ((st = yq_qcdq_cleanup(g, pool, &cleanup)) != YQ_OK) goto out;
     double t2 = now_ms();
 
     /* report: output SQNR against the float graph on the first nrep inputs */
@@ -906,6 +911,8 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         rep->float_weight_bytes = float_bytes;
         rep->act_quantizers = nact;
         rep->counts_before_finalize = before;
+        rep->counts_before_cleanup = before_cleanup;
+        rep->cleanup = cleanup;
         yq_qcdq_count(g, &rep->counts_after);
         rep->calib_ms = t1 - t0;
         rep->quantize_ms = t2 - t1;

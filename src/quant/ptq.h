@@ -18,7 +18,8 @@
  *     at a Concat (its inputs and its output) share one range, so that an
  *     integer engine concatenates without requantizing;
  *  5. yq_qcdq_finalize (topological order, unused float weights dropped,
- *     opset raised); Q/DQ pairs are never folded;
+ *     opset chosen), then yq_qcdq_cleanup (no-op nodes, merged chains,
+ *     constant folding, dead code); Q/DQ pairs are never folded;
  *  6. report: per-layer weight SQNR, per-layer output SQNR and model output
  *     SQNR against the float graph on the first `report_images` inputs. */
 #ifndef YQ_QUANT_PTQ_H
@@ -76,7 +77,10 @@ typedef struct yq_ptq_report {
     int64_t weight_bytes;   /* initializers at stored precision: n-bit weights as n/8 bytes, scales, float rest */
     int64_t float_weight_bytes; /* the float graph's initializers */
     int act_quantizers;     /* distinct activation tensors quantized */
-    yq_qcdq_counts counts_before_finalize, counts_after;
+    /* Q/DQ/Clip/node counts: right after the rewrite, after finalize (= before
+     * the clean-up), and of the written graph (after the clean-up) */
+    yq_qcdq_counts counts_before_finalize, counts_before_cleanup, counts_after;
+    yq_cleanup_stats cleanup;
     double calib_ms, quantize_ms, report_ms;
 } yq_ptq_report;
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rt/node_eval.h"
 #include "rt/ops.h"
 
 /* ---- weights of a node ------------------------------------------------------ */
@@ -556,8 +557,16 @@ void yq_qcdq_count(const yq_graph *g, yq_qcdq_counts *c) {
     for (int i = 0; i < g->nnodes; i++) {
         const yq_node *n = &g->nodes[i];
         if (n->dead) continue;
+        c->nodes++;
         if (is_op(n, YQ_OP_QuantizeLinear)) c->quantize++;
         else if (is_op(n, YQ_OP_DequantizeLinear)) c->dequantize++;
         else if (is_op(n, YQ_OP_Clip)) c->clip++;
     }
+}
+
+static yq_status eval_node(void *arg, yq_graph *g, int node) { return yq_node_eval(g, node, arg); }
+
+yq_status yq_qcdq_cleanup(yq_graph *g, yq_pool *pool, yq_cleanup_stats *stats) {
+    yq_cleanup_opts o = {.eval = eval_node, .eval_arg = pool};
+    return yq_pass_cleanup(g, &o, stats);
 }

@@ -33,7 +33,9 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "core/pool.h"
 #include "ir/graph.h"
+#include "ir/passes.h"
 #include "quant/quantizer.h"
 
 typedef struct yq_weight_ref {
@@ -88,8 +90,14 @@ yq_status yq_qcdq_set_opset21(yq_graph *g);
 
 typedef struct yq_qcdq_counts {
     int quantize, dequantize, clip;
+    int nodes; /* all live nodes */
 } yq_qcdq_counts;
-/* Live QuantizeLinear / DequantizeLinear / Clip nodes of g. */
+/* Live QuantizeLinear / DequantizeLinear / Clip nodes (and all nodes) of g. */
 void yq_qcdq_count(const yq_graph *g, yq_qcdq_counts *c);
+
+/* yq_pass_cleanup (ir/passes.h) with constant folding through the runtime's
+ * kernels (pool may be NULL): the clean-up of a finalized QCDQ graph before
+ * it is written. Q/DQ pairs and weight chains survive it unchanged. */
+yq_status yq_qcdq_cleanup(yq_graph *g, yq_pool *pool, yq_cleanup_stats *stats);
 
 #endif
