@@ -18,14 +18,19 @@ void cmd_quantize_help(FILE *fp) {
     fprintf(fp,
             "Usage: yoloq quantize MODEL.onnx -o OUT.onnx --calib LIST.txt [--weights int8|int4]\n"
             "                      [--acts float|int8] [--calib-count N] [--recipe RECIPE.json]\n"
-            "                      [--format qcdq|int4] [--report REPORT.json] [--threads N] [--quiet]\n"
+            "                      [--format qcdq|int4] [--bias float|int32] [--report REPORT.json]\n"
+            "                      [--threads N] [--quiet]\n"
             "\n"
             "Post-training quantization. Conv/MatMul/Gemm weights are quantized per output channel\n"
             "(8-bit: round to nearest with max scales; 4-bit: GPTQ, asymmetric, act-order, damping\n"
             "0.01, Hessians from the calibration images); with --acts int8 the float inputs of the\n"
             "quantized layers get per-tensor uint8 QuantizeLinear/DequantizeLinear pairs (min/max\n"
             "observer; tensors meeting at a Concat share one scale). The DFL conv and the decode path\n"
-            "stay float. Biases stay float. The output is deterministic for the same inputs.\n"
+            "stay float. Biases stay float unless --bias int32. The written graph is cleaned up\n"
+            "(Identity, no-op Cast/Reshape/Transpose, merged Reshape/Transpose chains, constant\n"
+            "folding, dead nodes) without ever folding a QuantizeLinear/DequantizeLinear or a weight\n"
+            "Clip; Q/DQ/Clip and node counts before and after are reported. The output is\n"
+            "deterministic for the same inputs.\n"
             "\n"
             "Options:\n"
             "  -o, --output OUT     the quantized model (required)\n"
@@ -39,6 +44,12 @@ void cmd_quantize_help(FILE *fp) {
             "  -r, --recipe FILE    JSON recipe: per-layer overrides, observers, GPTQ options\n"
             "  -f, --format F       qcdq: INT8 + Clip + DequantizeLinear, opset 13 (default);\n"
             "                       int4: native INT4 initializers, opset 21\n"
+            "      --bias B         float (default) or int32: Conv/Gemm biases as INT32 initializers +\n"
+            "                       DequantizeLinear with per-channel scale s_in*s_w (zero point 0), the\n"
+            "                       value an integer engine adds to its accumulator. Needs quantized\n"
+            "                       inputs (--acts int8, or recipe \"activations\"); a layer whose\n"
+            "                       input a recipe keeps float keeps a float bias (shown per layer in\n"
+            "                       the report). Recipe key: \"weights\": {\"bias\": \"int32\"}\n"
             "      --report FILE    write the per-layer report as JSON (weight and output SQNR in dB,\n"
             "                       bits, activation scales, model weight bytes)\n"
             "      --hessian-positions N  im2col rows sampled per image and layer for GPTQ (256)\n"
@@ -159,6 +170,7 @@ static cJSON *report_json(const yq_ptq_report *r, const char *model, const char 
     cJSON_AddNumberToObject(doc, "weight_bytes", (double)r->weight_bytes);
     cJSON_AddNumberToObject(doc, "float_weight_bytes", (double)r->float_weight_bytes);
     cJSON_AddNumberToObject(doc, "activation_quantizers", r->act_quantizers);
+    cJSON_AddNumberToObject(doc, "int32_biases", r->int32_biases);
     /* Q/DQ/Clip and node counts of the graph before and after the clean-up
      * passes; the flat keys are those of the written file */
     cJSON *cnt = cJSON_AddObjectToObject(doc, "qdq_counts");
@@ -193,6 +205,7 @@ static cJSON *report_json(const yq_ptq_report *r, const char *model, const char 
         cJSON_AddNumberToObject(o, "params", (double)l->params);
         cJSON_AddItemToObject(o, "weight_sqnr_db", num_or_null(l->weight_sqnr_db));
         cJSON_AddItemToObject(o, "output_sqnr_db", num_or_null(l->output_sqnr_db));
+        cJSON_AddStringToObject(o, "bias", l->int32_bias ? "int32" : "float");
         if (l->act_bits) {
             cJSON_AddNumberToObject(o, "act_bits", l->act_bits);
             cJSON_AddNumberToObject(o, "act_scale", l->act_scale);
@@ -218,9 +231,9 @@ static void print_table(const yq_ptq_report *r) {
                l->gptq ? "gptq" : "rtn", (long long)l->params, l->weight_sqnr_db, l->output_sqnr_db);
     }
     printf("model output SQNR %.2f dB on %d calibration image(s); weights %.2f MB (float %.2f MB); "
-           "%d activation quantizer(s); calibration %.1f s\n",
+           "%d activation quantizer(s); %d INT32 bias(es); calibration %.1f s\n",
            r->output_sqnr_db, r->report_images, (double)r->weight_bytes / 1e6, (double)r->float_weight_bytes / 1e6,
-           r->act_quantizers, r->calib_ms / 1000.0);
+           r->act_quantizers, r->int32_biases, r->calib_ms / 1000.0);
     const yq_qcdq_counts *b = &r->counts_before_cleanup, *a = &r->counts_after;
     printf("clean-up: Q/DQ/Clip %d/%d/%d -> %d/%d/%d, nodes %d -> %d (%d folded, %d no-op, %d merged, %d dead)\n",
            b->quantize, b->dequantize, b->clip, a->quantize, a->dequantize, a->clip, b->nodes, a->nodes,
@@ -235,18 +248,18 @@ static int recipe_has(const yq_recipe *r, const char *section, const char *key) 
 }
 
 int cmd_quantize(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET };
+    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_BIAS };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
         {"acts", required_argument, 0, 'a'},        {"recipe", required_argument, 0, 'r'},
         {"format", required_argument, 0, 'f'},      {"report", required_argument, 0, OPT_REPORT},
         {"hessian-positions", required_argument, 0, OPT_HPOS},
-        {"hessian-budget", required_argument, 0, OPT_HBUDGET},
+        {"hessian-budget", required_argument, 0, OPT_HBUDGET}, {"bias", required_argument, 0, OPT_BIAS},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL;
-    int wbits = 0, abits = -1, count = 0, quiet = 0, c;
+    int wbits = 0, abits = -1, count = 0, quiet = 0, bias32 = -1, c;
     yq_ptq_opts po;
     yq_ptq_opts_default(&po);
     optind = 1;
@@ -272,6 +285,11 @@ int cmd_quantize(int argc, char **argv) {
             else return cli_usage("quantize", "--format must be qcdq or int4, got '%s'", optarg);
             break;
         case OPT_REPORT: report_path = optarg; break;
+        case OPT_BIAS:
+            if (!strcmp(optarg, "float")) bias32 = 0;
+            else if (!strcmp(optarg, "int32")) bias32 = 1;
+            else return cli_usage("quantize", "--bias must be float or int32, got '%s'", optarg);
+            break;
         case OPT_HPOS:
             if (cli_parse_int("quantize", "--hessian-positions", optarg, 1, 1 << 20, &po.hessian_positions))
                 return CLI_USAGE;
@@ -303,6 +321,19 @@ int cmd_quantize(int argc, char **argv) {
         if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = wbits != 4;
     }
     if (abits >= 0) recipe->acts.bits = abits;
+    if (bias32 >= 0) recipe->weights.int32_bias = bias32;
+    /* an INT32 bias is scaled by the input's scale: with float inputs
+     * everywhere there is none, and silently keeping float biases would hide
+     * a mistake */
+    if (recipe->weights.int32_bias && !recipe->acts.bits) {
+        int from_flag = bias32 == 1;
+        yq_recipe_free(recipe);
+        if (from_flag)
+            return cli_usage("quantize", "--bias int32 needs quantized activations (--acts int8): the bias scale "
+                             "is s_in*s_w");
+        return cli_error("%s: 'weights.bias' \"int32\" needs quantized activations (--acts int8 or "
+                         "\"activations\": {\"bits\": 8}): the bias scale is s_in*s_w", recipe_path);
+    }
     if (!count) count = recipe->calib_count;
 
     calib_list list;

@@ -63,6 +63,7 @@ typedef struct layer {
     float *dq;
     yq_qparams qp;
     double loss, wsqnr;
+    int int32_bias; /* bias rewritten as INT32 + DequantizeLinear */
     /* report */
     float *fout;
     int64_t fout_n;
@@ -777,6 +778,18 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         if ((st = quantize_layers(&c, pool, order, n)) != YQ_OK) goto out;
     }
     if ((st = share_concat_ranges(&c)) != YQ_OK) goto out;
+    /* "bias": "int32" where the input is quantized: scale s_in·s_w per channel
+     * (before the weight rewrite, which needs the float weight) */
+    int nbias32 = 0;
+    for (int li = 0; li < c.nl && st == YQ_OK; li++) {
+        layer *l = &c.L[li];
+        const yq_node *n = &g->nodes[l->node];
+        if (!l->cfg.weights.int32_bias || l->act_in[0] < 0 || n->ninputs < 3 || n->inputs[2] < 0) continue;
+        if ((st = yq_qcdq_insert_bias_int32(g, l->node, c.A[l->act_in[0]].scale, &l->qp)) == YQ_OK) {
+            l->int32_bias = 1;
+            nbias32++;
+        }
+    }
     /* rewrite: weights, then activations (appended nodes keep indices stable) */
     for (int li = 0; li < c.nl && st == YQ_OK; li++) {
         layer *l = &c.L[li];
@@ -891,6 +904,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
             o->weight_sqnr_db = l->wsqnr;
             o->output_sqnr_db = nrep > 0 ? (l->noise > 0 ? 10.0 * log10(l->sig / l->noise) : INFINITY) : NAN;
             o->gptq_loss = l->loss;
+            o->int32_bias = l->int32_bias;
             if (l->act_in[0] >= 0) {
                 o->act_scale = c.A[l->act_in[0]].scale;
                 o->act_zero_point = c.A[l->act_in[0]].zp;
@@ -910,6 +924,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         rep->weight_bytes = wb;
         rep->float_weight_bytes = float_bytes;
         rep->act_quantizers = nact;
+        rep->int32_biases = nbias32;
         rep->counts_before_finalize = before;
         rep->counts_before_cleanup = before_cleanup;
         rep->cleanup = cleanup;

@@ -62,6 +62,7 @@ typedef struct yq_ptq_layer {
     double weight_sqnr_db; /* 10·log10(Σw² / Σ(w - ŵ)²); +inf when exact */
     double output_sqnr_db; /* the node's output, quantized model vs float; NAN without report images */
     double gptq_loss;
+    int int32_bias;  /* bias stored as INT32 + DequantizeLinear (scale s_in·s_w) */
     float act_scale; /* of input 0 when act_bits */
     int32_t act_zero_point;
 } yq_ptq_layer;
@@ -77,6 +78,7 @@ typedef struct yq_ptq_report {
     int64_t weight_bytes;   /* initializers at stored precision: n-bit weights as n/8 bytes, scales, float rest */
     int64_t float_weight_bytes; /* the float graph's initializers */
     int act_quantizers;     /* distinct activation tensors quantized */
+    int int32_biases;       /* layers whose bias became INT32 + DequantizeLinear */
     /* Q/DQ/Clip/node counts: right after the rewrite, after finalize (= before
      * the clean-up), and of the written graph (after the clean-up) */
     yq_qcdq_counts counts_before_finalize, counts_before_cleanup, counts_after;

@@ -161,6 +161,7 @@ static const char *const scale_names[] = {"max", "percentile", "mse", NULL}; /* 
 static const char *const method_names[] = {"rtn", "gptq", NULL};            /* yq_weight_method order */
 static const char *const observer_names[] = {"minmax", "percentile", "mse", "entropy", NULL};
 static const char *const granularity_names[] = {"tensor", "channel", NULL};
+static const char *const bias_names[] = {"float", "int32", NULL}; /* yq_weight_cfg.int32_bias */
 
 static yq_status apply_gptq(yq_weight_cfg *w, const cJSON *obj, const char *file, const char *path) {
     static const char *const keys[] = {"damp", "act_order", "block_size", "group_size", NULL};
@@ -179,7 +180,7 @@ static yq_status apply_gptq(yq_weight_cfg *w, const cJSON *obj, const char *file
 
 static yq_status apply_weights(yq_weight_cfg *w, const cJSON *obj, const char *file, const char *path) {
     static const char *const keys[] = {"bits", "granularity", "symmetric", "narrow", "scale", "percentile",
-                                       "mse_norm", "method", "gptq", NULL};
+                                       "mse_norm", "method", "gptq", "bias", NULL};
     static const int bits_ok[] = {4, 8, 0};
     YQ_TRY(want_object(obj, file, path));
     YQ_TRY(check_keys(obj, keys, file, path));
@@ -207,6 +208,8 @@ static yq_status apply_weights(yq_weight_cfg *w, const cJSON *obj, const char *f
             w->method = (yq_weight_method)e;
         } else if (!strcmp(c->string, "gptq")) {
             YQ_TRY(apply_gptq(w, c, file, p));
+        } else if (!strcmp(c->string, "bias")) {
+            YQ_TRY(want_enum(c, file, p, bias_names, &w->int32_bias));
         }
     }
     return YQ_OK;
@@ -250,6 +253,9 @@ static yq_status check_cfg(const yq_weight_cfg *w, const yq_act_cfg *a, const ch
     if (!w->per_channel && w->gptq_group_size > 0)
         return perr(YQ_ERR_PARSE, file, "%s'weights.gptq.group_size' %d needs \"granularity\": \"channel\"", where,
                     w->gptq_group_size);
+    if (w->int32_bias && w->gptq_group_size > 0)
+        return perr(YQ_ERR_PARSE, file, "%s'weights.bias' \"int32\" needs one weight scale per output channel "
+                    "(no 'weights.gptq.group_size')", where);
     if (a->bits && a->symmetric && !a->is_signed)
         return perr(YQ_ERR_PARSE, file, "%s'activations.symmetric' needs \"signed\": true (an int8 grid with zero "
                     "point 0); unsigned activations are asymmetric", where);

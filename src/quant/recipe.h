@@ -13,7 +13,13 @@
  *       "percentile": 99.99,        for "scale": "percentile", in (50, 100]
  *       "mse_norm": 2.0,            p of the Lp error for "scale": "mse", in (0, 10]
  *       "method": "rtn",            "rtn" (round to nearest) or "gptq"
- *       "gptq": {"damp": 0.01, "act_order": true, "block_size": 128, "group_size": 0}
+ *       "gptq": {"damp": 0.01, "act_order": true, "block_size": 128, "group_size": 0},
+ *       "bias": "float"             "float" or "int32": INT32 bias + DequantizeLinear with
+ *                                   per-channel scale s_in·s_w[c], zero point 0 (what an
+ *                                   integer engine adds to its int32 accumulator). Needs a
+ *                                   quantized input: a layer whose input stays float keeps
+ *                                   its float bias (reported per layer); the CLI refuses
+ *                                   --bias int32 when activations are float everywhere
  *     },
  *     "activations": {
  *       "bits": null,               8, or null: activations stay float (W8A16 / W4A16)
@@ -72,6 +78,7 @@ typedef struct yq_weight_cfg {
     int gptq_act_order;
     int gptq_block_size;
     int gptq_group_size;
+    int int32_bias; /* "bias": "int32" (only where the input is quantized) */
 } yq_weight_cfg;
 
 typedef struct yq_act_cfg {

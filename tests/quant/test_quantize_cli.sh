@@ -50,6 +50,10 @@ expect recipe_missing 1 "no_recipe.json" -- "${Q[@]}" --calib "$LIST" --calib-co
 expect weights_int2 2 "--weights" -- "${Q[@]}" --calib "$LIST" --weights int2
 expect acts_int4 2 "--acts" -- "${Q[@]}" --calib "$LIST" --acts int4
 expect format_bad 2 "--format" -- "${Q[@]}" --calib "$LIST" --format int2
+expect bias_bad 2 "--bias must be float or int32" -- "${Q[@]}" --calib "$LIST" --bias int16
+expect bias_float_acts 2 "--bias int32 needs quantized activations" -- "${Q[@]}" --calib "$LIST" --bias int32
+printf '{"weights": {"bias": "int32"}}' >"$T/r_bias.json"
+expect recipe_bias_float_acts 1 "r_bias.json.*needs quantized activations" -- "${Q[@]}" --calib "$LIST" --recipe "$T/r_bias.json"
 expect no_output 2 "-o" -- "$BIN" quantize "$MODEL" --calib "$LIST"
 expect no_calib 2 "--calib" -- "$BIN" quantize "$MODEL" -o "$T/out.onnx"
 expect count_zero 2 "--calib-count" -- "${Q[@]}" --calib "$LIST" --calib-count 0
@@ -92,8 +96,8 @@ fi
 
 # --- onnx.checker on the opset-13 QCDQ export (W4A8 and W8A16)
 if /usr/bin/python3 -c "import onnx" 2>/dev/null; then
-  if run "$T/w8.onnx" 2 --weights int8; then
-    for m in a w8; do
+  if run "$T/w8.onnx" 2 --weights int8 && run "$T/b32.onnx" 2 --weights int8 --acts int8 --bias int32 --calib-count 2; then
+    for m in a w8 b32; do
       if /usr/bin/python3 - "$T/$m.onnx" <<'EOF'; then pass; else fail "onnx.checker on $m.onnx"; fi
 import sys, onnx
 m = onnx.load(sys.argv[1])
@@ -103,6 +107,10 @@ for n in m.graph.node: ops[n.op_type] = ops.get(n.op_type, 0) + 1
 opset = [o.version for o in m.opset_import if o.domain in ("", "ai.onnx")][0]
 assert 13 <= opset <= 17, opset  # per-channel DequantizeLinear needs 13; yolov10n is opset 17 and stays so
 assert ops.get("DequantizeLinear", 0) >= 80, ops
+if sys.argv[1].endswith("b32.onnx"):  # --bias int32: one INT32 DequantizeLinear per conv bias
+    i32 = {i.name for i in m.graph.initializer if i.data_type == onnx.TensorProto.INT32}
+    nb = sum(1 for n in m.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in i32)
+    assert nb >= 80, nb
 print(sys.argv[1].split("/")[-1], "checker ok, opset", opset, ops.get("QuantizeLinear", 0), "Q", ops["DequantizeLinear"], "DQ", ops.get("Clip", 0), "Clip")
 EOF
     done

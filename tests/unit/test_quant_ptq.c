@@ -160,6 +160,67 @@ static void test_w8_rtn_exact_grid(void **state) {
     yq_ptq_report_free(&r);
 }
 
+/* "bias": "int32" with A8: conv1's bias (the only one) becomes INT32 +
+ * DequantizeLinear(scale s_x·s_w[c], zero point 0, axis 0) whose values are
+ * the float bias rounded to that grid; a float-input recipe keeps it float. */
+static void test_int32_bias(void **state) {
+    (void)state;
+    const char *text = "{\"weights\": {\"bits\": 8, \"bias\": \"int32\"}, \"activations\": {\"bits\": 8}}";
+    yq_recipe *r;
+    assert_int_equal(yq_recipe_parse(text, strlen(text), "b.json", &r), YQ_OK);
+    yq_graph *g = make_graph();
+    const float *b1 = g->values[yq_graph_find_value(g, "b1")].data;
+    float bias[8];
+    memcpy(bias, b1, sizeof bias);
+    yq_ptq_opts o;
+    yq_ptq_opts_default(&o);
+    o.nthreads = 2;
+    o.report_images = 1;
+    yq_ptq_report rep;
+    assert_int_equal(yq_ptq_quantize(g, r, 3, image_input, NULL, &o, &rep), YQ_OK);
+    assert_int_equal(rep.int32_biases, 1);
+    assert_true(rep.layers[0].int32_bias);
+    assert_false(rep.layers[1].int32_bias); /* no bias input */
+    int found = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const yq_node *n = &g->nodes[i];
+        if (strcmp(n->op_type, "Conv") || strcmp(n->name, "conv1")) continue;
+        const yq_value *bo = &g->values[n->inputs[2]];
+        assert_true(bo->producer >= 0);
+        const yq_node *dq = &g->nodes[bo->producer];
+        assert_string_equal(dq->op_type, "DequantizeLinear");
+        assert_int_equal(yq_attr_int(dq, "axis", -1), 0);
+        const yq_value *q = &g->values[dq->inputs[0]], *sc = &g->values[dq->inputs[1]], *zp = &g->values[dq->inputs[2]];
+        assert_int_equal(q->dtype, YQ_DT_INT32);
+        assert_int_equal(zp->dtype, YQ_DT_INT32);
+        assert_int_equal(yq_value_numel(sc), 8);
+        /* the weight's per-channel scales: conv1's weight DequantizeLinear */
+        const yq_node *wdq = &g->nodes[g->values[n->inputs[1]].producer];
+        const float *sw = g->values[wdq->inputs[1]].data, *s = sc->data;
+        const int32_t *qi = q->data, *zi = zp->data;
+        for (int c = 0; c < 8; c++) {
+            assert_true(s[c] == (float)((double)rep.layers[0].act_scale * (double)sw[c]));
+            assert_int_equal(zi[c], 0);
+            assert_true(fabs((double)qi[c] * s[c] - bias[c]) <= 0.5 * s[c] * (1 + 1e-6));
+        }
+        found = 1;
+    }
+    assert_true(found);
+    yq_ptq_report_free(&rep);
+    yq_graph_free(g);
+    yq_recipe_free(r);
+
+    /* float activations: nothing to scale by, the bias stays float */
+    const char *wonly = "{\"weights\": {\"bits\": 8, \"bias\": \"int32\"}}";
+    assert_int_equal(yq_recipe_parse(wonly, strlen(wonly), "b.json", &r), YQ_OK);
+    g = make_graph();
+    assert_int_equal(yq_ptq_quantize(g, r, 2, image_input, NULL, &o, &rep), YQ_OK);
+    assert_int_equal(rep.int32_biases, 0);
+    yq_ptq_report_free(&rep);
+    yq_graph_free(g);
+    yq_recipe_free(r);
+}
+
 static void test_errors(void **state) {
     (void)state;
     yq_ptq_opts o;
@@ -192,6 +253,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_w4a8_deterministic_and_report),
         cmocka_unit_test(test_w8_rtn_exact_grid),
+        cmocka_unit_test(test_int32_bias),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

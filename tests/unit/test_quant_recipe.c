@@ -174,6 +174,22 @@ static void test_errors(void **state) {
                  "group_size' 64 needs \"granularity\": \"channel\"");
     expect_error("{\"activations\": {\"bits\": 8, \"symmetric\": true}}", YQ_ERR_PARSE,
                  "'activations.symmetric' needs \"signed\": true");
+    expect_error("{\"weights\": {\"bias\": \"int64\"}}", YQ_ERR_PARSE, "'weights.bias' is \"int64\": use one of \"float\", \"int32\"");
+    expect_error("{\"weights\": {\"bias\": true}}", YQ_ERR_PARSE, "'weights.bias' must be a string");
+    expect_error("{\"weights\": {\"bias\": \"int32\", \"gptq\": {\"group_size\": 32}}}", YQ_ERR_PARSE,
+                 "'weights.bias' \"int32\" needs one weight scale per output channel");
+    {
+        yq_recipe *rb;
+        assert_int_equal(parse("{\"weights\": {\"bias\": \"int32\"}, \"overrides\": [{\"match\": \"stem\", "
+                               "\"weights\": {\"bias\": \"float\"}}]}", &rb), YQ_OK);
+        assert_int_equal(rb->weights.int32_bias, 1);
+        yq_node_qconfig cb;
+        assert_int_equal(yq_recipe_resolve(rb, "stem", "Conv", 1, &cb, NULL), YQ_OK);
+        assert_int_equal(cb.weights.int32_bias, 0);
+        assert_int_equal(yq_recipe_resolve(rb, "other", "Conv", 1, &cb, NULL), YQ_OK);
+        assert_int_equal(cb.weights.int32_bias, 1);
+        yq_recipe_free(rb);
+    }
     expect_error("{\"overrides\": {}}", YQ_ERR_PARSE, "'overrides' must be an array");
     expect_error("{\"overrides\": [{\"weights\": {}}]}", YQ_ERR_PARSE, "'overrides[0]' needs a \"match\"");
     expect_error("{\"overrides\": [{\"match\": \"\"}]}", YQ_ERR_PARSE, "'overrides[0].match' must be a non-empty");
