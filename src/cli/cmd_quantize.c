@@ -42,7 +42,9 @@ void cmd_quantize_help(FILE *fp) {
             "                       asymmetric; int8: round to nearest, symmetric)\n"
             "  -a, --acts A         float (W8A16/W4A16) or int8 (default: the recipe's, else float)\n"
             "  -r, --recipe FILE    JSON recipe: per-layer overrides, observers, GPTQ options\n"
-            "  -f, --format F       qcdq: INT8 + Clip + DequantizeLinear, opset 13 (default);\n"
+            "  -f, --format F       qcdq: INT8 + Clip + DequantizeLinear, opset 13 (default) when\n"
+            "                       every node means the same at 13, else the model's opset (the\n"
+            "                       report and the summary say which node prevented it);\n"
             "                       int4: native INT4 initializers, opset 21\n"
             "      --bias B         float (default) or int32: Conv/Gemm biases as INT32 initializers +\n"
             "                       DequantizeLinear with per-channel scale s_in*s_w (zero point 0), the\n"
@@ -190,6 +192,10 @@ static cJSON *report_json(const yq_ptq_report *r, const char *model, const char 
     cJSON_AddNumberToObject(cl, "shape_pairs_removed", r->cleanup.shape_pairs);
     cJSON_AddNumberToObject(cl, "constants_folded", r->cleanup.folded);
     cJSON_AddNumberToObject(cl, "dead_removed", r->cleanup.dead);
+    cJSON *op = cJSON_AddObjectToObject(doc, "opset");
+    cJSON_AddNumberToObject(op, "model", (double)r->opset.model_opset);
+    cJSON_AddNumberToObject(op, "written", (double)r->opset.opset);
+    cJSON_AddStringToObject(op, "reason", r->opset.reason);
     cJSON *tm = cJSON_AddObjectToObject(doc, "time_ms");
     cJSON_AddNumberToObject(tm, "calibrate", r->calib_ms);
     cJSON_AddNumberToObject(tm, "quantize", r->quantize_ms);
@@ -234,6 +240,10 @@ static void print_table(const yq_ptq_report *r) {
            "%d activation quantizer(s); %d INT32 bias(es); calibration %.1f s\n",
            r->output_sqnr_db, r->report_images, (double)r->weight_bytes / 1e6, (double)r->float_weight_bytes / 1e6,
            r->act_quantizers, r->int32_biases, r->calib_ms / 1000.0);
+    if (r->opset.opset != r->opset.model_opset)
+        printf("opset %lld -> %lld (%s)\n", (long long)r->opset.model_opset, (long long)r->opset.opset, r->opset.reason);
+    else
+        printf("opset %lld kept (%s)\n", (long long)r->opset.opset, r->opset.reason);
     const yq_qcdq_counts *b = &r->counts_before_cleanup, *a = &r->counts_after;
     printf("clean-up: Q/DQ/Clip %d/%d/%d -> %d/%d/%d, nodes %d -> %d (%d folded, %d no-op, %d merged, %d dead)\n",
            b->quantize, b->dequantize, b->clip, a->quantize, a->dequantize, a->clip, b->nodes, a->nodes,

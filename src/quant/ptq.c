@@ -817,7 +817,8 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     if (st != YQ_OK) goto out;
     yq_qcdq_counts before;
     yq_qcdq_count(g, &before);
-    if ((st = yq_qcdq_finalize(g)) != YQ_OK) goto out;
+    yq_qcdq_opset_note opset_note;
+    if ((st = yq_qcdq_finalize_opset(g, &opset_note)) != YQ_OK) goto out;
     /* clean-up of the graph that is written (never folds a Q/DQ pair) */
     yq_qcdq_counts before_cleanup;
     yq_cleanup_stats cleanup;
@@ -928,6 +929,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         rep->counts_before_finalize = before;
         rep->counts_before_cleanup = before_cleanup;
         rep->cleanup = cleanup;
+        rep->opset = opset_note;
         yq_qcdq_count(g, &rep->counts_after);
         rep->calib_ms = t1 - t0;
         rep->quantize_ms = t2 - t1;

@@ -83,6 +83,7 @@ typedef struct yq_ptq_report {
      * the clean-up), and of the written graph (after the clean-up) */
     yq_qcdq_counts counts_before_finalize, counts_before_cleanup, counts_after;
     yq_cleanup_stats cleanup;
+    yq_qcdq_opset_note opset; /* the model's opset, the written one, and why */
     double calib_ms, quantize_ms, report_ms;
 } yq_ptq_report;
 

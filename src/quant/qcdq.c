@@ -538,19 +538,195 @@ static int needs_opset21(const yq_graph *g, const yq_node *n) {
     return 0;
 }
 
-yq_status yq_qcdq_finalize(yq_graph *g) {
+/* ---- lowering to opset 13 ------------------------------------------------------------ */
+
+/* Operators added to the default domain after opset 13. */
+static const struct {
+    const char *op;
+    int since;
+} new_ops[] = {
+    {"Trilu", 14}, {"Bernoulli", 15}, {"CastLike", 15}, {"Optional", 15}, {"OptionalHasElement", 15},
+    {"OptionalGetElement", 15}, {"GridSample", 16}, {"LayerNormalization", 17}, {"SequenceMap", 17},
+    {"DFT", 17}, {"STFT", 17}, {"HannWindow", 17}, {"HammingWindow", 17}, {"BlackmanWindow", 17},
+    {"MelWeightMatrix", 17}, {"BitwiseAnd", 18}, {"BitwiseOr", 18}, {"BitwiseXor", 18}, {"BitwiseNot", 18},
+    {"CenterCropPad", 18}, {"Col2Im", 18}, {"GroupNormalization", 18}, {"Mish", 18}, {"DeformConv", 19},
+    {"AffineGrid", 20}, {"Gelu", 20}, {"ImageDecoder", 20}, {"RegexFullMatch", 20}, {"StringConcat", 20},
+    {"StringSplit", 20}, {"Attention", 23}, {"RMSNormalization", 23}, {"RotaryEmbedding", 23},
+    {"TensorScatter", 23}, {"Swish", 24},
+};
+
+static int attr_index(const yq_node *n, const char *name) {
+    for (int k = 0; k < n->nattrs; k++)
+        if (!strcmp(n->attrs[k].name, name)) return k;
+    return -1;
+}
+
+static void drop_attr(yq_node *n, const char *name) {
+    int a = attr_index(n, name);
+    if (a < 0) return;
+    yq_attr_clear(&n->attrs[a]);
+    memmove(&n->attrs[a], &n->attrs[a + 1], (size_t)(n->nattrs - a - 1) * sizeof *n->attrs);
+    n->nattrs--;
+}
+
+/* Drop attribute `name` (added after 13) when it holds its default int value
+ * def; any other value has no opset-13 equivalent. */
+static const char *default_int_attr(yq_node *n, const char *name, int64_t def, int apply, const char *why) {
+    if (attr_index(n, name) < 0) return NULL;
+    if (yq_attr_int(n, name, def) != def) return why;
+    if (apply) drop_attr(n, name);
+    return NULL;
+}
+
+static const char *default_str_attr(yq_node *n, const char *name, const char *def, int apply, const char *why) {
+    if (attr_index(n, name) < 0) return NULL;
+    if (strcmp(yq_attr_string(n, name, def), def)) return why;
+    if (apply) drop_attr(n, name);
+    return NULL;
+}
+
+static int is_reduce_with_axes_input(const char *op) {
+    static const char *const ops[] = {"ReduceMax",  "ReduceMin",    "ReduceMean",      "ReduceProd",     "ReduceL1",
+                                      "ReduceL2",   "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+        if (!strcmp(op, ops[k])) return 1;
+    return 0;
+}
+
+static int is_narrow_float(yq_dtype dt) {
+    return dt == YQ_DT_INT4 || dt == YQ_DT_UINT4 || dt == YQ_DT_FLOAT8E4M3FN || dt == YQ_DT_FLOAT8E4M3FNUZ ||
+           dt == YQ_DT_FLOAT8E5M2 || dt == YQ_DT_FLOAT8E5M2FNUZ;
+}
+
+/* Why node i (default domain) means something else at opset 13 than at the
+ * graph's opset `from`, or NULL. With apply, rewrites it into its opset-13
+ * form (drops attributes at their defaults, Reduce* axes input -> attribute);
+ * only call apply after every node passed. */
+static const char *lower_node(yq_graph *g, int i, int64_t from, int apply, yq_status *st) {
+    yq_node *n = &g->nodes[i];
+    const char *op = n->op_type;
+    *st = YQ_OK;
+    for (size_t k = 0; k < sizeof new_ops / sizeof new_ops[0]; k++)
+        if (!strcmp(op, new_ops[k].op) && from >= new_ops[k].since) return "the operator does not exist at opset 13";
+    for (int k = 0; k < n->nattrs; k++)
+        if (n->attrs[k].type == YQ_ATTR_GRAPH || n->attrs[k].type == YQ_ATTR_GRAPHS || n->attrs[k].opaque)
+            return "it has a subgraph or an attribute yoloq does not read";
+    for (int k = 0; k < n->ninputs + n->noutputs; k++) {
+        int v = k < n->ninputs ? n->inputs[k] : n->outputs[k - n->ninputs];
+        if (v >= 0 && is_narrow_float(g->values[v].dtype)) return "it uses a 4-bit or float8 tensor (opset 19/21)";
+    }
+    const char *why = NULL;
+    if (!strcmp(op, "Reshape")) {
+        why = default_int_attr(n, "allowzero", 0, apply, "allowzero = 1 (opset 14)");
+    } else if (!strcmp(op, "Shape")) {
+        if (attr_index(n, "end") >= 0) return "start/end attributes (opset 15)";
+        why = default_int_attr(n, "start", 0, apply, "start/end attributes (opset 15)");
+    } else if (!strcmp(op, "BatchNormalization")) {
+        why = default_int_attr(n, "training_mode", 0, apply, "training_mode = 1 (opset 14)");
+    } else if (!strcmp(op, "GRU") || !strcmp(op, "LSTM") || !strcmp(op, "RNN")) {
+        why = default_int_attr(n, "layout", 0, apply, "layout = 1 (opset 14)");
+    } else if (!strcmp(op, "ScatterElements") || !strcmp(op, "ScatterND")) {
+        why = default_str_attr(n, "reduction", "none", apply, "a reduction (opset 16/18)");
+    } else if (!strcmp(op, "RoiAlign") && from >= 16) {
+        /* the default coordinate_transformation_mode became half_pixel at 16 */
+        if (strcmp(yq_attr_string(n, "coordinate_transformation_mode", "half_pixel"), "output_half_pixel"))
+            return "coordinate_transformation_mode half_pixel (opset 16)";
+        if (apply) drop_attr(n, "coordinate_transformation_mode");
+    } else if (is_reduce_with_axes_input(op) && from >= 18) {
+        if (yq_attr_int(n, "noop_with_empty_axes", 0)) return "noop_with_empty_axes = 1 (opset 18)";
+        int ax = n->ninputs >= 2 ? n->inputs[1] : -1;
+        if (ax >= 0 && (!g->values[ax].data || g->values[ax].dtype != YQ_DT_INT64))
+            return "its axes are not a constant (opset 18 input)";
+        if (apply) {
+            drop_attr(n, "noop_with_empty_axes");
+            if (ax >= 0) {
+                const yq_value *av = &g->values[ax];
+                if ((*st = yq_node_set_attr_ints(n, "axes", av->data, (int)yq_value_numel(av))) != YQ_OK) return NULL;
+                n->ninputs = 1;
+            }
+        }
+    } else if (!strcmp(op, "Split") && from >= 18) {
+        if (attr_index(n, "num_outputs") >= 0) return "num_outputs (opset 18)";
+    } else if (!strcmp(op, "Resize") && from >= 18) {
+        if (!strcmp(yq_attr_string(n, "coordinate_transformation_mode", "half_pixel"), "half_pixel_symmetric"))
+            return "coordinate_transformation_mode half_pixel_symmetric (opset 19)";
+        if (attr_index(n, "axes") >= 0) return "axes (opset 18)";
+        why = default_int_attr(n, "antialias", 0, apply, "antialias (opset 18)");
+        if (!why) why = default_str_attr(n, "keep_aspect_ratio_policy", "stretch", apply, "keep_aspect_ratio_policy (opset 18)");
+    } else if (!strcmp(op, "Pad") && from >= 18) {
+        if (n->ninputs >= 4 && n->inputs[3] >= 0) return "axes input (opset 18)";
+        if (!strcmp(yq_attr_string(n, "mode", "constant"), "wrap")) return "mode wrap (opset 19)";
+    } else if ((!strcmp(op, "AveragePool") && from >= 19) || (!strcmp(op, "LpPool") && from >= 18)) {
+        const int64_t *d;
+        int nd = yq_attr_ints(n, "dilations", &d);
+        for (int k = 0; k < nd; k++)
+            if (d[k] != 1) return "dilations (opset 18/19)";
+        if (!strcmp(op, "LpPool")) why = default_int_attr(n, "ceil_mode", 0, apply, "ceil_mode (opset 18)");
+        if (!why && apply) drop_attr(n, "dilations");
+    } else if (!strcmp(op, "Cast") || !strcmp(op, "QuantizeLinear") || !strcmp(op, "DequantizeLinear")) {
+        /* saturate (19) only concerns float8, excluded above */
+        if (yq_node_attr(n, "block_size") || yq_node_attr(n, "output_dtype") || yq_node_attr(n, "precision"))
+            return "block_size / output_dtype / precision (opset 21+)";
+        if (apply) drop_attr(n, "saturate");
+    }
+    return why;
+}
+
+/* Whether every default-domain node means the same at opset `to` as at the
+ * graph's opset; if so (and apply) rewrite the nodes and set the opset. */
+static yq_status lower_opset(yq_graph *g, int64_t to, yq_qcdq_opset_note *note) {
+    const int64_t from = yq_graph_opset(g, "");
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < g->nnodes; i++) {
+            const yq_node *n = &g->nodes[i];
+            if (n->dead || (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx"))) continue;
+            yq_status st;
+            const char *why = lower_node(g, i, from, pass == 1, &st);
+            if (st != YQ_OK) return st;
+            if (why && pass == 0) {
+                if (note)
+                    snprintf(note->reason, sizeof note->reason, "node '%s' (%s): %s", n->name, n->op_type, why);
+                return YQ_OK;
+            }
+        }
+    }
+    YQ_TRY(yq_graph_set_opset(g, "", to));
+    if (note) {
+        note->opset = to;
+        snprintf(note->reason, sizeof note->reason, "lowered from opset %lld: every operator means the same at %lld",
+                 (long long)from, (long long)to);
+    }
+    return YQ_OK;
+}
+
+yq_status yq_qcdq_finalize_opset(yq_graph *g, yq_qcdq_opset_note *note) {
+    yq_qcdq_opset_note local;
+    if (!note) note = &local;
+    memset(note, 0, sizeof *note);
+    note->model_opset = yq_graph_opset(g, "");
     int need21 = 0;
     for (int i = 0; i < g->nnodes && !need21; i++) {
         const yq_node *n = &g->nodes[i];
         if (!n->dead && (is_op(n, YQ_OP_QuantizeLinear) || is_op(n, YQ_OP_DequantizeLinear))) need21 = needs_opset21(g, n);
     }
-    if (need21)
+    if (need21) {
         YQ_TRY(yq_qcdq_set_opset21(g));
-    else if (yq_graph_opset(g, "") < 13)
+        snprintf(note->reason, sizeof note->reason, "4-bit / 16-bit types or blocked scales need opset 21");
+    } else if (note->model_opset < 13) {
         YQ_TRY(yq_graph_set_opset(g, "", 13));
+        snprintf(note->reason, sizeof note->reason, "raised from opset %lld: per-channel DequantizeLinear needs 13",
+                 (long long)note->model_opset);
+    } else if (note->model_opset > 13) {
+        YQ_TRY(lower_opset(g, 13, note));
+    } else {
+        snprintf(note->reason, sizeof note->reason, "the model's opset");
+    }
+    note->opset = yq_graph_opset(g, "");
     YQ_TRY(yq_graph_toposort(g));
     return yq_graph_compact(g);
 }
+
+yq_status yq_qcdq_finalize(yq_graph *g) { return yq_qcdq_finalize_opset(g, NULL); }
 
 void yq_qcdq_count(const yq_graph *g, yq_qcdq_counts *c) {
     memset(c, 0, sizeof *c);

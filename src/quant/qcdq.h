@@ -81,10 +81,21 @@ yq_status yq_qcdq_insert_bias_int32(yq_graph *g, int node, float input_scale, co
 yq_status yq_qcdq_insert_activation(yq_graph *g, int node, int input, const yq_qparams *qp, int *shared_out);
 
 /* Sort topologically, drop values nothing uses (the replaced float weights),
- * and raise the default-domain opset to what the Q/DQ nodes need: at least 13
- * (per-channel DequantizeLinear), 21 with IR version 10 when 4-bit / 16-bit
- * types or blocked scales are present. Renumbers values and nodes. */
-yq_status yq_qcdq_finalize(yq_graph *g);
+ * and choose the default-domain opset: 21 with IR version 10 when 4-bit /
+ * 16-bit types or blocked scales are present; otherwise 13, the QCDQ opset
+ * (per-channel DequantizeLinear) — raised from below, or lowered from a newer
+ * model opset when every node means the same at 13 (operators added after
+ * 13, attributes at non-default values such as Reshape allowzero = 1, Shape
+ * start/end, Split num_outputs, Resize antialias/axes, Reduce* with
+ * non-constant axes inputs... keep the model's opset). Lowering drops
+ * attributes at their defaults and turns constant Reduce* axes inputs back
+ * into attributes. Renumbers values and nodes. */
+typedef struct yq_qcdq_opset_note {
+    int64_t model_opset, opset; /* before / after */
+    char reason[320];           /* why this opset (the blocking node when not lowered) */
+} yq_qcdq_opset_note;
+yq_status yq_qcdq_finalize_opset(yq_graph *g, yq_qcdq_opset_note *note);
+yq_status yq_qcdq_finalize(yq_graph *g); /* note not wanted */
 /* Default-domain opset 21 (if lower) and IR version 10 (if lower). */
 yq_status yq_qcdq_set_opset21(yq_graph *g);
 
