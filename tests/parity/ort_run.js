@@ -1,5 +1,6 @@
 // Test-only oracle: run a model with ONNX Runtime (CPU EP) on raw tensors.
 //   node ort_run.js MODEL.onnx THREADS OUT_PREFIX IN_SPEC...
+// ORT_OPT=disabled|basic|extended|all (environment) sets the graph optimization level (default all).
 // IN_SPEC = name:dtype:d0xd1x...:file.bin (raw little-endian data).
 // Writes OUT_PREFIX<k>.bin (raw) and OUT_PREFIX.json ({outputs:[{name,dtype,dims}]}).
 'use strict';
@@ -18,6 +19,7 @@ async function main() {
   const [model, threads, outPrefix, ...specs] = process.argv.slice(2);
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: Number(threads), interOpNumThreads: 1, executionProviders: ['cpu'],
+    graphOptimizationLevel: process.env.ORT_OPT || 'all',
   });
   const feeds = {};
   for (const spec of specs) {

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Quantized exports run in ONNX Runtime 1.30 (npm onnxruntime-node, CPU EP) exactly as
-# on yoloq's engine: yolov10n W4A16 (GPTQ, 4 calibration images) in both formats
-# (qcdq: INT8 + Clip + DequantizeLinear at the model's opset; int4: native INT4, opset 21),
-# on 5 real letterboxed COCO images, same input bytes: same classes, scores within 1e-4,
-# boxes within 0.05 px.
-# W4A8 exports must load and run in ORT too, but are not compared at that tolerance:
-# a uint8 QuantizeLinear turns a last-bit difference of the float conv sums into a
-# whole quantization step, and over ~80 quantized layers these flips move scores by
-# ~1e-2 — ORT with graph optimizations off differs from ORT with them on by as much.
+# Quantized exports run in ONNX Runtime 1.30 (npm onnxruntime-node, CPU EP) as on yoloq's engine.
+# Weight-only: yolov10n W4A16 (GPTQ, 4 calibration images) in both formats (qcdq: INT8 + Clip +
+# DequantizeLinear, opset 13; int4: native INT4, opset 21) on 5 real letterboxed COCO images, same
+# input bytes: same classes, scores within 1e-4, boxes within 0.05 px.
+# Activation-quantized (A8): W8A8 and W4A8 + INT32 biases (qcdq) are compared layer by layer
+# (every QuantizeLinear output) and by detections against ORT with graph optimizations off (the
+# literal semantics of the file), with ORT-optimized as the noise floor — see a8_parity.py for
+# why 1e-4 cannot hold there and what is checked instead. W4A8 in the int4 format loads and runs.
+# YOLOQ_SANITIZED=1: 2 images for W4A16, 1 image and W8A8 only for A8.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 PAR="$HERE/../parity"
@@ -19,30 +19,63 @@ command -v node >/dev/null || { echo "SKIP: node is not installed"; exit 77; }
 [ -d "$PAR/node_modules/onnxruntime-node" ] || { echo "SKIP: onnxruntime-node not installed in tests/parity (scripts/setup.sh test installs it)"; exit 77; }
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 fails=0; passes=0
+IMAGES="000000000139 000000000802 000000005001 000000125952 000000261712"
+A8_IMAGES="000000000139 000000005001 000000125952"
+A8_VARIANTS="w8a8 w4a8b32"
+if [ "${YOLOQ_SANITIZED:-0}" = 1 ]; then
+  IMAGES="000000000139 000000005001"; A8_IMAGES="000000005001"; A8_VARIANTS="w8a8"
+fi
+quantize() { # OUT args...
+  local out=$1; shift
+  "$BIN" quantize "$SHARED/models/yolov10n.onnx" -o "$out" --calib "$SHARED/data/coco/calib128.txt" --threads 2 --quiet "$@"
+}
+# run_both MODEL IMAGE DIR: yoloq (tool_parity) and ORT on the same input bytes
+run_both() {
+  mkdir -p "$3"
+  "$TOOL" image "$1" "$SHARED/data/coco/val2017/$2.jpg" "$3" >"$3/tool.txt" || return 1
+  SPEC=$(head -1 "$3/tool.txt" | awk -v f="$3/input.bin" '{print $1 ":float32:" $2 ":" f}')
+  node "$PAR/ort_run.js" "$1" 2 "$3/ort" "$SPEC"
+}
+
+# --- weight-only: 1e-4
 for fmt in qcdq int4; do
   m="$T/w4a16_$fmt.onnx"
-  if ! "$BIN" quantize "$SHARED/models/yolov10n.onnx" -o "$m" --calib "$SHARED/data/coco/calib128.txt" \
-       --calib-count 4 --weights int4 --format "$fmt" --threads 2 --quiet; then
+  if ! quantize "$m" --calib-count 4 --weights int4 --format "$fmt"; then
     echo "FAIL: quantize --format $fmt"; fails=$((fails+1)); continue; fi
-  i=0
-  for img in 000000000139 000000000802 000000005001 000000125952 000000261712; do
-    i=$((i+1)); d="$T/$fmt$i"; mkdir -p "$d"
-    if ! "$TOOL" image "$m" "$SHARED/data/coco/val2017/$img.jpg" "$d" >"$d/tool.txt"; then
-      echo "FAIL: yoloq on $img ($fmt)"; fails=$((fails+1)); continue; fi
-    spec=$(head -1 "$d/tool.txt" | awk -v f="$d/input.bin" '{print $1 ":float32:" $2 ":" f}')
+  for img in $IMAGES; do
+    d="$T/$fmt$img"
     echo -n "$fmt $img: "
-    if node "$PAR/ort_run.js" "$m" 2 "$d/ort" "$spec" && node "$PAR/compare.js" "$d" end2end 0.05; then
+    if run_both "$m" "$img" "$d" && node "$PAR/compare.js" "$d" end2end 0.05; then
       passes=$((passes+1)); else echo "FAIL: $fmt $img"; fails=$((fails+1)); fi
   done
 done
-# W4A8: ORT loads and runs both formats on a real image
-for fmt in qcdq int4; do
-  m="$T/w4a8_$fmt.onnx"; d="$T/a8$fmt"; mkdir -p "$d"
-  if "$BIN" quantize "$SHARED/models/yolov10n.onnx" -o "$m" --calib "$SHARED/data/coco/calib128.txt" \
-       --calib-count 2 --weights int4 --acts int8 --format "$fmt" --threads 2 --quiet &&
-     "$TOOL" image "$m" "$SHARED/data/coco/val2017/000000000139.jpg" "$d" >"$d/tool.txt" &&
-     node "$PAR/ort_run.js" "$m" 2 "$d/ort" "$(head -1 "$d/tool.txt" | awk -v f="$d/input.bin" '{print $1 ":float32:" $2 ":" f}')"; then
-    passes=$((passes+1)); else echo "FAIL: W4A8 $fmt in ORT"; fails=$((fails+1)); fi
-done
+
+# --- A8 (qcdq): layer by layer and detections against ORT unoptimized
+A8_DIRS=()
+if /usr/bin/python3 -c "import onnx, numpy" 2>/dev/null; then
+  for v in $A8_VARIANTS; do
+    case $v in
+      w8a8) args="--weights int8 --acts int8" ;;
+      w4a8b32) args="--weights int4 --acts int8 --bias int32" ;;
+    esac
+    m="$T/$v.onnx"; x="$T/${v}_exposed.onnx"
+    # shellcheck disable=SC2086
+    if ! quantize "$m" --calib-count 2 $args || ! /usr/bin/python3 "$HERE/a8_parity.py" expose "$m" "$x"; then
+      echo "FAIL: quantize $v"; fails=$((fails+1)); continue; fi
+    for img in $A8_IMAGES; do
+      d="$T/a8$v$img"
+      if run_both "$x" "$img" "$d" && ORT_OPT=disabled node "$PAR/ort_run.js" "$x" 2 "$d/ortoff" "$SPEC"; then
+        ln -s "$x" "$d/model.onnx"; A8_DIRS+=("$d"); else echo "FAIL: $v $img did not run"; fails=$((fails+1)); fi
+    done
+  done
+  # one verdict over all A8 files and images (the noise floor is pooled)
+  if [ ${#A8_DIRS[@]} -gt 0 ] && /usr/bin/python3 "$HERE/a8_parity.py" check "${A8_DIRS[@]}"; then
+    passes=$((passes+1)); else echo "FAIL: A8 parity"; fails=$((fails+1)); fi
+else echo "note: /usr/bin/python3 has no onnx/numpy; A8 layer-by-layer parity skipped"; fi
+
+# --- W4A8 in the native int4 format: ORT loads and runs it
+m="$T/w4a8_int4.onnx"
+if quantize "$m" --calib-count 2 --weights int4 --acts int8 --format int4 && run_both "$m" 000000000139 "$T/a8int4"; then
+  passes=$((passes+1)); else echo "FAIL: W4A8 int4 in ORT"; fails=$((fails+1)); fi
 echo "quantized ORT parity: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
