@@ -85,6 +85,9 @@ typedef struct ptq {
     int image, pass, observe_acts;
     int report_mode; /* 0 calibration, 1 float reference, 2 quantized compare */
     yq_status hook_st;
+    /* progress of the weight solve (workers report; never two at once) */
+    atomic_int layers_done;
+    atomic_flag progress_busy;
 } ptq;
 
 static uint64_t splitmix64(uint64_t *x) {
@@ -374,6 +377,11 @@ static void wjob_run(void *arg, int64_t b, int64_t e, int tid) {
         int li = j->order[k];
         j->st[li] = quantize_layer(j->c, &j->c->L[li]);
         if (j->st[li] != YQ_OK) j->msg[li] = strdup(yq_last_error());
+        int done = atomic_fetch_add(&j->c->layers_done, 1) + 1;
+        if (j->c->o->progress && !atomic_flag_test_and_set(&j->c->progress_busy)) {
+            j->c->o->progress(j->c->o->progress_arg, "quantize", done, j->c->nl);
+            atomic_flag_clear(&j->c->progress_busy);
+        }
     }
 }
 
@@ -653,6 +661,8 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     yq_value in_info = *gin;
 
     ptq c = {0};
+    atomic_init(&c.layers_done, 0);
+    atomic_flag_clear(&c.progress_busy);
     c.g = g;
     c.o = opts;
     yq_status st = YQ_OK;
@@ -776,6 +786,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         for (int li = 0; li < c.nl; li++)
             if (!c.L[li].gptq) order[n++] = li;
         if ((st = quantize_layers(&c, pool, order, n)) != YQ_OK) goto out;
+        progress(&c, "quantize", atomic_load(&c.layers_done), c.nl); /* a worker may have skipped the last */
     }
     if ((st = share_concat_ranges(&c)) != YQ_OK) goto out;
     /* "bias": "int32" where the input is quantized: scale s_in·s_w per channel
@@ -794,7 +805,6 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     for (int li = 0; li < c.nl && st == YQ_OK; li++) {
         layer *l = &c.L[li];
         st = yq_qcdq_insert_weight(g, l->node, l->q, &l->qp, opts->format, NULL);
-        progress(&c, "quantize", li + 1, c.nl);
     }
     int nact = 0;
     for (int li = 0; li < c.nl && st == YQ_OK; li++) {

@@ -36,7 +36,9 @@
 /* Fill the model input (float32 [1, 3, H, W], H/W those of the graph input)
  * for calibration image `index`. */
 typedef yq_status (*yq_ptq_input_fn)(void *arg, int index, float *nchw);
-/* Progress: stage is "calibrate", "quantize" or "report". */
+/* Progress: stage is "calibrate" (images), "quantize" (layers whose weights
+ * are solved: GPTQ / rounding, counted over all passes) or "report" (images).
+ * "quantize" is reported from worker threads, never from two at once. */
 typedef void (*yq_ptq_progress_fn)(void *arg, const char *stage, int64_t done, int64_t total);
 
 typedef struct yq_ptq_opts {
