@@ -88,7 +88,7 @@ peak = max(s[2] for s in samples)
 # inference phase: samples with a known image count, up to the last image
 inf = [s for s in samples if 0 < s[1] <= nimg]
 first100 = next((s for s in inf if s[1] >= 100), None)
-end = max((s for s in inf), key=lambda s: (s[1], s[0]))
+end = max(inf, key=lambda s: (s[1], -s[0]))  # the first sample at the last image count
 fit = [s for s in inf if s[1] >= 100]
 slope = 0.0
 if len(fit) >= 2 and fit[-1][1] > fit[0][1]:
