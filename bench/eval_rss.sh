@@ -13,7 +13,8 @@
 # slope (KiB per image, least squares over the samples from image 100 to the
 # end of inference), and the part of that slope the detections themselves
 # explain (they are kept for COCO matching: counts.detections × sizeof(yq_coco_det)
-# = 56 bytes, taken from the metrics file). Also writes that as JSON (--json).
+# = 56 bytes, taken from the metrics file). Also writes that as JSON (--json
+# OUT.json) and the samples to OUT.samples.txt.
 # Needs /usr/bin/python3 (annotation file and the statistics) and script(1).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -88,7 +89,8 @@ peak = max(s[2] for s in samples)
 # inference phase: samples with a known image count, up to the last image
 inf = [s for s in samples if 0 < s[1] <= nimg]
 first100 = next((s for s in inf if s[1] >= 100), None)
-end = max(inf, key=lambda s: (s[1], -s[0]))  # the first sample at the last image count
+# the last sample before the last image (once it is done, COCO matching starts)
+end = max([s for s in inf if s[1] < nimg] or inf, key=lambda s: (s[1], s[0]))
 fit = [s for s in inf if s[1] >= 100]
 slope = 0.0
 if len(fit) >= 2 and fit[-1][1] > fit[0][1]:
@@ -107,10 +109,13 @@ r = {"model": model.split("/")[-1], "images": nimg, "threads": threads, "samples
      "slope_beyond_detections_kib_per_image": round(slope - det_kib, 3)}
 print("yoloq eval RSS over %d images (%s, --threads %d, %d samples, %.0f s):" % (nimg, r["model"], threads, len(samples), r["wall_s"]))
 print("  after the first 100 images  %8s KiB" % r["rss_after_100_images_kib"])
-print("  at the end of inference     %8d KiB (image %d)" % (end[2], end[1]))
+print("  at the end of inference     %8d KiB (image %d of %d)" % (end[2], end[1], nimg))
 print("  peak (incl. COCO matching)  %8d KiB" % peak)
 print("  slope after image 100       %8.2f KiB/image; kept detections explain %.2f KiB/image (%d x 56 B); beyond that %.2f KiB/image"
       % (slope, det_kib, ndet, slope - det_kib))
 print(json.dumps(r))
-if out: json.dump(r, open(out, "w"), indent=1)
+if out:
+    json.dump(r, open(out, "w"), indent=1)
+    with open(out.rsplit(".json", 1)[0] + ".samples.txt", "w") as f:
+        f.write("# ms images_done vmrss_kib\n" + "".join("%d %d %d\n" % s for s in samples))
 EOF
