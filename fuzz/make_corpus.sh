@@ -89,6 +89,113 @@ png("palette4.png", 16, h, 4, 3, lambda y: bytes(((x + y) % 16) * 17 & 255 for x
 png("wide.png", 300, 2, 8, 2, lambda y: bytes((x + y) & 255 for x in range(900)))
 PY
 fi
+# Decoder edge cases, from real files: a 40x40 crop of a preprocess vector
+# (shared/preprocess-vectors, real photo content) re-encoded with each PNG row
+# filter (None/Sub/Up/Average/Paeth: each unfilter path of libspng), split over
+# several IDAT chunks, with ancillary chunks (gAMA, sRGB, tRNS, tEXt, pHYs);
+# and crafted broken headers: PNGs cut after the signature / in IHDR / in IDAT,
+# a bad CRC, a missing IEND, a huge IHDR (decompression bomb) over a tiny IDAT;
+# JPEGs (smallest COCO image) cut after SOI, in the header, before SOS and in
+# the middle of the scan, a SOF claiming 65500x65500, no EOI.
+PV=$(ls "$SHARED"/preprocess-vectors/*letterbox320.png 2>/dev/null | head -1 || true)
+SMALLJPEG=$(ls -S "$SHARED"/data/coco/val2017/*.jpg 2>/dev/null | tail -1 || true)
+if command -v python3 >/dev/null; then
+  python3 - "$OUT/image" "${PV:-}" "${SMALLJPEG:-}" <<'PY'
+import os, struct, sys, zlib
+out, pv, jpg = sys.argv[1], sys.argv[2], sys.argv[3]
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+SIG = b"\x89PNG\r\n\x1a\n"
+def save(name, data):
+    open(os.path.join(out, name), "wb").write(b"\0" + data)
+def read_png_rgb8(path):  # non-interlaced 8-bit RGB only (what the vectors are)
+    d = open(path, "rb").read()
+    w, h, depth, ctype, _, _, il = struct.unpack(">IIBBBBB", d[16:29])
+    assert (depth, ctype, il) == (8, 2, 0)
+    i, idat = 8, b""
+    while i < len(d):
+        n, = struct.unpack(">I", d[i:i + 4]); t = d[i + 4:i + 8]
+        if t == b"IDAT": idat += d[i + 8:i + 8 + n]
+        i += 12 + n
+    raw, bpp, stride, rows, prev = zlib.decompress(idat), 3, w * 3, [], bytearray(w * 3)
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0; b = prev[x]; c = prev[x - bpp] if x >= bpp else 0
+            if f == 1: line[x] = (line[x] + a) & 255
+            elif f == 2: line[x] = (line[x] + b) & 255
+            elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line)); prev = line
+    return w, h, rows
+def filt(f, line, prev, bpp=3):
+    o = bytearray(len(line))
+    for x in range(len(line)):
+        a = line[x - bpp] if x >= bpp else 0; b = prev[x]; c = prev[x - bpp] if x >= bpp else 0
+        if f == 0: pr = 0
+        elif f == 1: pr = a
+        elif f == 2: pr = b
+        elif f == 3: pr = (a + b) // 2
+        else:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            pr = a if pa <= pb and pa <= pc else b if pb <= pc else c
+        o[x] = (line[x] - pr) & 255
+    return bytes([f]) + bytes(o)
+def encode(rows, w, filters, extra=b"", idat_split=1):
+    raw, prev = b"", bytes(len(rows[0]))
+    for y, r in enumerate(rows):
+        raw += filt(filters[y % len(filters)], r, prev); prev = r
+    z = zlib.compress(raw, 9); step = max(1, -(-len(z) // idat_split))
+    idats = b"".join(chunk(b"IDAT", z[i:i + step]) for i in range(0, len(z), step))
+    return SIG + chunk(b"IHDR", struct.pack(">IIBBBBB", w, len(rows), 8, 2, 0, 0, 0)) + extra + idats + chunk(b"IEND", b"")
+if pv and os.path.exists(pv):
+    w, h, rows = read_png_rgb8(pv)
+    cw = 40; x0, y0 = (w - cw) // 2 * 3, (h - cw) // 2
+    crop = [r[x0:x0 + cw * 3] for r in rows[y0:y0 + cw]]
+    for f, nm in enumerate(("none", "sub", "up", "avg", "paeth")):
+        save("pv_filter_%s.png" % nm, encode(crop, cw, [f]))
+    anc = (chunk(b"gAMA", struct.pack(">I", 45455)) + chunk(b"sRGB", b"\0") + chunk(b"tRNS", struct.pack(">HHH", 1, 2, 3))
+           + chunk(b"tEXt", b"Comment\0yoloq fuzz seed") + chunk(b"pHYs", struct.pack(">IIB", 2835, 2835, 1)))
+    good = encode(crop, cw, [0, 1, 2, 3, 4], anc, idat_split=4)
+    save("pv_mixed_filters_ancillary.png", good)
+    save("png_cut_signature.png", good[:8])
+    save("png_cut_ihdr.png", good[:20])
+    save("png_cut_idat.png", good[:len(good) * 2 // 3])
+    save("png_no_iend.png", good[:-12])
+    bad = bytearray(good); bad[29] ^= 0xFF  # IHDR's CRC
+    save("png_bad_crc.png", bytes(bad))
+    bomb = SIG + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)) + \
+        chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + chunk(b"IEND", b"")
+    save("png_bomb_header.png", bomb)
+else:
+    print("make_corpus: no preprocess vectors: no PNG decoder seeds from real content")
+if jpg and os.path.exists(jpg):
+    d = open(jpg, "rb").read()
+    def markers(d):  # (offset, marker) of each segment up to SOS
+        i, m = 2, []
+        while i + 4 <= len(d) and d[i] == 0xFF:
+            mk = d[i + 1]; n, = struct.unpack(">H", d[i + 2:i + 4]); m.append((i, mk))
+            if mk == 0xDA: break
+            i += 2 + n
+        return m
+    ms = markers(d)
+    sos = next((o for o, mk in ms if mk == 0xDA), None)
+    sof = next((o for o, mk in ms if mk in (0xC0, 0xC1, 0xC2)), None)
+    save("jpeg_cut_soi.jpg", d[:2])
+    save("jpeg_cut_header.jpg", d[:ms[1][0] + 3 if len(ms) > 1 else 20])
+    if sos:
+        save("jpeg_cut_before_sos.jpg", d[:sos])
+        save("jpeg_cut_scan.jpg", d[:sos + (len(d) - sos) // 2])
+    save("jpeg_no_eoi.jpg", d[:-2])
+    if sof:
+        b = bytearray(d); b[sof + 5:sof + 9] = struct.pack(">HH", 65500, 65500)
+        save("jpeg_sof_huge.jpg", bytes(b))
+else:
+    print("make_corpus: no COCO JPEG: no JPEG header seeds")
+PY
+fi
 for t in onnx_model coco_json image recipe; do
   echo "make_corpus: $t: $(ls "$OUT/$t" | wc -l) seeds, $(du -sk "$OUT/$t" | cut -f1) KiB"
 done

@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -257,6 +260,20 @@ static yq_status det_list_reserve(det_list *l, size_t more) {
     l->v = v;
     l->cap = cap;
     return YQ_OK;
+}
+
+/* Room for every image's max_det detections at once (at most 1 GiB): pages are
+ * touched only as detections arrive, so the resident memory grows by the
+ * detections themselves, not also by the copies that doubling leaves in the
+ * heap. Best effort: when that much address space is refused, grow as needed. */
+static void det_list_presize(det_list *l, size_t nimages, int max_det) {
+    size_t per = max_det > 0 ? (size_t)max_det : 1, most = ((size_t)1 << 30) / sizeof(yq_coco_det);
+    size_t want = nimages > most / per ? most : nimages * per;
+    if (want <= l->cap) return;
+    yq_coco_det *v = realloc(l->v, want * sizeof *v);
+    if (!v) return;
+    l->v = v;
+    l->cap = want;
 }
 
 /* Image decoding of the next image, on a spare core while the model runs on
@@ -557,6 +574,12 @@ int cmd_eval(int argc, char **argv) {
         infer_samples = yq_calloc(sel.n, sizeof *infer_samples);
         if (!infer_samples) st = YQ_ERR_NOMEM;
     }
+#ifdef __GLIBC__
+    /* The annotation file's JSON tree (about 6x the file) is freed by now, but
+     * glibc keeps freed heap pages resident: hand them back, so the long run's
+     * resident memory is what it uses (and growth per image shows). */
+    malloc_trim(0);
+#endif
     tm.setup = cli_now_ms() - t_start;
 
     if (st == YQ_OK) {
@@ -566,6 +589,7 @@ int cmd_eval(int argc, char **argv) {
     }
     if (st == YQ_OK) {
         tm.prefetch = yq_session_nthreads(yq_detector_session(det)) < yq_cpu_count() && sel.n > 1;
+        det_list_presize(&dets, sel.n, a.det.decode.max_det);
         st = run_images(&a, det, &sel, cat_ids, ncat, tm.prefetch, &dets, infer_samples, &tm);
     }
     if (st == YQ_OK) {

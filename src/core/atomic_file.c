@@ -1,26 +1,95 @@
 #include "core/atomic_file.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The folder part of `path` (with its trailing '/') and the file name. */
+static void split_path(const char *path, size_t *dirlen, const char **name) {
+    const char *slash = strrchr(path, '/');
+    *dirlen = slash ? (size_t)(slash - path + 1) : 0;
+    *name = slash ? slash + 1 : path;
+}
+
+/* If `entry` is `.NAME.yoloq-tmp.PID.XXXXXX` for this NAME, its PID; else 0. */
+static long tmp_writer_pid(const char *entry, const char *name) {
+    size_t nlen = strlen(name), tlen = strlen(YQ_ATOMIC_TMP_TAG);
+    if (entry[0] != '.' || strncmp(entry + 1, name, nlen) != 0) return 0;
+    const char *p = entry + 1 + nlen;
+    if (strncmp(p, YQ_ATOMIC_TMP_TAG, tlen) != 0) return 0;
+    p += tlen;
+    long pid = 0;
+    int digits = 0;
+    for (; isdigit((unsigned char)*p); p++, digits++) {
+        if (digits >= 10) return 0;
+        pid = pid * 10 + (*p - '0');
+    }
+    if (digits == 0 || pid <= 0 || pid > 0x7fffffffL || *p != '.') return 0;
+    p++;
+    /* mkstemp's suffix: exactly six letters/digits */
+    for (int k = 0; k < 6; k++)
+        if (!isalnum((unsigned char)p[k])) return 0;
+    return p[6] == 0 ? pid : 0;
+}
+
+int yq_atomic_sweep_stale(const char *path) {
+    size_t dirlen;
+    const char *name;
+    split_path(path, &dirlen, &name);
+    if (!*name) return 0;
+    char *dir = yq_malloc(dirlen + 2);
+    if (!dir) return 0;
+    if (dirlen) {
+        memcpy(dir, path, dirlen);
+        dir[dirlen] = 0;
+    } else {
+        strcpy(dir, ".");
+    }
+    int removed = 0;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d && dfd >= 0) close(dfd);
+    if (d) {
+        long self = (long)getpid();
+        for (struct dirent *e; (e = readdir(d));) {
+            long pid = tmp_writer_pid(e->d_name, name);
+            if (pid == 0 || pid == self) continue;
+            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+            struct stat sb;
+            /* only regular files, never what a symlink points to */
+            if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) continue;
+            if (unlinkat(dirfd(d), e->d_name, 0) == 0) removed++;
+        }
+        closedir(d);
+    }
+    free(dir);
+    return removed;
+}
+
 yq_status yq_atomic_open(yq_atomic_file *af, const char *path) {
     memset(af, 0, sizeof *af);
-    size_t n = strlen(path) + 32;
+    size_t n = strlen(path) + sizeof YQ_ATOMIC_TMP_TAG + 32;
     af->final_path = yq_strdup(path);
     af->tmp_path = yq_malloc(n);
     if (!af->final_path || !af->tmp_path) {
         yq_atomic_abort(af);
         return YQ_ERR_NOMEM;
     }
-    /* hidden sibling in the same folder so rename() stays on one filesystem */
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
-    snprintf(af->tmp_path, n, "%.*s.%s.tmpXXXXXX", (int)dirlen, path, slash ? slash + 1 : path);
+    /* what earlier, killed writers of this file left behind */
+    yq_atomic_sweep_stale(path);
+    /* hidden sibling in the same folder so rename() stays on one filesystem;
+     * the PID in its name tells a later writer whether it is stale */
+    size_t dirlen;
+    const char *name;
+    split_path(path, &dirlen, &name);
+    snprintf(af->tmp_path, n, "%.*s.%s" YQ_ATOMIC_TMP_TAG "%ld.XXXXXX", (int)dirlen, path, name, (long)getpid());
     int fd = mkstemp(af->tmp_path);
     if (fd < 0) {
         yq_status st = yq_fail(YQ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));

@@ -5,8 +5,9 @@
 # kill every output's final name must hold either what was there before (no
 # file, or a complete previous file) or the complete new file, byte for byte as
 # an uninterrupted run writes it; never a partial file. Temporaries
-# (.<name>.tmpXXXXXX) may remain after a kill: they are counted and reported,
-# not failed on (nothing can remove them once the process is gone).
+# (.<name>.yoloq-tmp.<pid>.XXXXXX) may remain after a kill; the next
+# uninterrupted write of the same name must sweep them (their writer is dead):
+# none may remain at the end.
 # YOLOQ_SIGKILL_RUNS (default 30) runs of `run`, a third as many of `info`.
 set -u
 BIN=${YOLOQ_BIN:?}
@@ -72,11 +73,15 @@ for i in $(seq 1 $(( (RUNS + 2) / 3 ))); do
   kill_at $(( RANDOM % ispan )) "$BIN" info "$MODEL" --json "$T/info.json"
   check "info#$i" "$T/info.json" "$T/ref_info.json" "$T/prev.json"
 done
-# A final uninterrupted run over whatever the kills left must produce the reference.
+left=$(find "$T" -name '.*yoloq-tmp*' | wc -l)
+# A final uninterrupted run over whatever the kills left must produce the
+# reference and sweep the temporaries the killed runs left.
 "$BIN" run "$MODEL" --image "$IMG" --json "$T/out.json" --draw "$T/out.png" >/dev/null 2>&1
-cmp -s "$T/out.json" "$T/ref.json" && cmp -s "$T/out.png" "$T/ref.png" || {
+"$BIN" info "$MODEL" --json "$T/info.json" >/dev/null 2>&1
+cmp -s "$T/out.json" "$T/ref.json" && cmp -s "$T/out.png" "$T/ref.png" && cmp -s "$T/info.json" "$T/ref_info.json" || {
   echo "FAIL: a complete run after the kills did not reproduce the reference outputs"; fails=$((fails+1)); }
-stray=$(find "$T" -name '.*.tmp*' | wc -l)
+stray=$(find "$T" -name '.*tmp*' | wc -l)
+[ "$stray" -eq 0 ] || { echo "FAIL: $stray temporaries remain after the final uninterrupted runs:"; ls -a "$T"; fails=$((fails+1)); }
 echo "sigkill: $((RUNS + (RUNS + 2) / 3)) runs (run ${run_ms} ms, info ${info_ms} ms uninterrupted): $killed killed," \
-  "$finished finished first; $checks final-name checks, $fails failures; $stray stray temporaries left by kills"
+  "$finished finished first; $checks final-name checks, $fails failures; $left temporaries left by kills, $stray after the final runs"
 [ $fails -eq 0 ]
