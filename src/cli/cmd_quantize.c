@@ -211,7 +211,7 @@ static int recipe_has(const yq_recipe *r, const char *section, const char *key) 
 }
 
 int cmd_quantize(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET };
+    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_STAGES, OPT_BIASCORR };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
@@ -219,10 +219,11 @@ int cmd_quantize(int argc, char **argv) {
         {"format", required_argument, 0, 'f'},      {"report", required_argument, 0, OPT_REPORT},
         {"hessian-positions", required_argument, 0, OPT_HPOS},
         {"hessian-budget", required_argument, 0, OPT_HBUDGET},
+        {"gptq-stages", required_argument, 0, OPT_STAGES}, {"bias-correction", required_argument, 0, OPT_BIASCORR},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL;
-    int wbits = 0, abits = -1, count = 0, quiet = 0, c;
+    int wbits = 0, abits = -1, count = 0, quiet = 0, c, stages = -1, biascorr = -1;
     yq_ptq_opts po;
     yq_ptq_opts_default(&po);
     optind = 1;
@@ -258,6 +259,14 @@ int cmd_quantize(int argc, char **argv) {
             po.hessian_budget = (size_t)mb << 20;
             break;
         }
+        case OPT_STAGES:
+            if (cli_parse_int("quantize", "--gptq-stages", optarg, 0, 256, &stages)) return CLI_USAGE;
+            break;
+        case OPT_BIASCORR:
+            if (!strcmp(optarg, "on")) biascorr = 1;
+            else if (!strcmp(optarg, "off")) biascorr = 0;
+            else return cli_usage("quantize", "--bias-correction must be on or off, got '%s'", optarg);
+            break;
         case 't': if (cli_parse_int("quantize", "--threads", optarg, 1, 256, &po.nthreads)) return CLI_USAGE; break;
         case 'q': quiet = 1; break;
         case 'h': cmd_quantize_help(stdout); return CLI_OK;
@@ -279,6 +288,11 @@ int cmd_quantize(int argc, char **argv) {
         if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = wbits != 4;
     }
     if (abits >= 0) recipe->acts.bits = abits;
+    if (stages >= 0) {
+        recipe->gptq_sequential = stages > 0;
+        if (stages > 0) recipe->gptq_stages = stages;
+    }
+    if (biascorr >= 0) recipe->bias_correction = biascorr;
     if (!count) count = recipe->calib_count;
 
     calib_list list;

@@ -52,17 +52,27 @@ typedef struct layer {
     int64_t K;         /* Hessian size per group */
     int64_t ngroups;   /* conv group, or 1 */
     int64_t in_rows;   /* MatMul/Gemm: input vectors per image */
+    int stage;         /* sequential GPTQ: stage (layers in topological order) */
     int pass;          /* Hessian pass this layer belongs to */
+    int quantized;     /* q/dq/qp hold the result */
     double *H;         /* [ngroups][K][K], upper triangle while accumulating */
     float *rows;       /* [ngroups][P][K] sampled rows of the current image */
     int64_t nrows_img; /* rows sampled this image (per group) */
     int64_t nrows_total;
+    /* bias correction: Σ of the sampled im2col rows, per group, of the
+     * inputs the layer sees in its Hessian pass (mu_q) and in the float
+     * model (mu_f), and how many rows each sums */
+    double *mu_q, *mu_f;
+    int64_t mu_q_n, mu_f_n;
     int act_in[4];     /* act_obs index per input (-1: none) */
     /* results */
     int8_t *q;
     float *dq;
     yq_qparams qp;
     double loss, wsqnr;
+    int damp_retries;
+    int64_t dead_columns;
+    double bias_shift; /* RMS over output channels of the correction subtracted from the bias */
     /* report */
     float *fout;
     int64_t fout_n;
@@ -82,6 +92,10 @@ typedef struct ptq {
     int sess_nnodes;
     const yq_graph *sess_graph;
     int image, pass, observe_acts;
+    int sequential;     /* Hessians of pass p from the model with passes < p quantized */
+    int bias_correction;
+    int collect_mu_f;   /* float pass: sum the GPTQ layers' inputs into mu_f */
+    float *scratch;     /* rows of one layer and image, for mu_f */
     int report_mode; /* 0 calibration, 1 float reference, 2 quantized compare */
     yq_status hook_st;
 } ptq;
@@ -131,7 +145,7 @@ static int map_session_node(ptq *c, const yq_graph *sg, int node) {
     return node < c->sess_nnodes ? c->sess_map[node] : -1;
 }
 
-static yq_status sample_rows(ptq *c, layer *l, int li, const yq_tensor *x) {
+static yq_status sample_rows(ptq *c, layer *l, int li, const yq_tensor *x, float *dst) {
     const int64_t P = c->o->hessian_positions;
     uint64_t seed = c->o->seed ^ ((uint64_t)li * 0x100000001b3ULL) ^ ((uint64_t)c->image << 32);
     if (l->is_conv) {
@@ -145,7 +159,7 @@ static yq_status sample_rows(ptq *c, layer *l, int li, const yq_tensor *x) {
         if (!pos) return yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
         int64_t np = sample_positions(total, P, seed, pos);
         for (int64_t gi = 0; gi < l->ngroups; gi++)
-            yq_im2col_rows((const float *)x->data, &geom, gi, pos, np, l->rows + gi * P * l->K);
+            yq_im2col_rows((const float *)x->data, &geom, gi, pos, np, dst + gi * P * l->K);
         free(pos);
         l->nrows_img = np;
     } else {
@@ -155,11 +169,30 @@ static yq_status sample_rows(ptq *c, layer *l, int li, const yq_tensor *x) {
         int64_t np = sample_positions(n, P, seed, pos);
         const float *xs = (const float *)x->data;
         for (int64_t t = 0; t < np; t++)
-            memcpy(l->rows + t * l->K, xs + pos[t] * l->K, (size_t)l->K * sizeof(float));
+            memcpy(dst + t * l->K, xs + pos[t] * l->K, (size_t)l->K * sizeof(float));
         free(pos);
         l->nrows_img = np;
     }
+    /* A NaN or Inf would poison the Hessian (and the scales) silently. */
+    for (int64_t gi = 0; gi < l->ngroups; gi++) {
+        const float *r = dst + gi * P * l->K;
+        for (int64_t i = 0; i < l->nrows_img * l->K; i++)
+            if (!isfinite(r[i]))
+                return yq_fail(YQ_ERR_INVALID, "calibration image %d: the input of '%s' holds %s (the model "
+                               "overflows on this image, or the image is not what it expects)",
+                               c->image, l->name, isnan(r[i]) ? "NaN" : "Inf");
+    }
     return YQ_OK;
+}
+
+/* mu[gi·K + k] += Σ over the l->nrows_img sampled rows of column k. */
+static void add_row_sums(const layer *l, const float *rows, int64_t P, double *mu) {
+    for (int64_t gi = 0; gi < l->ngroups; gi++) {
+        const float *r = rows + gi * P * l->K;
+        double *m = mu + gi * l->K;
+        for (int64_t t = 0; t < l->nrows_img; t++)
+            for (int64_t k = 0; k < l->K; k++) m[k] += (double)r[t * l->K + k];
+    }
 }
 
 static void copy_output(layer *l, const yq_tensor *t) {
@@ -216,9 +249,19 @@ static void hook(void *arg, const yq_graph *sg, int node, const yq_tensor *in, i
                 return;
             }
         }
-    if (l->gptq && l->pass == c->pass && nin > 0) {
-        yq_status st = sample_rows(c, l, li, &in[0]);
+    if (!l->gptq || nin < 1) return;
+    if (l->pass == c->pass) {
+        yq_status st = sample_rows(c, l, li, &in[0], l->rows);
         if (st != YQ_OK) c->hook_st = st;
+    } else if (c->collect_mu_f && l->mu_f) {
+        yq_status st = sample_rows(c, l, li, &in[0], c->scratch);
+        if (st != YQ_OK) {
+            c->hook_st = st;
+            return;
+        }
+        add_row_sums(l, c->scratch, c->o->hessian_positions, l->mu_f);
+        l->mu_f_n += l->nrows_img;
+        l->nrows_img = 0;
     }
 }
 
@@ -276,6 +319,10 @@ static yq_status accumulate_image(ptq *c, yq_pool *pool, float *G) {
             YQ_TRY(yq_sgemm(pool, 1, 0, l->K, l->K, l->nrows_img, X, l->K, X, l->K, G, l->K, 0, NULL, NULL));
             hadd h = {H, G, l->K};
             yq_parallel_for(pool, l->K, 16, hadd_run, &h);
+        }
+        if (l->mu_q) {
+            add_row_sums(l, l->rows, P, l->mu_q);
+            l->mu_q_n += l->nrows_img;
         }
         l->nrows_total += l->nrows_img;
     }
@@ -338,6 +385,8 @@ static yq_status quantize_layer(ptq *c, layer *l) {
             memcpy(l->q + gi * rpg * cols, res[gi].q, (size_t)(rpg * cols));
             memcpy(l->dq + gi * rpg * cols, res[gi].dq, (size_t)(rpg * cols) * sizeof(float));
             l->loss += res[gi].loss;
+            l->damp_retries = res[gi].damp_retries > l->damp_retries ? res[gi].damp_retries : l->damp_retries;
+            l->dead_columns += res[gi].dead_columns;
         }
         if (st == YQ_OK) st = merge_qparams(&l->qp, res, l->ngroups);
         for (int64_t k = 0; k < l->ngroups; k++) yq_gptq_result_free(&res[k]);
@@ -359,6 +408,7 @@ static yq_status quantize_layer(ptq *c, layer *l) {
         e += d * d;
     }
     l->wsqnr = e > 0 ? 10.0 * log10(s / e) : INFINITY;
+    l->quantized = 1;
 out:
     free(w);
     return st;
@@ -549,6 +599,12 @@ static yq_status share_concat_ranges(ptq *c) {
         return yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
     }
     for (int a = 0; a < c->na; a++) {
+        if (c->A[a].ob.nonfinite > 0) {
+            st = yq_fail(YQ_ERR_INVALID, "calibration: activation '%s' held %lld NaN/Inf value(s) on the "
+                         "calibration images: its range (and the model) would be wrong",
+                         g->values[c->A[a].value].name, (long long)c->A[a].ob.nonfinite);
+            break;
+        }
         yq_qformat f;
         yq_act_cfg_format(&c->A[a].cfg, &f);
         st = yq_observer_range(&c->A[a].ob, &f, &lo[a], &hi[a]);
@@ -571,6 +627,131 @@ static yq_status share_concat_ranges(ptq *c) {
     }
     free(lo);
     free(hi);
+    return st;
+}
+
+/* ---- sequential GPTQ and bias correction ---- */
+
+/* Insert the QCDQ weights of every layer quantized so far and (A8) the
+ * activation quantizers of every layer into g: the model as the layers of
+ * the coming pass will see it once everything before them is quantized. */
+static yq_status insert_quantizers(ptq *c, yq_graph *g, yq_qcdq_format format, int *nact) {
+    for (int li = 0; li < c->nl; li++) {
+        layer *l = &c->L[li];
+        if (l->quantized) YQ_TRY(yq_qcdq_insert_weight(g, l->node, l->q, &l->qp, format, NULL));
+    }
+    int n = 0;
+    for (int li = 0; li < c->nl; li++) {
+        layer *l = &c->L[li];
+        for (int k = 0; k < 4; k++) {
+            int a = l->act_in[k];
+            if (a < 0) continue;
+            yq_qformat f;
+            yq_act_cfg_format(&c->A[a].cfg, &f);
+            yq_qparams qp = {0};
+            YQ_TRY(yq_qparams_alloc(&qp, f.bits, f.is_signed, f.narrow, -1, 1));
+            qp.scale[0] = c->A[a].scale;
+            qp.zero_point[0] = c->A[a].zp;
+            int shared = 0;
+            yq_status st = yq_qcdq_insert_activation(g, l->node, k, &qp, &shared);
+            yq_qparams_free(&qp);
+            YQ_TRY(st);
+            n += !shared;
+        }
+    }
+    if (nact) *nact = n;
+    return YQ_OK;
+}
+
+/* A session on the current state of c->g (float, with the bias corrections
+ * made so far) plus the quantizers of insert_quantizers. Nodes map to layers
+ * by output name (map_session_node), which the rewrite keeps. */
+static yq_status stage_session(ptq *c, int nthreads, yq_session **out) {
+    yq_graph *sg = NULL;
+    YQ_TRY(yq_graph_clone(c->g, &sg));
+    yq_status st = insert_quantizers(c, sg, YQ_QCDQ_CLIP, NULL);
+    if (st == YQ_OK) st = yq_qcdq_finalize(sg);
+    if (st != YQ_OK) {
+        yq_graph_free(sg);
+        return st;
+    }
+    yq_session_opts so = {.nthreads = nthreads, .no_fusion = 1};
+    YQ_TRY(yq_session_new(sg, &so, out));
+    yq_session_set_hook(*out, hook, c);
+    return YQ_OK;
+}
+
+/* Add delta[0..cout) to the bias of Conv `node` (creating a zero bias when
+ * it has none, or a private copy when another node shares it). */
+static yq_status conv_bias_add(yq_graph *g, int node, const double *delta, int64_t cout) {
+    yq_node *n = &g->nodes[node];
+    int b = n->ninputs > 2 ? n->inputs[2] : -1;
+    float *nb = malloc((size_t)cout * sizeof *nb);
+    if (!nb) return yq_fail(YQ_ERR_NOMEM, "bias correction: out of memory");
+    if (b >= 0) {
+        const yq_value *v = &g->values[b];
+        if (!v->data || v->dtype != YQ_DT_FLOAT || yq_value_numel(v) != cout) {
+            free(nb);
+            return yq_fail(YQ_ERR_UNSUPPORTED, "bias correction: the bias of '%s' is not a constant float [%lld]",
+                           node_label(g, node), (long long)cout);
+        }
+        memcpy(nb, v->data, (size_t)cout * sizeof *nb);
+    } else {
+        memset(nb, 0, (size_t)cout * sizeof *nb);
+    }
+    for (int64_t o = 0; o < cout; o++) nb[o] = (float)((double)nb[o] + delta[o]);
+    yq_status st = YQ_OK;
+    if (b >= 0 && yq_graph_count_consumers(g, b) == 1) {
+        memcpy(g->values[b].data, nb, (size_t)cout * sizeof *nb);
+    } else {
+        int id;
+        st = yq_graph_add_initializer(g, "bias_corrected", YQ_DT_FLOAT, 1, &cout, nb, &id);
+        if (st == YQ_OK && n->ninputs < 3) {
+            int *in = realloc(n->inputs, 3 * sizeof *in);
+            if (!in) st = yq_fail(YQ_ERR_NOMEM, "bias correction: out of memory");
+            else {
+                n->inputs = in;
+                for (int k = n->ninputs; k < 3; k++) in[k] = -1;
+                n->ninputs = 3;
+            }
+        }
+        if (st == YQ_OK) n->inputs[2] = id;
+    }
+    free(nb);
+    return st;
+}
+
+/* Empirical bias correction of a GPTQ conv: its expected output in the
+ * quantized model, Ŵ·E[x_q], should equal the float model's W·E[x_f] (the
+ * expectations over calibration images and sampled positions, padding
+ * included). The difference, per output channel, is subtracted from the
+ * bias. It removes the mean of the layer's own rounding error and the mean
+ * shift that quantized earlier layers push through it. */
+static yq_status correct_bias(ptq *c, layer *l) {
+    if (!l->is_conv || !l->mu_q || !l->mu_f || l->mu_q_n == 0 || l->mu_f_n == 0) return YQ_OK;
+    const int64_t rows = l->ref.rows, K = l->ref.cols, rpg = rows / l->ngroups;
+    float *w = malloc((size_t)(rows * K) * sizeof *w);
+    double *delta = malloc((size_t)rows * sizeof *delta);
+    if (!w || !delta) {
+        free(w), free(delta);
+        return yq_fail(YQ_ERR_NOMEM, "bias correction: out of memory");
+    }
+    yq_status st = yq_weight_matrix_read(c->g, &l->ref, w);
+    double ss = 0;
+    for (int64_t o = 0; o < rows && st == YQ_OK; o++) {
+        const double *mq = l->mu_q + (o / rpg) * K, *mf = l->mu_f + (o / rpg) * K;
+        double yq = 0, yf = 0;
+        for (int64_t k = 0; k < K; k++) {
+            yq += (double)l->dq[o * K + k] * mq[k];
+            yf += (double)w[o * K + k] * mf[k];
+        }
+        delta[o] = -(yq / (double)l->mu_q_n - yf / (double)l->mu_f_n);
+        ss += delta[o] * delta[o];
+    }
+    l->bias_shift = sqrt(ss / (double)rows);
+    if (st == YQ_OK) st = conv_bias_add(c->g, l->node, delta, rows);
+    free(w);
+    free(delta);
     return st;
 }
 
@@ -611,6 +792,8 @@ static void free_ptq(ptq *c) {
         free(l->q);
         free(l->dq);
         free(l->fout);
+        free(l->mu_q);
+        free(l->mu_f);
         free(l->name);
         free(l->op_type);
         free(l->out_name);
@@ -621,6 +804,7 @@ static void free_ptq(ptq *c) {
     free(c->A);
     free(c->act_of_value);
     free(c->sess_map);
+    free(c->scratch);
 }
 
 void yq_ptq_report_free(yq_ptq_report *r) {
@@ -671,26 +855,50 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         goto out;
     }
 
-    /* Hessian passes: greedy groups of layers under the budget. */
+    c.sequential = r->gptq_sequential;
+    c.bias_correction = r->bias_correction;
+    /* Stages (sequential GPTQ): the GPTQ layers in topological order (the
+     * graph is sorted), split into equal runs. Hessian passes: a new pass at
+     * every stage and whenever the Hessians held at once would exceed the
+     * budget. */
     const int64_t P = opts->hessian_positions;
-    int npasses = 0;
-    size_t peak = 0;
+    int npasses = 0, ngptq = 0;
+    size_t peak = 0, scratch_n = 0;
+    for (int li = 0; li < c.nl; li++) ngptq += c.L[li].gptq;
     {
+        const int nstages = c.sequential ? r->gptq_stages : 1;
         size_t acc = 0;
+        int k = 0, last_stage = -1;
         for (int li = 0; li < c.nl; li++) {
             layer *l = &c.L[li];
             if (!l->gptq) continue;
-            size_t need = (size_t)l->ngroups * (size_t)l->K * ((size_t)l->K * sizeof(double) + (size_t)P * sizeof(float));
-            if (npasses == 0 || (acc + need > opts->hessian_budget && acc > 0)) {
+            l->stage = (int)((int64_t)k++ * nstages / ngptq);
+            size_t rows_n = (size_t)l->ngroups * (size_t)P * (size_t)l->K;
+            size_t need = (size_t)l->ngroups * (size_t)l->K * (size_t)l->K * sizeof(double) + rows_n * sizeof(float);
+            if (npasses == 0 || l->stage != last_stage || (acc + need > opts->hessian_budget && acc > 0)) {
                 npasses++;
                 acc = 0;
             }
+            last_stage = l->stage;
             acc += need;
             if (acc > peak) peak = acc;
+            if (rows_n > scratch_n) scratch_n = rows_n;
             l->pass = npasses - 1;
+            if (c.bias_correction && l->is_conv) {
+                l->mu_q = calloc((size_t)(l->ngroups * l->K), sizeof(double));
+                l->mu_f = calloc((size_t)(l->ngroups * l->K), sizeof(double));
+                if (!l->mu_q || !l->mu_f) {
+                    st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
+                    goto out;
+                }
+            }
         }
     }
-    if (npasses == 0) npasses = c.na > 0 ? 1 : 0;
+    /* The float model's pass: activation ranges, and for the bias correction
+     * the float inputs of every GPTQ layer. Without sequential GPTQ it also
+     * collects the Hessians of pass 0 (every pass runs the float model). */
+    const int float_pass = c.sequential ? (c.na > 0 || (c.bias_correction && ngptq > 0)) : 0;
+    if (npasses == 0 && c.na > 0 && !float_pass) npasses = 1;
     int64_t kmax = 0;
     for (int li = 0; li < c.nl; li++)
         if (c.L[li].gptq && c.L[li].K > kmax) kmax = c.L[li].K;
@@ -702,20 +910,60 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         }
         peak += (size_t)(kmax * kmax) * sizeof *gram;
     }
+    if (float_pass && c.bias_correction && scratch_n > 0) {
+        c.scratch = malloc(scratch_n * sizeof *c.scratch);
+        if (!c.scratch) {
+            st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
+            goto out;
+        }
+    }
 
     double t0 = now_ms();
     /* The float session: calibration, and the reference of the report (W8A16
      * needs no calibration, but its report still compares outputs). */
-    if (npasses > 0 || (rep && opts->report_images > 0 && c.nl > 0)) {
+    if (npasses > 0 || float_pass || (rep && opts->report_images > 0 && c.nl > 0)) {
         yq_graph *sg;
         if ((st = yq_graph_clone(g, &sg)) != YQ_OK) goto out;
         yq_session_opts so = {.nthreads = nthreads, .no_fusion = 1};
         if ((st = yq_session_new(sg, &so, &fs)) != YQ_OK) goto out;
         yq_session_set_hook(fs, hook, &c);
     }
+    /* Round-to-nearest layers first: they need no calibration, and the
+     * sequential passes then see them quantized. */
+    order = malloc(((size_t)c.nl + 1) * sizeof *order);
+    if (!order) {
+        st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+        goto out;
+    }
+    {
+        int n = 0;
+        for (int li = 0; li < c.nl; li++)
+            if (!c.L[li].gptq) order[n++] = li;
+        if ((st = quantize_layers(&c, pool, order, n)) != YQ_OK) goto out;
+    }
+    const int total_passes = npasses + float_pass;
+    if (float_pass) {
+        c.pass = -1;
+        c.observe_acts = 1;
+        c.collect_mu_f = c.bias_correction;
+        for (int i = 0; i < ncalib && st == YQ_OK; i++) {
+            if ((st = run_image(&c, fs, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
+            progress(&c, "calibrate", i + 1, (int64_t)total_passes * ncalib);
+        }
+        c.collect_mu_f = 0;
+        if (st != YQ_OK) goto out;
+        if ((st = share_concat_ranges(&c)) != YQ_OK) goto out;
+    }
     for (int pass = 0; pass < npasses && st == YQ_OK; pass++) {
         c.pass = pass;
-        c.observe_acts = pass == 0;
+        c.observe_acts = !float_pass && pass == 0;
+        yq_session *ps = fs;
+        if (c.sequential) {
+            /* a fresh session each pass: the sess_map cache keys on the graph */
+            c.sess_graph = NULL;
+            if ((st = stage_session(&c, nthreads, &qs)) != YQ_OK) break;
+            ps = qs;
+        }
         for (int li = 0; li < c.nl && st == YQ_OK; li++) {
             layer *l = &c.L[li];
             if (!l->gptq || l->pass != pass) continue;
@@ -725,25 +973,27 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         }
         for (int i = 0; i < ncalib && st == YQ_OK; i++) {
             for (int li = 0; li < c.nl; li++) c.L[li].nrows_img = 0;
-            if ((st = run_image(&c, fs, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
+            if ((st = run_image(&c, ps, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
             if ((st = accumulate_image(&c, pool, gram)) != YQ_OK) break;
-            progress(&c, "calibrate", (int64_t)pass * ncalib + i + 1, (int64_t)npasses * ncalib);
+            progress(&c, "calibrate", (int64_t)(pass + float_pass) * ncalib + i + 1, (int64_t)total_passes * ncalib);
         }
+        if (c.sequential) {
+            yq_session_free(qs);
+            qs = NULL;
+            c.sess_graph = NULL;
+        }
+        if (st != YQ_OK) break;
+        if (!float_pass && pass == 0 && (st = share_concat_ranges(&c)) != YQ_OK) break;
         /* GPTQ for this pass's layers (their Hessians are then released) */
         int n = 0;
-        free(order);
-        order = malloc(((size_t)c.nl + 1) * sizeof *order);
-        if (!order) {
-            st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
-            break;
-        }
         for (int li = 0; li < c.nl && st == YQ_OK; li++) {
             layer *l = &c.L[li];
             if (!l->gptq || l->pass != pass) continue;
             free(l->rows);
             l->rows = NULL;
             if (l->nrows_total == 0) {
-                st = yq_fail(YQ_ERR_INTERNAL, "calibration: layer '%s' saw no input", node_label(g, l->node));
+                st = yq_fail(YQ_ERR_INVALID, "calibration: layer '%s' was never executed on the calibration "
+                             "images (no data for its Hessian)", l->name);
                 break;
             }
             for (int64_t gi = 0; gi < l->ngroups; gi++) {
@@ -760,48 +1010,23 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
             free(c.L[order[k]].H);
             c.L[order[k]].H = NULL;
         }
+        /* Bias correction, now: later sequential passes see the corrected layers. */
+        for (int k = 0; k < n && st == YQ_OK && c.bias_correction; k++) {
+            layer *l = &c.L[order[k]];
+            if (!float_pass && l->mu_q) { /* the pass ran the float model: mu_f = mu_q */
+                memcpy(l->mu_f, l->mu_q, (size_t)(l->ngroups * l->K) * sizeof(double));
+                l->mu_f_n = l->mu_q_n;
+            }
+            st = correct_bias(&c, l);
+        }
     }
     if (st != YQ_OK) goto out;
+    if (npasses == 0 && !float_pass && (st = share_concat_ranges(&c)) != YQ_OK) goto out;
     double t1 = now_ms();
-    /* round-to-nearest layers */
-    {
-        int n = 0;
-        free(order);
-        order = malloc(((size_t)c.nl + 1) * sizeof *order);
-        if (!order) {
-            st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
-            goto out;
-        }
-        for (int li = 0; li < c.nl; li++)
-            if (!c.L[li].gptq) order[n++] = li;
-        if ((st = quantize_layers(&c, pool, order, n)) != YQ_OK) goto out;
-    }
-    if ((st = share_concat_ranges(&c)) != YQ_OK) goto out;
     /* rewrite: weights, then activations (appended nodes keep indices stable) */
-    for (int li = 0; li < c.nl && st == YQ_OK; li++) {
-        layer *l = &c.L[li];
-        st = yq_qcdq_insert_weight(g, l->node, l->q, &l->qp, opts->format, NULL);
-        progress(&c, "quantize", li + 1, c.nl);
-    }
     int nact = 0;
-    for (int li = 0; li < c.nl && st == YQ_OK; li++) {
-        layer *l = &c.L[li];
-        for (int k = 0; k < 4 && st == YQ_OK; k++) {
-            int a = l->act_in[k];
-            if (a < 0) continue;
-            yq_qformat f;
-            yq_act_cfg_format(&c.A[a].cfg, &f);
-            yq_qparams qp = {0};
-            if ((st = yq_qparams_alloc(&qp, f.bits, f.is_signed, f.narrow, -1, 1)) != YQ_OK) break;
-            qp.scale[0] = c.A[a].scale;
-            qp.zero_point[0] = c.A[a].zp;
-            int shared = 0;
-            st = yq_qcdq_insert_activation(g, l->node, k, &qp, &shared);
-            yq_qparams_free(&qp);
-            nact += !shared;
-        }
-    }
-    if (st != YQ_OK) goto out;
+    if ((st = insert_quantizers(&c, g, opts->format, &nact)) != YQ_OK) goto out;
+    progress(&c, "quantize", c.nl, c.nl);
     yq_qcdq_counts before;
     yq_qcdq_count(g, &before);
     if ((st = yq_qcdq_finalize(g)) != YQ_OK) goto out;
@@ -886,6 +1111,10 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
             o->weight_sqnr_db = l->wsqnr;
             o->output_sqnr_db = nrep > 0 ? (l->noise > 0 ? 10.0 * log10(l->sig / l->noise) : INFINITY) : NAN;
             o->gptq_loss = l->loss;
+            o->gptq_stage = l->stage;
+            o->damp_retries = l->damp_retries;
+            o->dead_columns = l->dead_columns;
+            o->bias_shift = l->bias_shift;
             if (l->act_in[0] >= 0) {
                 o->act_scale = c.A[l->act_in[0]].scale;
                 o->act_zero_point = c.A[l->act_in[0]].zp;

@@ -19,6 +19,15 @@
  *     integer engine concatenates without requantizing;
  *  5. yq_qcdq_finalize (topological order, unused float weights dropped,
  *     opset raised); Q/DQ pairs are never folded;
+ *     Sequential GPTQ (recipe "gptq": {"sequential": true, "stages": S}):
+ *     the GPTQ layers, in topological order, form S stages; the Hessians
+ *     of stage s come from a pass over the calibration images through the
+ *     model whose stages < s are already quantized (QCDQ weights, and with
+ *     A8 every activation quantizer, ranges from a first float pass), so a
+ *     layer compensates for the error of the layers before it. S + 1 passes;
+ *     Empirical bias correction (recipe "bias_correction": true): after
+ *     GPTQ of a conv, bias -= Ŵ·E[x_q] - W·E[x_f], the means of its im2col
+ *     inputs in the (partly) quantized and in the float model;
  *  6. report: per-layer weight SQNR, per-layer output SQNR and model output
  *     SQNR against the float graph on the first `report_images` inputs. */
 #ifndef YQ_QUANT_PTQ_H
@@ -61,6 +70,10 @@ typedef struct yq_ptq_layer {
     double weight_sqnr_db; /* 10·log10(Σw² / Σ(w - ŵ)²); +inf when exact */
     double output_sqnr_db; /* the node's output, quantized model vs float; NAN without report images */
     double gptq_loss;
+    int gptq_stage;         /* sequential GPTQ stage (0 otherwise) */
+    int damp_retries;       /* GPTQ: damping raised because H was not positive definite */
+    int64_t dead_columns;   /* GPTQ: inputs never non-zero on calibration data (weights set to 0) */
+    double bias_shift;      /* bias correction: RMS of the correction (0: none) */
     float act_scale; /* of input 0 when act_bits */
     int32_t act_zero_point;
 } yq_ptq_layer;

@@ -269,6 +269,7 @@ static yq_status recipe_new(const char *name, yq_recipe **out) {
     weight_defaults(&r->weights);
     act_defaults(&r->acts);
     r->calib_count = 128;
+    r->gptq_stages = 8;
     *out = r;
     return YQ_OK;
 }
@@ -349,8 +350,10 @@ static yq_status parse_keep_float(yq_recipe *r, const cJSON *arr) {
 }
 
 static yq_status parse_root(yq_recipe *r, const cJSON *root) {
-    static const char *const keys[] = {"weights", "activations", "calibration", "overrides", "keep_float", NULL};
+    static const char *const keys[] = {"weights",    "activations", "calibration",    "overrides",
+                                       "keep_float", "gptq",        "bias_correction", NULL};
     static const char *const calib_keys[] = {"count", NULL};
+    static const char *const gptq_keys[] = {"sequential", "stages", NULL};
     const char *file = r->name;
     if (!cJSON_IsObject(root)) return perr(YQ_ERR_PARSE, file, "the recipe must be a JSON object");
     YQ_TRY(check_keys(root, keys, file, ""));
@@ -364,6 +367,16 @@ static yq_status parse_root(yq_recipe *r, const cJSON *root) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "count");
         if (c) YQ_TRY(want_int(c, file, "calibration.count", 1, 1000000, &r->calib_count));
     }
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "gptq"))) {
+        YQ_TRY(want_object(it, file, "gptq"));
+        YQ_TRY(check_keys(it, gptq_keys, file, "gptq"));
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "sequential");
+        if (c) YQ_TRY(want_bool(c, file, "gptq.sequential", &r->gptq_sequential));
+        if ((c = cJSON_GetObjectItemCaseSensitive(it, "stages")))
+            YQ_TRY(want_int(c, file, "gptq.stages", 1, 256, &r->gptq_stages));
+    }
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "bias_correction")))
+        YQ_TRY(want_bool(it, file, "bias_correction", &r->bias_correction));
     YQ_TRY(check_cfg(&r->weights, &r->acts, file, ""));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "overrides"))) YQ_TRY(parse_overrides(r, it));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "keep_float"))) YQ_TRY(parse_keep_float(r, it));

@@ -27,7 +27,13 @@
  *     "overrides": [                   applied in order, later ones win, key by key
  *       {"match": "/model.0/conv/Conv", "weights": {"bits": 8}, "activations": {...}, "float": false}
  *     ],
- *     "keep_float": ["pattern", ...]   nodes kept float whatever else says (applied last)
+ *     "keep_float": ["pattern", ...],  nodes kept float whatever else says (applied last)
+ *     "gptq": {                        how the GPTQ layers get their Hessians (whole model)
+ *       "sequential": false,           true: from the partly quantized model, stage by stage
+ *       "stages": 8                    stages of the sequential mode (layers split in
+ *                                      topological order), 1..256
+ *     },
+ *     "bias_correction": false         subtract each GPTQ conv's expected output shift
  *   }
  *
  * Every key is optional; the values above are the defaults (an empty object
@@ -105,6 +111,9 @@ typedef struct yq_recipe {
     int noverrides;
     char **keep_float;
     int nkeep;
+    int gptq_sequential;  /* Hessians from the partly quantized model (ptq.h) */
+    int gptq_stages;      /* stages of the sequential mode (8) */
+    int bias_correction;  /* empirical bias correction of GPTQ convs (ptq.h) */
     void *json; /* the parsed document (cJSON), owned */
 } yq_recipe;
 
