@@ -211,7 +211,7 @@ static int recipe_has(const yq_recipe *r, const char *section, const char *key) 
 }
 
 int cmd_quantize(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_STAGES, OPT_BIASCORR };
+    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_STAGES, OPT_BIASCORR, OPT_INCORR };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
@@ -220,10 +220,11 @@ int cmd_quantize(int argc, char **argv) {
         {"hessian-positions", required_argument, 0, OPT_HPOS},
         {"hessian-budget", required_argument, 0, OPT_HBUDGET},
         {"gptq-stages", required_argument, 0, OPT_STAGES}, {"bias-correction", required_argument, 0, OPT_BIASCORR},
+        {"input-correction", required_argument, 0, OPT_INCORR},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL;
-    int wbits = 0, abits = -1, count = 0, quiet = 0, c, stages = -1, biascorr = -1;
+    int wbits = 0, abits = -1, count = 0, quiet = 0, c, stages = -1, biascorr = -1, incorr = -1;
     yq_ptq_opts po;
     yq_ptq_opts_default(&po);
     optind = 1;
@@ -263,10 +264,14 @@ int cmd_quantize(int argc, char **argv) {
             if (cli_parse_int("quantize", "--gptq-stages", optarg, 0, 256, &stages)) return CLI_USAGE;
             break;
         case OPT_BIASCORR:
-            if (!strcmp(optarg, "on")) biascorr = 1;
-            else if (!strcmp(optarg, "off")) biascorr = 0;
-            else return cli_usage("quantize", "--bias-correction must be on or off, got '%s'", optarg);
+        case OPT_INCORR: {
+            int *dst = c == OPT_BIASCORR ? &biascorr : &incorr;
+            if (!strcmp(optarg, "on")) *dst = 1;
+            else if (!strcmp(optarg, "off")) *dst = 0;
+            else return cli_usage("quantize", "--%s must be on or off, got '%s'",
+                                  c == OPT_BIASCORR ? "bias-correction" : "input-correction", optarg);
             break;
+        }
         case 't': if (cli_parse_int("quantize", "--threads", optarg, 1, 256, &po.nthreads)) return CLI_USAGE; break;
         case 'q': quiet = 1; break;
         case 'h': cmd_quantize_help(stdout); return CLI_OK;
@@ -293,6 +298,7 @@ int cmd_quantize(int argc, char **argv) {
         if (stages > 0) recipe->gptq_stages = stages;
     }
     if (biascorr >= 0) recipe->bias_correction = biascorr;
+    if (incorr >= 0) recipe->gptq_input_correction = incorr;
     if (!count) count = recipe->calib_count;
 
     calib_list list;

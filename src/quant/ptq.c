@@ -56,6 +56,10 @@ typedef struct layer {
     int pass;          /* Hessian pass this layer belongs to */
     int quantized;     /* q/dq/qp hold the result */
     double *H;         /* [ngroups][K][K], upper triangle while accumulating */
+    /* input-error correction: C = X_fᵀ X_q [ngroups][K][K] (full), the float
+     * model's rows at the same positions, and the GPTQ target W·C·H⁻¹ */
+    double *C;
+    float *rows_f;
     float *rows;       /* [ngroups][P][K] sampled rows of the current image */
     int64_t nrows_img; /* rows sampled this image (per group) */
     int64_t nrows_total;
@@ -95,6 +99,8 @@ typedef struct ptq {
     int sequential;     /* Hessians of pass p from the model with passes < p quantized */
     int bias_correction;
     int collect_mu_f;   /* float pass: sum the GPTQ layers' inputs into mu_f */
+    int input_correction; /* sequential: GPTQ target from the float model's inputs */
+    int float_rows;     /* this run is the float model's, for rows_f */
     float *scratch;     /* rows of one layer and image, for mu_f */
     int report_mode; /* 0 calibration, 1 float reference, 2 quantized compare */
     yq_status hook_st;
@@ -251,7 +257,7 @@ static void hook(void *arg, const yq_graph *sg, int node, const yq_tensor *in, i
         }
     if (!l->gptq || nin < 1) return;
     if (l->pass == c->pass) {
-        yq_status st = sample_rows(c, l, li, &in[0], l->rows);
+        yq_status st = sample_rows(c, l, li, &in[0], c->float_rows ? l->rows_f : l->rows);
         if (st != YQ_OK) c->hook_st = st;
     } else if (c->collect_mu_f && l->mu_f) {
         yq_status st = sample_rows(c, l, li, &in[0], c->scratch);
@@ -300,6 +306,12 @@ static void hadd_run(void *arg, int64_t b, int64_t e, int tid) {
         for (int64_t j = i; j < h->K; j++) h->H[i * h->K + j] += (double)h->G[i * h->K + j];
 }
 
+static void cadd_run(void *arg, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const hadd *h = arg;
+    for (int64_t i = b * h->K; i < e * h->K; i++) h->H[i] += (double)h->G[i];
+}
+
 /* Add this image's XᵀX to the Hessians of the pass's layers: the image's
  * Gram matrix in float32 with the runtime's GEMM (a fixed summation order
  * over at most hessian_positions rows), then into the double Hessian. The
@@ -319,6 +331,23 @@ static yq_status accumulate_image(ptq *c, yq_pool *pool, float *G) {
             YQ_TRY(yq_sgemm(pool, 1, 0, l->K, l->K, l->nrows_img, X, l->K, X, l->K, G, l->K, 0, NULL, NULL));
             hadd h = {H, G, l->K};
             yq_parallel_for(pool, l->K, 16, hadd_run, &h);
+        }
+        if (l->C) {
+            for (int64_t gi = 0; gi < l->ngroups; gi++) {
+                double *Cg = l->C + gi * l->K * l->K;
+                const float *Xq = l->rows + gi * P * l->K, *Xf = l->rows_f + gi * P * l->K;
+                if (l->K < 32) {
+                    for (int64_t t = 0; t < l->nrows_img; t++)
+                        for (int64_t i = 0; i < l->K; i++) {
+                            const double f = (double)Xf[t * l->K + i];
+                            for (int64_t j = 0; j < l->K; j++) Cg[i * l->K + j] += f * (double)Xq[t * l->K + j];
+                        }
+                    continue;
+                }
+                YQ_TRY(yq_sgemm(pool, 1, 0, l->K, l->K, l->nrows_img, Xf, l->K, Xq, l->K, G, l->K, 0, NULL, NULL));
+                hadd h = {Cg, G, l->K};
+                yq_parallel_for(pool, l->K, 16, cadd_run, &h);
+            }
         }
         if (l->mu_q) {
             add_row_sums(l, l->rows, P, l->mu_q);
@@ -355,6 +384,64 @@ static yq_status merge_qparams(yq_qparams *dst, yq_gptq_result *res, int64_t ng)
     return YQ_OK;
 }
 
+/* GPTQ with input-error correction: the layer should map the quantized
+ * model's inputs X_q to what the float layer computes on the float inputs
+ * X_f, min ||X_q Ŵᵀ - X_f Wᵀ||². The unconstrained optimum is
+ * W* = W·C·H⁻¹ (C = X_fᵀX_q, H = X_qᵀX_q), and the objective equals
+ * ||X_q (Ŵ - W*)ᵀ||² + const, so GPTQ on W* with H minimises it. Written
+ * as W* = W + W·(C - H)·H⁻¹, only the correction goes through the damped
+ * inverse (H + λI)⁻¹: with X_f = X_q the target is exactly W, where
+ * W·C·(H + λI)⁻¹ would shrink W along H's weak directions (ridge bias).
+ * target[rows_g, K] per group. */
+static yq_status corrected_target(const float *w, int64_t rows, int64_t K, const double *H, const double *C,
+                                  double percdamp, float *target) {
+    double *L = malloc((size_t)(K * K) * sizeof *L), *v = malloc((size_t)K * sizeof *v);
+    if (!L || !v) {
+        free(L), free(v);
+        return yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+    }
+    double mean = 0;
+    for (int64_t i = 0; i < K; i++) mean += H[i * K + i];
+    mean /= (double)K;
+    double damp = percdamp * (mean > 0 ? mean : 1.0);
+    int ok = -1;
+    for (int tries = 0; tries < 7 && ok != 0; tries++, damp *= 10) {
+        memcpy(L, H, (size_t)(K * K) * sizeof *L);
+        for (int64_t i = 0; i < K; i++) L[i * K + i] += damp + (H[i * K + i] == 0 ? 1.0 : 0.0);
+        ok = yq_cholesky_lower(L, K);
+    }
+    if (ok != 0) {
+        free(L), free(v);
+        return yq_fail(YQ_ERR_INVALID, "input-error correction: the Hessian is not positive definite");
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const float *wr = w + r * K;
+        for (int64_t j = 0; j < K; j++) v[j] = 0;
+        for (int64_t i = 0; i < K; i++) {
+            const double wi = wr[i];
+            if (wi == 0) continue;
+            const double *ci = C + i * K, *hi = H + i * K;
+            for (int64_t j = 0; j < K; j++) v[j] += wi * (ci[j] - hi[j]);
+        }
+        /* x (L Lᵀ) = v: L y = v, then Lᵀ x = y */
+        for (int64_t i = 0; i < K; i++) {
+            double sum = v[i];
+            const double *li = L + i * K;
+            for (int64_t k = 0; k < i; k++) sum -= li[k] * v[k];
+            v[i] = sum / li[i];
+        }
+        for (int64_t i = K - 1; i >= 0; i--) {
+            double sum = v[i];
+            for (int64_t k = i + 1; k < K; k++) sum -= L[k * K + i] * v[k];
+            v[i] = sum / L[i * K + i];
+        }
+        for (int64_t j = 0; j < K; j++) target[r * K + j] = (float)((double)wr[j] + v[j]);
+    }
+    free(L);
+    free(v);
+    return YQ_OK;
+}
+
 static yq_status quantize_layer(ptq *c, layer *l) {
     const int64_t rows = l->ref.rows, cols = l->ref.cols, n = rows * cols;
     float *w = malloc((size_t)n * sizeof *w);
@@ -378,9 +465,15 @@ static yq_status quantize_layer(ptq *c, layer *l) {
             goto out;
         }
         l->loss = 0;
+        float *target = l->C ? malloc((size_t)n * sizeof *target) : NULL;
+        if (l->C && !target) st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+        for (int64_t gi = 0; gi < l->ngroups && target && st == YQ_OK; gi++)
+            st = corrected_target(w + gi * rpg * cols, rpg, cols, l->H + gi * l->K * l->K, l->C + gi * l->K * l->K,
+                                  go.percdamp, target + gi * rpg * cols);
+        const float *wt = target ? target : w;
         int64_t gi = 0;
         for (; gi < l->ngroups && st == YQ_OK; gi++) {
-            st = yq_gptq_quantize(w + gi * rpg * cols, rpg, cols, l->H + gi * l->K * l->K, &go, NULL, &res[gi]);
+            st = yq_gptq_quantize(wt + gi * rpg * cols, rpg, cols, l->H + gi * l->K * l->K, &go, NULL, &res[gi]);
             if (st != YQ_OK) break;
             memcpy(l->q + gi * rpg * cols, res[gi].q, (size_t)(rpg * cols));
             memcpy(l->dq + gi * rpg * cols, res[gi].dq, (size_t)(rpg * cols) * sizeof(float));
@@ -388,6 +481,7 @@ static yq_status quantize_layer(ptq *c, layer *l) {
             l->damp_retries = res[gi].damp_retries > l->damp_retries ? res[gi].damp_retries : l->damp_retries;
             l->dead_columns += res[gi].dead_columns;
         }
+        free(target);
         if (st == YQ_OK) st = merge_qparams(&l->qp, res, l->ngroups);
         for (int64_t k = 0; k < l->ngroups; k++) yq_gptq_result_free(&res[k]);
         free(res);
@@ -788,7 +882,9 @@ static void free_ptq(ptq *c) {
     for (int i = 0; i < c->nl; i++) {
         layer *l = &c->L[i];
         free(l->H);
+        free(l->C);
         free(l->rows);
+        free(l->rows_f);
         free(l->q);
         free(l->dq);
         free(l->fout);
@@ -857,6 +953,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
 
     c.sequential = r->gptq_sequential;
     c.bias_correction = r->bias_correction;
+    c.input_correction = r->gptq_sequential && r->gptq_input_correction;
     /* Stages (sequential GPTQ): the GPTQ layers in topological order (the
      * graph is sorted), split into equal runs. Hessian passes: a new pass at
      * every stage and whenever the Hessians held at once would exceed the
@@ -874,7 +971,8 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
             if (!l->gptq) continue;
             l->stage = (int)((int64_t)k++ * nstages / ngptq);
             size_t rows_n = (size_t)l->ngroups * (size_t)P * (size_t)l->K;
-            size_t need = (size_t)l->ngroups * (size_t)l->K * (size_t)l->K * sizeof(double) + rows_n * sizeof(float);
+            size_t need = ((size_t)l->ngroups * (size_t)l->K * (size_t)l->K * sizeof(double) + rows_n * sizeof(float)) *
+                          (c.input_correction ? 2 : 1);
             if (npasses == 0 || l->stage != last_stage || (acc + need > opts->hessian_budget && acc > 0)) {
                 npasses++;
                 acc = 0;
@@ -970,8 +1068,19 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
             l->H = calloc((size_t)(l->ngroups * l->K * l->K), sizeof(double));
             l->rows = malloc((size_t)(l->ngroups * P * l->K) * sizeof(float));
             if (!l->H || !l->rows) st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory for Hessians");
+            if (c.input_correction && st == YQ_OK) {
+                l->C = calloc((size_t)(l->ngroups * l->K * l->K), sizeof(double));
+                l->rows_f = malloc((size_t)(l->ngroups * P * l->K) * sizeof(float));
+                if (!l->C || !l->rows_f) st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory for Hessians");
+            }
         }
         for (int i = 0; i < ncalib && st == YQ_OK; i++) {
+            if (c.input_correction) { /* the float rows at the same (seeded) positions */
+                c.float_rows = 1;
+                st = run_image(&c, fs, input, input_arg, i, buf, &in_info);
+                c.float_rows = 0;
+                if (st != YQ_OK) break;
+            }
             for (int li = 0; li < c.nl; li++) c.L[li].nrows_img = 0;
             if ((st = run_image(&c, ps, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
             if ((st = accumulate_image(&c, pool, gram)) != YQ_OK) break;
@@ -990,7 +1099,8 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
             layer *l = &c.L[li];
             if (!l->gptq || l->pass != pass) continue;
             free(l->rows);
-            l->rows = NULL;
+            free(l->rows_f);
+            l->rows = l->rows_f = NULL;
             if (l->nrows_total == 0) {
                 st = yq_fail(YQ_ERR_INVALID, "calibration: layer '%s' was never executed on the calibration "
                              "images (no data for its Hessian)", l->name);
@@ -1001,6 +1111,10 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
                 for (int64_t a = 1; a < l->K; a++)
                     for (int64_t b = 0; b < a; b++) H[a * l->K + b] = H[b * l->K + a];
                 yq_hessian_finalize(H, l->K, l->nrows_total);
+                if (l->C) {
+                    double *Cg = l->C + gi * l->K * l->K;
+                    for (int64_t e = 0; e < l->K * l->K; e++) Cg[e] *= 2.0 / (double)l->nrows_total;
+                }
             }
             order[n++] = li;
         }
@@ -1008,7 +1122,9 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         st = quantize_layers(&c, pool, order, n);
         for (int k = 0; k < n; k++) {
             free(c.L[order[k]].H);
+            free(c.L[order[k]].C);
             c.L[order[k]].H = NULL;
+            c.L[order[k]].C = NULL;
         }
         /* Bias correction, now: later sequential passes see the corrected layers. */
         for (int k = 0; k < n && st == YQ_OK && c.bias_correction; k++) {

@@ -353,7 +353,7 @@ static yq_status parse_root(yq_recipe *r, const cJSON *root) {
     static const char *const keys[] = {"weights",    "activations", "calibration",    "overrides",
                                        "keep_float", "gptq",        "bias_correction", NULL};
     static const char *const calib_keys[] = {"count", NULL};
-    static const char *const gptq_keys[] = {"sequential", "stages", NULL};
+    static const char *const gptq_keys[] = {"sequential", "stages", "input_correction", NULL};
     const char *file = r->name;
     if (!cJSON_IsObject(root)) return perr(YQ_ERR_PARSE, file, "the recipe must be a JSON object");
     YQ_TRY(check_keys(root, keys, file, ""));
@@ -374,6 +374,8 @@ static yq_status parse_root(yq_recipe *r, const cJSON *root) {
         if (c) YQ_TRY(want_bool(c, file, "gptq.sequential", &r->gptq_sequential));
         if ((c = cJSON_GetObjectItemCaseSensitive(it, "stages")))
             YQ_TRY(want_int(c, file, "gptq.stages", 1, 256, &r->gptq_stages));
+        if ((c = cJSON_GetObjectItemCaseSensitive(it, "input_correction")))
+            YQ_TRY(want_bool(c, file, "gptq.input_correction", &r->gptq_input_correction));
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "bias_correction")))
         YQ_TRY(want_bool(it, file, "bias_correction", &r->bias_correction));

@@ -30,8 +30,10 @@
  *     "keep_float": ["pattern", ...],  nodes kept float whatever else says (applied last)
  *     "gptq": {                        how the GPTQ layers get their Hessians (whole model)
  *       "sequential": false,           true: from the partly quantized model, stage by stage
- *       "stages": 8                    stages of the sequential mode (layers split in
+ *       "stages": 8,                   stages of the sequential mode (layers split in
  *                                      topological order), 1..256
+ *       "input_correction": false      sequential only: target the float layer on the
+ *                                      float inputs, min ||Ŵ·x_q - W·x_f||² (ptq.h)
  *     },
  *     "bias_correction": false         subtract each GPTQ conv's expected output shift
  *   }
@@ -113,6 +115,7 @@ typedef struct yq_recipe {
     int nkeep;
     int gptq_sequential;  /* Hessians from the partly quantized model (ptq.h) */
     int gptq_stages;      /* stages of the sequential mode (8) */
+    int gptq_input_correction; /* sequential: min ||Ŵ x_q - W x_f||² (ptq.h) */
     int bias_correction;  /* empirical bias correction of GPTQ convs (ptq.h) */
     void *json; /* the parsed document (cJSON), owned */
 } yq_recipe;
