@@ -211,7 +211,7 @@ static int recipe_has(const yq_recipe *r, const char *section, const char *key) 
 }
 
 int cmd_quantize(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_STAGES, OPT_BIASCORR, OPT_INCORR };
+    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_STAGES, OPT_BIASCORR, OPT_INCORR, OPT_EQ };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
@@ -221,10 +221,11 @@ int cmd_quantize(int argc, char **argv) {
         {"hessian-budget", required_argument, 0, OPT_HBUDGET},
         {"gptq-stages", required_argument, 0, OPT_STAGES}, {"bias-correction", required_argument, 0, OPT_BIASCORR},
         {"input-correction", required_argument, 0, OPT_INCORR},
+        {"equalize", required_argument, 0, OPT_EQ},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL;
-    int wbits = 0, abits = -1, count = 0, quiet = 0, c, stages = -1, biascorr = -1, incorr = -1;
+    int wbits = 0, abits = -1, count = 0, quiet = 0, c, stages = -1, biascorr = -1, incorr = -1, eq = -1;
     yq_ptq_opts po;
     yq_ptq_opts_default(&po);
     optind = 1;
@@ -272,6 +273,12 @@ int cmd_quantize(int argc, char **argv) {
                                   c == OPT_BIASCORR ? "bias-correction" : "input-correction", optarg);
             break;
         }
+        case OPT_EQ:
+            if (!strcmp(optarg, "none")) eq = 0;
+            else if (!strcmp(optarg, "cle")) eq = 1;
+            else if (!strcmp(optarg, "smoothquant")) eq = 2;
+            else return cli_usage("quantize", "--equalize must be none, cle or smoothquant, got '%s'", optarg);
+            break;
         case 't': if (cli_parse_int("quantize", "--threads", optarg, 1, 256, &po.nthreads)) return CLI_USAGE; break;
         case 'q': quiet = 1; break;
         case 'h': cmd_quantize_help(stdout); return CLI_OK;
@@ -299,6 +306,7 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (biascorr >= 0) recipe->bias_correction = biascorr;
     if (incorr >= 0) recipe->gptq_input_correction = incorr;
+    if (eq >= 0) recipe->equalize = eq;
     if (!count) count = recipe->calib_count;
 
     calib_list list;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/pool.h"
+#include "quant/equalize.h"
 #include "quant/gptq.h"
 #include "quant/observer.h"
 #include "quant/placement.h"
@@ -55,6 +56,7 @@ typedef struct layer {
     int stage;         /* sequential GPTQ: stage (layers in topological order) */
     int pass;          /* Hessian pass this layer belongs to */
     int quantized;     /* q/dq/qp hold the result */
+    float *eq_absmax;  /* SmoothQuant producer: max |output| per channel */
     double *H;         /* [ngroups][K][K], upper triangle while accumulating */
     /* input-error correction: C = X_fᵀ X_q [ngroups][K][K] (full), the float
      * model's rows at the same positions, and the GPTQ target W·C·H⁻¹ */
@@ -102,6 +104,8 @@ typedef struct ptq {
     int input_correction; /* sequential: GPTQ target from the float model's inputs */
     int float_rows;     /* this run is the float model's, for rows_f */
     float *scratch;     /* rows of one layer and image, for mu_f */
+    int eq_collect;     /* SmoothQuant pre-pass: producers' output ranges */
+    int eq_pairs;       /* pairs equalized */
     int report_mode; /* 0 calibration, 1 float reference, 2 quantized compare */
     yq_status hook_st;
 } ptq;
@@ -236,6 +240,18 @@ static void hook(void *arg, const yq_graph *sg, int node, const yq_tensor *in, i
     }
     if (li < 0) return;
     layer *l = &c->L[li];
+    if (c->eq_collect) {
+        if (!l->eq_absmax || nout < 1 || out[0].dtype != YQ_DT_FLOAT || out[0].rank != 4) return;
+        const int64_t C = out[0].dims[1], hw = out[0].dims[2] * out[0].dims[3], nb = out[0].dims[0];
+        const float *y = out[0].data;
+        for (int64_t b = 0; b < nb; b++)
+            for (int64_t ch = 0; ch < C; ch++)
+                for (int64_t k = 0; k < hw; k++) {
+                    float a = fabsf(y[(b * C + ch) * hw + k]);
+                    if (a > l->eq_absmax[ch]) l->eq_absmax[ch] = a;
+                }
+        return;
+    }
     if (c->report_mode) {
         if (nout < 1 || out[0].dtype != YQ_DT_FLOAT) return;
         if (c->report_mode == 1)
@@ -849,6 +865,71 @@ static yq_status correct_bias(ptq *c, layer *l) {
     return st;
 }
 
+static yq_status run_image(ptq *c, yq_session *s, yq_ptq_input_fn input, void *input_arg, int i, float *buf,
+                           const yq_value *in);
+
+/* Cross-layer equalization / SmoothQuant on the pairs of quantized convs
+ * (equalize.h), in place on the float graph before anything is measured.
+ * SmoothQuant first runs the float model on up to 16 calibration images for
+ * the producers' per-channel output ranges. */
+static yq_status equalize_pairs(ptq *c, const yq_recipe *r, int ncalib, yq_ptq_input_fn input, void *input_arg,
+                                int nthreads, float *buf, const yq_value *in_info) {
+    yq_graph *g = c->g;
+    unsigned char *allow = calloc((size_t)g->nnodes + 1, 1);
+    int *layer_of = malloc(((size_t)g->nnodes + 1) * sizeof *layer_of);
+    if (!allow || !layer_of) {
+        free(allow), free(layer_of);
+        return yq_fail(YQ_ERR_NOMEM, "equalization: out of memory");
+    }
+    for (int i = 0; i < g->nnodes; i++) layer_of[i] = -1;
+    for (int li = 0; li < c->nl; li++) {
+        allow[c->L[li].node] = 1;
+        layer_of[c->L[li].node] = li;
+    }
+    yq_eq_pair *pairs = NULL;
+    int np = 0;
+    yq_status st = yq_eq_find_pairs(g, allow, &pairs, &np);
+    free(allow);
+    if (st == YQ_OK && np > 0 && r->equalize == 2) {
+        for (int k = 0; k < np && st == YQ_OK; k++) {
+            layer *l = &c->L[layer_of[pairs[k].producer]];
+            l->eq_absmax = calloc((size_t)pairs[k].channels, sizeof *l->eq_absmax);
+            if (!l->eq_absmax) st = yq_fail(YQ_ERR_NOMEM, "equalization: out of memory");
+        }
+        yq_graph *sg = NULL;
+        yq_session *s = NULL;
+        if (st == YQ_OK) st = yq_graph_clone(g, &sg);
+        yq_session_opts so = {.nthreads = nthreads, .no_fusion = 1};
+        if (st == YQ_OK && (st = yq_session_new(sg, &so, &s)) == YQ_OK) {
+            yq_session_set_hook(s, hook, c);
+            c->eq_collect = 1;
+            c->sess_graph = NULL;
+            for (int i = 0; i < ncalib && i < 16 && st == YQ_OK; i++)
+                st = run_image(c, s, input, input_arg, i, buf, in_info);
+            c->eq_collect = 0;
+            c->sess_graph = NULL;
+            yq_session_free(s);
+        }
+    }
+    double *sc = NULL;
+    for (int k = 0; k < np && st == YQ_OK; k++) {
+        layer *l = &c->L[layer_of[pairs[k].producer]];
+        free(sc);
+        sc = malloc((size_t)pairs[k].channels * sizeof *sc);
+        if (!sc) {
+            st = yq_fail(YQ_ERR_NOMEM, "equalization: out of memory");
+            break;
+        }
+        st = yq_eq_pair_scales(g, &pairs[k], r->equalize == 2 ? l->eq_absmax : NULL, r->smooth_alpha, sc);
+        if (st == YQ_OK) st = yq_eq_scale_pair(g, &pairs[k], sc);
+    }
+    free(sc);
+    c->eq_pairs = st == YQ_OK ? np : 0;
+    yq_eq_pairs_free(pairs, np);
+    free(layer_of);
+    return st;
+}
+
 static void progress(const ptq *c, const char *stage, int64_t done, int64_t total) {
     if (c->o->progress) c->o->progress(c->o->progress_arg, stage, done, total);
 }
@@ -890,6 +971,7 @@ static void free_ptq(ptq *c) {
         free(l->fout);
         free(l->mu_q);
         free(l->mu_f);
+        free(l->eq_absmax);
         free(l->name);
         free(l->op_type);
         free(l->out_name);
@@ -951,6 +1033,8 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         goto out;
     }
 
+    if (r->equalize && (st = equalize_pairs(&c, r, ncalib, input, input_arg, nthreads, buf, &in_info)) != YQ_OK)
+        goto out;
     c.sequential = r->gptq_sequential;
     c.bias_correction = r->bias_correction;
     c.input_correction = r->gptq_sequential && r->gptq_input_correction;
@@ -1237,6 +1321,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
             }
         }
         rep->calib_images = ncalib;
+        rep->equalized_pairs = c.eq_pairs;
         rep->hessian_passes = npasses;
         rep->hessian_peak_bytes = peak;
         rep->report_images = nrep;

@@ -28,6 +28,9 @@
  *     Empirical bias correction (recipe "bias_correction": true): after
  *     GPTQ of a conv, bias -= Ŵ·E[x_q] - W·E[x_f], the means of its im2col
  *     inputs in the (partly) quantized and in the float model;
+ *     Equalization (recipe "equalize"): before all of this, CLE or
+ *     SmoothQuant scales the Conv->Conv pairs of quantized layers with
+ *     nothing in between (equalize.h); the float function is unchanged;
  *  6. report: per-layer weight SQNR, per-layer output SQNR and model output
  *     SQNR against the float graph on the first `report_images` inputs. */
 #ifndef YQ_QUANT_PTQ_H
@@ -82,6 +85,7 @@ typedef struct yq_ptq_report {
     yq_ptq_layer *layers;
     int nlayers;
     int calib_images;
+    int equalized_pairs;    /* Conv->Conv pairs scaled by CLE / SmoothQuant */
     int hessian_passes;     /* calibration passes (1 unless the budget split the layers) */
     size_t hessian_peak_bytes;
     int report_images;

@@ -270,6 +270,7 @@ static yq_status recipe_new(const char *name, yq_recipe **out) {
     act_defaults(&r->acts);
     r->calib_count = 128;
     r->gptq_stages = 8;
+    r->smooth_alpha = 0.5;
     *out = r;
     return YQ_OK;
 }
@@ -351,7 +352,7 @@ static yq_status parse_keep_float(yq_recipe *r, const cJSON *arr) {
 
 static yq_status parse_root(yq_recipe *r, const cJSON *root) {
     static const char *const keys[] = {"weights",    "activations", "calibration",    "overrides",
-                                       "keep_float", "gptq",        "bias_correction", NULL};
+                                       "keep_float", "gptq",        "bias_correction", "equalize", NULL};
     static const char *const calib_keys[] = {"count", NULL};
     static const char *const gptq_keys[] = {"sequential", "stages", "input_correction", NULL};
     const char *file = r->name;
@@ -376,6 +377,19 @@ static yq_status parse_root(yq_recipe *r, const cJSON *root) {
             YQ_TRY(want_int(c, file, "gptq.stages", 1, 256, &r->gptq_stages));
         if ((c = cJSON_GetObjectItemCaseSensitive(it, "input_correction")))
             YQ_TRY(want_bool(c, file, "gptq.input_correction", &r->gptq_input_correction));
+    }
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "equalize"))) {
+        static const char *const eq_keys[] = {"method", "alpha", NULL};
+        static const char *const eq_names[] = {"none", "cle", "smoothquant", NULL};
+        YQ_TRY(want_object(it, file, "equalize"));
+        YQ_TRY(check_keys(it, eq_keys, file, "equalize"));
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "method");
+        if (c) YQ_TRY(want_enum(c, file, "equalize.method", eq_names, &r->equalize));
+        if ((c = cJSON_GetObjectItemCaseSensitive(it, "alpha"))) {
+            YQ_TRY(want_num(c, file, "equalize.alpha", 0.0, 1.0, &r->smooth_alpha));
+            if (!(r->smooth_alpha > 0 && r->smooth_alpha < 1))
+                return perr(YQ_ERR_PARSE, file, "'equalize.alpha' must be strictly between 0 and 1");
+        }
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "bias_correction")))
         YQ_TRY(want_bool(it, file, "bias_correction", &r->bias_correction));

@@ -35,7 +35,11 @@
  *       "input_correction": false      sequential only: target the float layer on the
  *                                      float inputs, min ||Ŵ·x_q - W·x_f||² (ptq.h)
  *     },
- *     "bias_correction": false         subtract each GPTQ conv's expected output shift
+ *     "bias_correction": false,        subtract each GPTQ conv's expected output shift
+ *     "equalize": {"method": "none", "alpha": 0.5}
+ *                                      "cle" or "smoothquant" on the Conv->Conv pairs
+ *                                      with nothing in between (equalize.h); alpha:
+ *                                      SmoothQuant's migration strength, in (0, 1)
  *   }
  *
  * Every key is optional; the values above are the defaults (an empty object
@@ -117,6 +121,8 @@ typedef struct yq_recipe {
     int gptq_stages;      /* stages of the sequential mode (8) */
     int gptq_input_correction; /* sequential: min ||Ŵ x_q - W x_f||² (ptq.h) */
     int bias_correction;  /* empirical bias correction of GPTQ convs (ptq.h) */
+    int equalize;         /* 0 none, 1 CLE, 2 SmoothQuant (equalize.h) */
+    double smooth_alpha;  /* 0.5 */
     void *json; /* the parsed document (cJSON), owned */
 } yq_recipe;
 
