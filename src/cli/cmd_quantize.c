@@ -151,6 +151,7 @@ static cJSON *report_json(const yq_ptq_report *r, const char *model, const char 
     cJSON_AddNumberToObject(doc, "weight_bytes", (double)r->weight_bytes);
     cJSON_AddNumberToObject(doc, "float_weight_bytes", (double)r->float_weight_bytes);
     cJSON_AddNumberToObject(doc, "activation_quantizers", r->act_quantizers);
+    cJSON_AddNumberToObject(doc, "equalized_pairs", r->equalized_pairs);
     cJSON *cnt = cJSON_AddObjectToObject(doc, "qdq_counts");
     cJSON_AddNumberToObject(cnt, "quantize_before", r->counts_before_finalize.quantize);
     cJSON_AddNumberToObject(cnt, "dequantize_before", r->counts_before_finalize.dequantize);
@@ -173,6 +174,12 @@ static cJSON *report_json(const yq_ptq_report *r, const char *model, const char 
         cJSON_AddNumberToObject(o, "params", (double)l->params);
         cJSON_AddItemToObject(o, "weight_sqnr_db", num_or_null(l->weight_sqnr_db));
         cJSON_AddItemToObject(o, "output_sqnr_db", num_or_null(l->output_sqnr_db));
+        if (l->gptq) {
+            cJSON_AddNumberToObject(o, "gptq_stage", l->gptq_stage);
+            cJSON_AddNumberToObject(o, "dead_columns", (double)l->dead_columns);
+            cJSON_AddNumberToObject(o, "damp_retries", l->damp_retries);
+            cJSON_AddNumberToObject(o, "bias_shift", l->bias_shift);
+        }
         if (l->act_bits) {
             cJSON_AddNumberToObject(o, "act_bits", l->act_bits);
             cJSON_AddNumberToObject(o, "act_scale", l->act_scale);
@@ -348,6 +355,16 @@ int cmd_quantize(int argc, char **argv) {
         st = yq_ptq_quantize(g, recipe, count, calib_input, &list, &po, &rep);
         if (ps.stage) cli_progress_finish(&ps.bar);
         if (st != YQ_OK) rc = cli_fail(st);
+    }
+    /* singular Hessians were handled (dead inputs zeroed, damping raised): say so */
+    for (int i = 0; rc == CLI_OK && !quiet && i < rep.nlayers; i++) {
+        const yq_ptq_layer *l = &rep.layers[i];
+        if (l->dead_columns > 0)
+            fprintf(stderr, "yoloq quantize: warning: %s: %lld input(s) are zero on every calibration image; their "
+                    "weights were set to 0\n", l->name, (long long)l->dead_columns);
+        if (l->damp_retries > 0)
+            fprintf(stderr, "yoloq quantize: warning: %s: singular Hessian, damping raised %d time(s)\n", l->name,
+                    l->damp_retries);
     }
     if (rc == CLI_OK && (st = yq_onnx_save(g, out)) != YQ_OK) rc = cli_fail(st);
     if (rc == CLI_OK && report_path) {

@@ -66,10 +66,9 @@ typedef struct layer {
     int64_t nrows_img; /* rows sampled this image (per group) */
     int64_t nrows_total;
     /* bias correction: Σ of the sampled im2col rows, per group, of the
-     * inputs the layer sees in its Hessian pass (mu_q) and in the float
-     * model (mu_f), and how many rows each sums */
-    double *mu_q, *mu_f;
-    int64_t mu_q_n, mu_f_n;
+     * inputs the layer sees in its Hessian pass, and how many rows it sums */
+    double *mu_q;
+    int64_t mu_q_n;
     int act_in[4];     /* act_obs index per input (-1: none) */
     /* results */
     int8_t *q;
@@ -100,10 +99,8 @@ typedef struct ptq {
     int image, pass, observe_acts;
     int sequential;     /* Hessians of pass p from the model with passes < p quantized */
     int bias_correction;
-    int collect_mu_f;   /* float pass: sum the GPTQ layers' inputs into mu_f */
     int input_correction; /* sequential: GPTQ target from the float model's inputs */
     int float_rows;     /* this run is the float model's, for rows_f */
-    float *scratch;     /* rows of one layer and image, for mu_f */
     int eq_collect;     /* SmoothQuant pre-pass: producers' output ranges */
     int eq_pairs;       /* pairs equalized */
     int report_mode; /* 0 calibration, 1 float reference, 2 quantized compare */
@@ -275,15 +272,6 @@ static void hook(void *arg, const yq_graph *sg, int node, const yq_tensor *in, i
     if (l->pass == c->pass) {
         yq_status st = sample_rows(c, l, li, &in[0], c->float_rows ? l->rows_f : l->rows);
         if (st != YQ_OK) c->hook_st = st;
-    } else if (c->collect_mu_f && l->mu_f) {
-        yq_status st = sample_rows(c, l, li, &in[0], c->scratch);
-        if (st != YQ_OK) {
-            c->hook_st = st;
-            return;
-        }
-        add_row_sums(l, c->scratch, c->o->hessian_positions, l->mu_f);
-        l->mu_f_n += l->nrows_img;
-        l->nrows_img = 0;
     }
 }
 
@@ -831,14 +819,18 @@ static yq_status conv_bias_add(yq_graph *g, int node, const double *delta, int64
     return st;
 }
 
-/* Empirical bias correction of a GPTQ conv: its expected output in the
- * quantized model, Ŵ·E[x_q], should equal the float model's W·E[x_f] (the
- * expectations over calibration images and sampled positions, padding
- * included). The difference, per output channel, is subtracted from the
- * bias. It removes the mean of the layer's own rounding error and the mean
- * shift that quantized earlier layers push through it. */
+/* Empirical bias correction of a GPTQ conv: on the inputs it sees in the
+ * quantized model (sequential GPTQ: earlier stages quantized; else the float
+ * model's), the quantized layer's expected output Ŵ·E[x_q] should equal the
+ * float layer's W·E[x_q] (expectations over the calibration images and the
+ * sampled positions, padding included). The difference per output channel,
+ * (Ŵ - W)·E[x_q], is subtracted from the bias.
+ * Only the layer's own error is corrected: also correcting the mean shift
+ * that earlier quantized layers push through it, Ŵ·E[x_q] - W·E[x_f], was
+ * measured to compound from stage to stage on yolov10n (the corrections of
+ * late layers reached several units and mAP fell to 0.01). */
 static yq_status correct_bias(ptq *c, layer *l) {
-    if (!l->is_conv || !l->mu_q || !l->mu_f || l->mu_q_n == 0 || l->mu_f_n == 0) return YQ_OK;
+    if (!l->is_conv || !l->mu_q || l->mu_q_n == 0) return YQ_OK;
     const int64_t rows = l->ref.rows, K = l->ref.cols, rpg = rows / l->ngroups;
     float *w = malloc((size_t)(rows * K) * sizeof *w);
     double *delta = malloc((size_t)rows * sizeof *delta);
@@ -849,13 +841,10 @@ static yq_status correct_bias(ptq *c, layer *l) {
     yq_status st = yq_weight_matrix_read(c->g, &l->ref, w);
     double ss = 0;
     for (int64_t o = 0; o < rows && st == YQ_OK; o++) {
-        const double *mq = l->mu_q + (o / rpg) * K, *mf = l->mu_f + (o / rpg) * K;
-        double yq = 0, yf = 0;
-        for (int64_t k = 0; k < K; k++) {
-            yq += (double)l->dq[o * K + k] * mq[k];
-            yf += (double)w[o * K + k] * mf[k];
-        }
-        delta[o] = -(yq / (double)l->mu_q_n - yf / (double)l->mu_f_n);
+        const double *mq = l->mu_q + (o / rpg) * K;
+        double e = 0;
+        for (int64_t k = 0; k < K; k++) e += ((double)l->dq[o * K + k] - (double)w[o * K + k]) * mq[k];
+        delta[o] = -e / (double)l->mu_q_n;
         ss += delta[o] * delta[o];
     }
     l->bias_shift = sqrt(ss / (double)rows);
@@ -970,7 +959,6 @@ static void free_ptq(ptq *c) {
         free(l->dq);
         free(l->fout);
         free(l->mu_q);
-        free(l->mu_f);
         free(l->eq_absmax);
         free(l->name);
         free(l->op_type);
@@ -982,7 +970,6 @@ static void free_ptq(ptq *c) {
     free(c->A);
     free(c->act_of_value);
     free(c->sess_map);
-    free(c->scratch);
 }
 
 void yq_ptq_report_free(yq_ptq_report *r) {
@@ -1044,7 +1031,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
      * budget. */
     const int64_t P = opts->hessian_positions;
     int npasses = 0, ngptq = 0;
-    size_t peak = 0, scratch_n = 0;
+    size_t peak = 0;
     for (int li = 0; li < c.nl; li++) ngptq += c.L[li].gptq;
     {
         const int nstages = c.sequential ? r->gptq_stages : 1;
@@ -1064,22 +1051,19 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
             last_stage = l->stage;
             acc += need;
             if (acc > peak) peak = acc;
-            if (rows_n > scratch_n) scratch_n = rows_n;
             l->pass = npasses - 1;
             if (c.bias_correction && l->is_conv) {
                 l->mu_q = calloc((size_t)(l->ngroups * l->K), sizeof(double));
-                l->mu_f = calloc((size_t)(l->ngroups * l->K), sizeof(double));
-                if (!l->mu_q || !l->mu_f) {
+                if (!l->mu_q) {
                     st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
                     goto out;
                 }
             }
         }
     }
-    /* The float model's pass: activation ranges, and for the bias correction
-     * the float inputs of every GPTQ layer. Without sequential GPTQ it also
-     * collects the Hessians of pass 0 (every pass runs the float model). */
-    const int float_pass = c.sequential ? (c.na > 0 || (c.bias_correction && ngptq > 0)) : 0;
+    /* The float model's pass for the activation ranges (A8) of sequential
+     * GPTQ; without it, pass 0 (which runs the float model) observes them. */
+    const int float_pass = c.sequential && c.na > 0;
     if (npasses == 0 && c.na > 0 && !float_pass) npasses = 1;
     int64_t kmax = 0;
     for (int li = 0; li < c.nl; li++)
@@ -1091,13 +1075,6 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
             goto out;
         }
         peak += (size_t)(kmax * kmax) * sizeof *gram;
-    }
-    if (float_pass && c.bias_correction && scratch_n > 0) {
-        c.scratch = malloc(scratch_n * sizeof *c.scratch);
-        if (!c.scratch) {
-            st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
-            goto out;
-        }
     }
 
     double t0 = now_ms();
@@ -1127,12 +1104,10 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     if (float_pass) {
         c.pass = -1;
         c.observe_acts = 1;
-        c.collect_mu_f = c.bias_correction;
         for (int i = 0; i < ncalib && st == YQ_OK; i++) {
             if ((st = run_image(&c, fs, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
             progress(&c, "calibrate", i + 1, (int64_t)total_passes * ncalib);
         }
-        c.collect_mu_f = 0;
         if (st != YQ_OK) goto out;
         if ((st = share_concat_ranges(&c)) != YQ_OK) goto out;
     }
@@ -1212,12 +1187,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         }
         /* Bias correction, now: later sequential passes see the corrected layers. */
         for (int k = 0; k < n && st == YQ_OK && c.bias_correction; k++) {
-            layer *l = &c.L[order[k]];
-            if (!float_pass && l->mu_q) { /* the pass ran the float model: mu_f = mu_q */
-                memcpy(l->mu_f, l->mu_q, (size_t)(l->ngroups * l->K) * sizeof(double));
-                l->mu_f_n = l->mu_q_n;
-            }
-            st = correct_bias(&c, l);
+            st = correct_bias(&c, &c.L[order[k]]);
         }
     }
     if (st != YQ_OK) goto out;

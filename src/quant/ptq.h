@@ -24,10 +24,12 @@
  *     of stage s come from a pass over the calibration images through the
  *     model whose stages < s are already quantized (QCDQ weights, and with
  *     A8 every activation quantizer, ranges from a first float pass), so a
- *     layer compensates for the error of the layers before it. S + 1 passes;
+ *     layer compensates for the error of the layers before it. S passes
+ *     (S + 1 with A8);
  *     Empirical bias correction (recipe "bias_correction": true): after
- *     GPTQ of a conv, bias -= Ŵ·E[x_q] - W·E[x_f], the means of its im2col
- *     inputs in the (partly) quantized and in the float model;
+ *     GPTQ of a conv, bias -= (Ŵ - W)·E[x_q], with E[x_q] the mean of its
+ *     im2col inputs in the pass that built its Hessian (the partly
+ *     quantized model when sequential);
  *     Equalization (recipe "equalize"): before all of this, CLE or
  *     SmoothQuant scales the Conv->Conv pairs of quantized layers with
  *     nothing in between (equalize.h); the float function is unchanged;
