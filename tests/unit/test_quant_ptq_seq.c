@@ -364,11 +364,42 @@ static void test_input_correction(void **state) {
     yq_ptq_report_free(&rs);
 }
 
+/* The recipe keys of this file's features: values, defaults and errors. */
+static void test_recipe_keys(void **state) {
+    (void)state;
+    yq_recipe *r;
+    const char *ok = "{\"gptq\": {\"sequential\": true, \"stages\": 6, \"input_correction\": true},"
+                     " \"bias_correction\": true, \"equalize\": {\"method\": \"smoothquant\", \"alpha\": 0.4}}";
+    assert_int_equal(yq_recipe_parse(ok, strlen(ok), "r.json", &r), YQ_OK);
+    assert_true(r->gptq_sequential && r->gptq_input_correction && r->bias_correction);
+    assert_int_equal(r->gptq_stages, 6);
+    assert_int_equal(r->equalize, 2);
+    assert_true(r->smooth_alpha == 0.4);
+    yq_recipe_free(r);
+    assert_int_equal(yq_recipe_parse("{}", 2, "r.json", &r), YQ_OK);
+    assert_false(r->gptq_sequential || r->gptq_input_correction || r->bias_correction || r->equalize);
+    assert_int_equal(r->gptq_stages, 8);
+    yq_recipe_free(r);
+    static const char *const bad[][2] = {
+        {"{\"gptq\": {\"stages\": 0}}", "gptq.stages"},
+        {"{\"gptq\": {\"sequentail\": true}}", "sequentail"},
+        {"{\"bias_correction\": 1}", "bias_correction"},
+        {"{\"equalize\": {\"method\": \"dfq\"}}", "equalize.method"},
+        {"{\"equalize\": {\"alpha\": 1.0}}", "equalize.alpha"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(yq_recipe_parse(bad[i][0], strlen(bad[i][0]), "r.json", &r), YQ_ERR_PARSE);
+        assert_non_null(strstr(yq_last_error(), bad[i][1]));
+        assert_non_null(strstr(yq_last_error(), "r.json"));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequential),
         cmocka_unit_test(test_sequential_consistency),
         cmocka_unit_test(test_input_correction),
+        cmocka_unit_test(test_recipe_keys),
         cmocka_unit_test(test_bias_correction),
         cmocka_unit_test(test_nan_inputs),
         cmocka_unit_test(test_dead_channel),
