@@ -43,8 +43,34 @@ void cmd_quantize_help(FILE *fp) {
             "                       bits, activation scales, model weight bytes)\n"
             "      --hessian-positions N  im2col rows sampled per image and layer for GPTQ (256)\n"
             "      --hessian-budget MB    memory for GPTQ Hessians held at once (2048); layers beyond\n"
-            "                       it are calibrated in further passes over the images (same result)\n" CLI_HELP_THREADS
-                CLI_HELP_QUIET CLI_HELP_HELP);
+            "                       it are calibrated in further passes over the images (same result)\n"
+            "      --gptq-stages N  sequential GPTQ: the GPTQ layers, in graph order, form N stages and\n"
+            "                       the Hessians of stage s come from the model whose earlier stages\n"
+            "                       are already quantized (with --acts int8, activations too), so each\n"
+            "                       layer compensates the error before it; one calibration pass per\n"
+            "                       stage. 0: every Hessian from the float model (recipe: \"gptq\":\n"
+            "                       {\"sequential\", \"stages\"}; default for int4: see DEFAULTS)\n"
+            "      --input-correction on|off  with --gptq-stages: GPTQ targets the float layer on the\n"
+            "                       float inputs, min ||Wq*x_q - W*x_f||^2 (costs a float run per image\n"
+            "                       and stage; recipe \"gptq\": {\"input_correction\"})\n"
+            "      --bias-correction on|off  after GPTQ, subtract each conv's mean output error\n"
+            "                       (Wq - W)*E[x] on the calibration inputs it sees (recipe\n"
+            "                       \"bias_correction\")\n"
+            "      --equalize none|cle|smoothquant  rescale Conv->Conv pairs with nothing in between\n"
+            "                       (the float function is unchanged): cross-layer equalization of\n"
+            "                       weight ranges, or SmoothQuant's activation-to-weight migration\n"
+            "                       (alpha 0.5); yolov10n has 2 such pairs (recipe \"equalize\")\n"
+ CLI_HELP_THREADS
+                CLI_HELP_QUIET CLI_HELP_HELP
+            "\n"
+            "DEFAULTS for --weights int4 (unless the recipe sets them): GPTQ, asymmetric per-channel\n"
+            "max scales, act-order, damping 0.01, 256 Hessian positions per image, sequential in 8\n"
+            "stages (--gptq-stages 0 for the one-pass float Hessians), no input correction, no bias\n"
+            "correction, no equalization.\n"
+            "\n"
+            "Warnings (stderr): layers whose Hessian was singular (inputs that are zero on every\n"
+            "calibration image get zero weights; damping raised). NaN/Inf in calibration activations\n"
+            "and layers that never run on the calibration images are errors.\n");
 }
 
 typedef struct calib_list {
@@ -305,6 +331,9 @@ int cmd_quantize(int argc, char **argv) {
         if (!recipe_has(recipe, "weights", "method"))
             recipe->weights.method = wbits == 4 ? YQ_WMETHOD_GPTQ : YQ_WMETHOD_RTN;
         if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = wbits != 4;
+        /* int4 default: sequential GPTQ in 8 stages (measured on yolov10n, docs/STATUS.md) */
+        const cJSON *gq = recipe->json ? cJSON_GetObjectItemCaseSensitive((const cJSON *)recipe->json, "gptq") : NULL;
+        if (wbits == 4 && !gq) recipe->gptq_sequential = 1;
     }
     if (abits >= 0) recipe->acts.bits = abits;
     if (stages >= 0) {
