@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -57,6 +58,7 @@ typedef struct layer {
     int pass;          /* Hessian pass this layer belongs to */
     int quantized;     /* q/dq/qp hold the result */
     float *eq_absmax;  /* SmoothQuant producer: max |output| per channel */
+    int bias_done;     /* bias correction applied */
     double *H;         /* [ngroups][K][K], upper triangle while accumulating */
     /* input-error correction: C = X_fᵀ X_q [ngroups][K][K] (full), the float
      * model's rows at the same positions, and the GPTQ target W·C·H⁻¹ */
@@ -730,13 +732,17 @@ static yq_status share_concat_ranges(ptq *c) {
 
 /* ---- sequential GPTQ and bias correction ---- */
 
-/* Insert the QCDQ weights of every layer quantized so far and (A8) the
- * activation quantizers of every layer into g: the model as the layers of
- * the coming pass will see it once everything before them is quantized. */
-static yq_status insert_quantizers(ptq *c, yq_graph *g, yq_qcdq_format format, int *nact) {
+/* Insert into g the QCDQ weights of the quantized layers — the GPTQ ones of
+ * stages before `stage` only (INT32_MAX: all) — and (A8) the activation
+ * quantizers of every layer: the model as the layers of stage `stage` see
+ * it once everything before them is quantized. Passes that the Hessian
+ * budget adds within a stage see the same model, so the result does not
+ * depend on the budget. */
+static yq_status insert_quantizers(ptq *c, yq_graph *g, int stage, yq_qcdq_format format, int *nact) {
     for (int li = 0; li < c->nl; li++) {
         layer *l = &c->L[li];
-        if (l->quantized) YQ_TRY(yq_qcdq_insert_weight(g, l->node, l->q, &l->qp, format, NULL));
+        if (l->quantized && (!l->gptq || l->stage < stage))
+            YQ_TRY(yq_qcdq_insert_weight(g, l->node, l->q, &l->qp, format, NULL));
     }
     int n = 0;
     for (int li = 0; li < c->nl; li++) {
@@ -764,10 +770,10 @@ static yq_status insert_quantizers(ptq *c, yq_graph *g, yq_qcdq_format format, i
 /* A session on the current state of c->g (float, with the bias corrections
  * made so far) plus the quantizers of insert_quantizers. Nodes map to layers
  * by output name (map_session_node), which the rewrite keeps. */
-static yq_status stage_session(ptq *c, int nthreads, yq_session **out) {
+static yq_status stage_session(ptq *c, int stage, int nthreads, yq_session **out) {
     yq_graph *sg = NULL;
     YQ_TRY(yq_graph_clone(c->g, &sg));
-    yq_status st = insert_quantizers(c, sg, YQ_QCDQ_CLIP, NULL);
+    yq_status st = insert_quantizers(c, sg, stage, YQ_QCDQ_CLIP, NULL);
     if (st == YQ_OK) st = yq_qcdq_finalize(sg);
     if (st != YQ_OK) {
         yq_graph_free(sg);
@@ -1009,6 +1015,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     float *buf = NULL;
     float *gram = NULL;
     int *order = NULL;
+    int *first_of_pass = NULL;
     const int64_t float_bytes = initializer_bytes(g);
 
     if ((st = setup_layers(&c, r)) != YQ_OK) goto out;
@@ -1101,6 +1108,13 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         if ((st = quantize_layers(&c, pool, order, n)) != YQ_OK) goto out;
     }
     const int total_passes = npasses + float_pass;
+    first_of_pass = malloc(((size_t)npasses + 1) * sizeof *first_of_pass);
+    if (!first_of_pass) {
+        st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+        goto out;
+    }
+    for (int li = c.nl - 1; li >= 0; li--)
+        if (c.L[li].gptq) first_of_pass[c.L[li].pass] = li;
     if (float_pass) {
         c.pass = -1;
         c.observe_acts = 1;
@@ -1118,7 +1132,16 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         if (c.sequential) {
             /* a fresh session each pass: the sess_map cache keys on the graph */
             c.sess_graph = NULL;
-            if ((st = stage_session(&c, nthreads, &qs)) != YQ_OK) break;
+            /* bias corrections of the finished stages go into the model first */
+            for (int li = 0; li < c.nl && st == YQ_OK && c.bias_correction; li++) {
+                layer *l = &c.L[li];
+                if (l->gptq && l->quantized && !l->bias_done && l->stage < c.L[first_of_pass[pass]].stage) {
+                    st = correct_bias(&c, l);
+                    l->bias_done = 1;
+                }
+            }
+            if (st != YQ_OK) break;
+            if ((st = stage_session(&c, c.L[first_of_pass[pass]].stage, nthreads, &qs)) != YQ_OK) break;
             ps = qs;
         }
         for (int li = 0; li < c.nl && st == YQ_OK; li++) {
@@ -1185,9 +1208,14 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
             c.L[order[k]].H = NULL;
             c.L[order[k]].C = NULL;
         }
-        /* Bias correction, now: later sequential passes see the corrected layers. */
-        for (int k = 0; k < n && st == YQ_OK && c.bias_correction; k++) {
-            st = correct_bias(&c, &c.L[order[k]]);
+    }
+    /* the bias corrections not made yet (all of them without sequential
+     * GPTQ: the float session never sees them) */
+    for (int li = 0; li < c.nl && st == YQ_OK && c.bias_correction; li++) {
+        layer *l = &c.L[li];
+        if (l->gptq && l->quantized && !l->bias_done) {
+            st = correct_bias(&c, l);
+            l->bias_done = 1;
         }
     }
     if (st != YQ_OK) goto out;
@@ -1195,7 +1223,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     double t1 = now_ms();
     /* rewrite: weights, then activations (appended nodes keep indices stable) */
     int nact = 0;
-    if ((st = insert_quantizers(&c, g, opts->format, &nact)) != YQ_OK) goto out;
+    if ((st = insert_quantizers(&c, g, INT32_MAX, opts->format, &nact)) != YQ_OK) goto out;
     progress(&c, "quantize", c.nl, c.nl);
     yq_qcdq_counts before;
     yq_qcdq_count(g, &before);
@@ -1315,6 +1343,7 @@ out:
     if (st != YQ_OK && rep) yq_ptq_report_free(rep);
     free(gram);
     free(order);
+    free(first_of_pass);
     free(buf);
     yq_session_free(fs);
     yq_session_free(qs);
