@@ -48,8 +48,8 @@ void cmd_quantize_help(FILE *fp) {
             "                       the Hessians of stage s come from the model whose earlier stages\n"
             "                       are already quantized (with --acts int8, activations too), so each\n"
             "                       layer compensates the error before it; one calibration pass per\n"
-            "                       stage. 0 (default): every Hessian from the float model (recipe:\n"
-            "                       \"gptq\": {\"sequential\", \"stages\"})\n"
+            "                       stage. 0: every Hessian from the float model in one pass (recipe:\n"
+            "                       \"gptq\": {\"sequential\", \"stages\"}; int4 default: 8)\n"
             "      --input-correction on|off  with --gptq-stages: GPTQ targets the float layer on the\n"
             "                       float inputs, min ||Wq*x_q - W*x_f||^2 (costs a float run per image\n"
             "                       and stage; recipe \"gptq\": {\"input_correction\"})\n"
@@ -64,9 +64,9 @@ void cmd_quantize_help(FILE *fp) {
                 CLI_HELP_QUIET CLI_HELP_HELP
             "\n"
             "DEFAULTS for --weights int4 (unless the recipe sets them): GPTQ, asymmetric per-channel\n"
-            "max scales, act-order, damping 0.01, 256 Hessian positions per image, Hessians from the\n"
-            "float model in one pass (sequential GPTQ, input or bias correction and equalization\n"
-            "measured no better on yolov10n; see docs/STATUS.md, issue 5).\n"
+            "max scales, act-order, damping 0.01, 256 Hessian positions per image, sequential in 8\n"
+            "stages (--gptq-stages 0: one pass on the float model, about 4x less CPU); no input or\n"
+            "bias correction, no equalization (measured no better on yolov10n; docs/STATUS.md).\n"
             "\n"
             "Warnings (stderr): layers whose Hessian was singular (inputs that are zero on every\n"
             "calibration image get zero weights; damping raised). NaN/Inf in calibration activations\n"
@@ -331,6 +331,10 @@ int cmd_quantize(int argc, char **argv) {
         if (!recipe_has(recipe, "weights", "method"))
             recipe->weights.method = wbits == 4 ? YQ_WMETHOD_GPTQ : YQ_WMETHOD_RTN;
         if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = wbits != 4;
+        /* int4 default: sequential GPTQ in 8 stages (yolov10n W4A16 +0.9 mAP points, W4A8 even;
+         * docs/STATUS.md issue 5) */
+        const cJSON *gq = recipe->json ? cJSON_GetObjectItemCaseSensitive((const cJSON *)recipe->json, "gptq") : NULL;
+        if (wbits == 4 && !gq) recipe->gptq_sequential = 1;
     }
     if (abits >= 0) recipe->acts.bits = abits;
     if (stages >= 0) {
