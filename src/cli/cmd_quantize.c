@@ -56,8 +56,34 @@ void cmd_quantize_help(FILE *fp) {
             "                       bits, activation scales, model weight bytes)\n"
             "      --hessian-positions N  im2col rows sampled per image and layer for GPTQ (256)\n"
             "      --hessian-budget MB    memory for GPTQ Hessians held at once (2048); layers beyond\n"
-            "                       it are calibrated in further passes over the images (same result)\n" CLI_HELP_THREADS
-                CLI_HELP_QUIET CLI_HELP_HELP);
+            "                       it are calibrated in further passes over the images (same result)\n"
+            "      --gptq-stages N  sequential GPTQ: the GPTQ layers, in graph order, form N stages and\n"
+            "                       the Hessians of stage s come from the model whose earlier stages\n"
+            "                       are already quantized (with --acts int8, activations too), so each\n"
+            "                       layer compensates the error before it; one calibration pass per\n"
+            "                       stage. 0: every Hessian from the float model in one pass (recipe:\n"
+            "                       \"gptq\": {\"sequential\", \"stages\"}; int4 default: 8)\n"
+            "      --input-correction on|off  with --gptq-stages: GPTQ targets the float layer on the\n"
+            "                       float inputs, min ||Wq*x_q - W*x_f||^2 (costs a float run per image\n"
+            "                       and stage; recipe \"gptq\": {\"input_correction\"})\n"
+            "      --bias-correction on|off  after GPTQ, subtract each conv's mean output error\n"
+            "                       (Wq - W)*E[x] on the calibration inputs it sees (recipe\n"
+            "                       \"bias_correction\")\n"
+            "      --equalize none|cle|smoothquant  rescale Conv->Conv pairs with nothing in between\n"
+            "                       (the float function is unchanged): cross-layer equalization of\n"
+            "                       weight ranges, or SmoothQuant's activation-to-weight migration\n"
+            "                       (alpha 0.5); yolov10n has 2 such pairs (recipe \"equalize\")\n"
+ CLI_HELP_THREADS
+                CLI_HELP_QUIET CLI_HELP_HELP
+            "\n"
+            "DEFAULTS for --weights int4 (unless the recipe sets them): GPTQ, asymmetric per-channel\n"
+            "max scales, act-order, damping 0.01, 256 Hessian positions per image, sequential in 8\n"
+            "stages (--gptq-stages 0: one pass on the float model, about 4x less CPU); no input or\n"
+            "bias correction, no equalization (measured no better on yolov10n; docs/STATUS.md).\n"
+            "\n"
+            "Warnings (stderr): layers whose Hessian was singular (inputs that are zero on every\n"
+            "calibration image get zero weights; damping raised). NaN/Inf in calibration activations\n"
+            "and layers that never run on the calibration images are errors.\n");
 }
 
 typedef struct calib_list {
@@ -173,6 +199,7 @@ static cJSON *report_json(const yq_ptq_report *r, const char *model, const char 
     cJSON_AddNumberToObject(doc, "float_weight_bytes", (double)r->float_weight_bytes);
     cJSON_AddNumberToObject(doc, "activation_quantizers", r->act_quantizers);
     cJSON_AddNumberToObject(doc, "int32_biases", r->int32_biases);
+    cJSON_AddNumberToObject(doc, "equalized_pairs", r->equalized_pairs);
     /* Q/DQ/Clip and node counts of the graph before and after the clean-up
      * passes; the flat keys are those of the written file */
     cJSON *cnt = cJSON_AddObjectToObject(doc, "qdq_counts");
@@ -212,6 +239,12 @@ static cJSON *report_json(const yq_ptq_report *r, const char *model, const char 
         cJSON_AddItemToObject(o, "weight_sqnr_db", num_or_null(l->weight_sqnr_db));
         cJSON_AddItemToObject(o, "output_sqnr_db", num_or_null(l->output_sqnr_db));
         cJSON_AddStringToObject(o, "bias", l->int32_bias ? "int32" : "float");
+        if (l->gptq) {
+            cJSON_AddNumberToObject(o, "gptq_stage", l->gptq_stage);
+            cJSON_AddNumberToObject(o, "dead_columns", (double)l->dead_columns);
+            cJSON_AddNumberToObject(o, "damp_retries", l->damp_retries);
+            cJSON_AddNumberToObject(o, "bias_shift", l->bias_shift);
+        }
         if (l->act_bits) {
             cJSON_AddNumberToObject(o, "act_bits", l->act_bits);
             cJSON_AddNumberToObject(o, "act_scale", l->act_scale);
@@ -258,7 +291,8 @@ static int recipe_has(const yq_recipe *r, const char *section, const char *key) 
 }
 
 int cmd_quantize(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_BIAS };
+    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_BIAS, OPT_STAGES, OPT_BIASCORR,
+           OPT_INCORR, OPT_EQ };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
@@ -266,10 +300,13 @@ int cmd_quantize(int argc, char **argv) {
         {"format", required_argument, 0, 'f'},      {"report", required_argument, 0, OPT_REPORT},
         {"hessian-positions", required_argument, 0, OPT_HPOS},
         {"hessian-budget", required_argument, 0, OPT_HBUDGET}, {"bias", required_argument, 0, OPT_BIAS},
+        {"gptq-stages", required_argument, 0, OPT_STAGES}, {"bias-correction", required_argument, 0, OPT_BIASCORR},
+        {"input-correction", required_argument, 0, OPT_INCORR},
+        {"equalize", required_argument, 0, OPT_EQ},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL;
-    int wbits = 0, abits = -1, count = 0, quiet = 0, bias32 = -1, c;
+    int wbits = 0, abits = -1, count = 0, quiet = 0, bias32 = -1, c, stages = -1, biascorr = -1, incorr = -1, eq = -1;
     yq_ptq_opts po;
     yq_ptq_opts_default(&po);
     optind = 1;
@@ -310,6 +347,24 @@ int cmd_quantize(int argc, char **argv) {
             po.hessian_budget = (size_t)mb << 20;
             break;
         }
+        case OPT_STAGES:
+            if (cli_parse_int("quantize", "--gptq-stages", optarg, 0, 256, &stages)) return CLI_USAGE;
+            break;
+        case OPT_BIASCORR:
+        case OPT_INCORR: {
+            int *dst = c == OPT_BIASCORR ? &biascorr : &incorr;
+            if (!strcmp(optarg, "on")) *dst = 1;
+            else if (!strcmp(optarg, "off")) *dst = 0;
+            else return cli_usage("quantize", "--%s must be on or off, got '%s'",
+                                  c == OPT_BIASCORR ? "bias-correction" : "input-correction", optarg);
+            break;
+        }
+        case OPT_EQ:
+            if (!strcmp(optarg, "none")) eq = 0;
+            else if (!strcmp(optarg, "cle")) eq = 1;
+            else if (!strcmp(optarg, "smoothquant")) eq = 2;
+            else return cli_usage("quantize", "--equalize must be none, cle or smoothquant, got '%s'", optarg);
+            break;
         case 't': if (cli_parse_int("quantize", "--threads", optarg, 1, 256, &po.nthreads)) return CLI_USAGE; break;
         case 'q': quiet = 1; break;
         case 'h': cmd_quantize_help(stdout); return CLI_OK;
@@ -329,6 +384,10 @@ int cmd_quantize(int argc, char **argv) {
         if (!recipe_has(recipe, "weights", "method"))
             recipe->weights.method = wbits == 4 ? YQ_WMETHOD_GPTQ : YQ_WMETHOD_RTN;
         if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = wbits != 4;
+        /* int4 default: sequential GPTQ in 8 stages (yolov10n W4A16 +0.9 mAP points, W4A8 even;
+         * docs/STATUS.md issue 5) */
+        const cJSON *gq = recipe->json ? cJSON_GetObjectItemCaseSensitive((const cJSON *)recipe->json, "gptq") : NULL;
+        if (wbits == 4 && !gq) recipe->gptq_sequential = 1;
     }
     if (abits >= 0) recipe->acts.bits = abits;
     if (bias32 >= 0) recipe->weights.int32_bias = bias32;
@@ -344,6 +403,13 @@ int cmd_quantize(int argc, char **argv) {
         return cli_error("%s: 'weights.bias' \"int32\" needs quantized activations (--acts int8 or "
                          "\"activations\": {\"bits\": 8}): the bias scale is s_in*s_w", recipe_path);
     }
+    if (stages >= 0) {
+        recipe->gptq_sequential = stages > 0;
+        if (stages > 0) recipe->gptq_stages = stages;
+    }
+    if (biascorr >= 0) recipe->bias_correction = biascorr;
+    if (incorr >= 0) recipe->gptq_input_correction = incorr;
+    if (eq >= 0) recipe->equalize = eq;
     if (!count) count = recipe->calib_count;
 
     calib_list list;
@@ -385,6 +451,16 @@ int cmd_quantize(int argc, char **argv) {
         st = yq_ptq_quantize(g, recipe, count, calib_input, &list, &po, &rep);
         if (ps.stage) cli_progress_finish(&ps.bar);
         if (st != YQ_OK) rc = cli_fail(st);
+    }
+    /* singular Hessians were handled (dead inputs zeroed, damping raised): say so */
+    for (int i = 0; rc == CLI_OK && !quiet && i < rep.nlayers; i++) {
+        const yq_ptq_layer *l = &rep.layers[i];
+        if (l->dead_columns > 0)
+            fprintf(stderr, "yoloq quantize: warning: %s: %lld input(s) are zero on every calibration image; their "
+                    "weights were set to 0\n", l->name, (long long)l->dead_columns);
+        if (l->damp_retries > 0)
+            fprintf(stderr, "yoloq quantize: warning: %s: singular Hessian, damping raised %d time(s)\n", l->name,
+                    l->damp_retries);
     }
     if (rc == CLI_OK && (st = yq_onnx_save(g, out)) != YQ_OK) rc = cli_fail(st);
     if (rc == CLI_OK && report_path) {

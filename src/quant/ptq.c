@@ -3,11 +3,13 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/pool.h"
+#include "quant/equalize.h"
 #include "quant/gptq.h"
 #include "quant/observer.h"
 #include "quant/placement.h"
@@ -52,11 +54,23 @@ typedef struct layer {
     int64_t K;         /* Hessian size per group */
     int64_t ngroups;   /* conv group, or 1 */
     int64_t in_rows;   /* MatMul/Gemm: input vectors per image */
+    int stage;         /* sequential GPTQ: stage (layers in topological order) */
     int pass;          /* Hessian pass this layer belongs to */
+    int quantized;     /* q/dq/qp hold the result */
+    float *eq_absmax;  /* SmoothQuant producer: max |output| per channel */
+    int bias_done;     /* bias correction applied */
     double *H;         /* [ngroups][K][K], upper triangle while accumulating */
+    /* input-error correction: C = X_fᵀ X_q [ngroups][K][K] (full), the float
+     * model's rows at the same positions, and the GPTQ target W·C·H⁻¹ */
+    double *C;
+    float *rows_f;
     float *rows;       /* [ngroups][P][K] sampled rows of the current image */
     int64_t nrows_img; /* rows sampled this image (per group) */
     int64_t nrows_total;
+    /* bias correction: Σ of the sampled im2col rows, per group, of the
+     * inputs the layer sees in its Hessian pass, and how many rows it sums */
+    double *mu_q;
+    int64_t mu_q_n;
     int act_in[4];     /* act_obs index per input (-1: none) */
     /* results */
     int8_t *q;
@@ -64,6 +78,9 @@ typedef struct layer {
     yq_qparams qp;
     double loss, wsqnr;
     int int32_bias; /* bias rewritten as INT32 + DequantizeLinear */
+    int damp_retries;
+    int64_t dead_columns;
+    double bias_shift; /* RMS over output channels of the correction subtracted from the bias */
     /* report */
     float *fout;
     int64_t fout_n;
@@ -83,6 +100,12 @@ typedef struct ptq {
     int sess_nnodes;
     const yq_graph *sess_graph;
     int image, pass, observe_acts;
+    int sequential;     /* Hessians of pass p from the model with passes < p quantized */
+    int bias_correction;
+    int input_correction; /* sequential: GPTQ target from the float model's inputs */
+    int float_rows;     /* this run is the float model's, for rows_f */
+    int eq_collect;     /* SmoothQuant pre-pass: producers' output ranges */
+    int eq_pairs;       /* pairs equalized */
     int report_mode; /* 0 calibration, 1 float reference, 2 quantized compare */
     yq_status hook_st;
     /* progress of the weight solve (workers report; never two at once) */
@@ -135,7 +158,7 @@ static int map_session_node(ptq *c, const yq_graph *sg, int node) {
     return node < c->sess_nnodes ? c->sess_map[node] : -1;
 }
 
-static yq_status sample_rows(ptq *c, layer *l, int li, const yq_tensor *x) {
+static yq_status sample_rows(ptq *c, layer *l, int li, const yq_tensor *x, float *dst) {
     const int64_t P = c->o->hessian_positions;
     uint64_t seed = c->o->seed ^ ((uint64_t)li * 0x100000001b3ULL) ^ ((uint64_t)c->image << 32);
     if (l->is_conv) {
@@ -149,7 +172,7 @@ static yq_status sample_rows(ptq *c, layer *l, int li, const yq_tensor *x) {
         if (!pos) return yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
         int64_t np = sample_positions(total, P, seed, pos);
         for (int64_t gi = 0; gi < l->ngroups; gi++)
-            yq_im2col_rows((const float *)x->data, &geom, gi, pos, np, l->rows + gi * P * l->K);
+            yq_im2col_rows((const float *)x->data, &geom, gi, pos, np, dst + gi * P * l->K);
         free(pos);
         l->nrows_img = np;
     } else {
@@ -159,11 +182,30 @@ static yq_status sample_rows(ptq *c, layer *l, int li, const yq_tensor *x) {
         int64_t np = sample_positions(n, P, seed, pos);
         const float *xs = (const float *)x->data;
         for (int64_t t = 0; t < np; t++)
-            memcpy(l->rows + t * l->K, xs + pos[t] * l->K, (size_t)l->K * sizeof(float));
+            memcpy(dst + t * l->K, xs + pos[t] * l->K, (size_t)l->K * sizeof(float));
         free(pos);
         l->nrows_img = np;
     }
+    /* A NaN or Inf would poison the Hessian (and the scales) silently. */
+    for (int64_t gi = 0; gi < l->ngroups; gi++) {
+        const float *r = dst + gi * P * l->K;
+        for (int64_t i = 0; i < l->nrows_img * l->K; i++)
+            if (!isfinite(r[i]))
+                return yq_fail(YQ_ERR_INVALID, "calibration image %d: the input of '%s' holds %s (the model "
+                               "overflows on this image, or the image is not what it expects)",
+                               c->image, l->name, isnan(r[i]) ? "NaN" : "Inf");
+    }
     return YQ_OK;
+}
+
+/* mu[gi·K + k] += Σ over the l->nrows_img sampled rows of column k. */
+static void add_row_sums(const layer *l, const float *rows, int64_t P, double *mu) {
+    for (int64_t gi = 0; gi < l->ngroups; gi++) {
+        const float *r = rows + gi * P * l->K;
+        double *m = mu + gi * l->K;
+        for (int64_t t = 0; t < l->nrows_img; t++)
+            for (int64_t k = 0; k < l->K; k++) m[k] += (double)r[t * l->K + k];
+    }
 }
 
 static void copy_output(layer *l, const yq_tensor *t) {
@@ -201,6 +243,18 @@ static void hook(void *arg, const yq_graph *sg, int node, const yq_tensor *in, i
     }
     if (li < 0) return;
     layer *l = &c->L[li];
+    if (c->eq_collect) {
+        if (!l->eq_absmax || nout < 1 || out[0].dtype != YQ_DT_FLOAT || out[0].rank != 4) return;
+        const int64_t C = out[0].dims[1], hw = out[0].dims[2] * out[0].dims[3], nb = out[0].dims[0];
+        const float *y = out[0].data;
+        for (int64_t b = 0; b < nb; b++)
+            for (int64_t ch = 0; ch < C; ch++)
+                for (int64_t k = 0; k < hw; k++) {
+                    float a = fabsf(y[(b * C + ch) * hw + k]);
+                    if (a > l->eq_absmax[ch]) l->eq_absmax[ch] = a;
+                }
+        return;
+    }
     if (c->report_mode) {
         if (nout < 1 || out[0].dtype != YQ_DT_FLOAT) return;
         if (c->report_mode == 1)
@@ -220,8 +274,9 @@ static void hook(void *arg, const yq_graph *sg, int node, const yq_tensor *in, i
                 return;
             }
         }
-    if (l->gptq && l->pass == c->pass && nin > 0) {
-        yq_status st = sample_rows(c, l, li, &in[0]);
+    if (!l->gptq || nin < 1) return;
+    if (l->pass == c->pass) {
+        yq_status st = sample_rows(c, l, li, &in[0], c->float_rows ? l->rows_f : l->rows);
         if (st != YQ_OK) c->hook_st = st;
     }
 }
@@ -261,6 +316,12 @@ static void hadd_run(void *arg, int64_t b, int64_t e, int tid) {
         for (int64_t j = i; j < h->K; j++) h->H[i * h->K + j] += (double)h->G[i * h->K + j];
 }
 
+static void cadd_run(void *arg, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const hadd *h = arg;
+    for (int64_t i = b * h->K; i < e * h->K; i++) h->H[i] += (double)h->G[i];
+}
+
 /* Add this image's XᵀX to the Hessians of the pass's layers: the image's
  * Gram matrix in float32 with the runtime's GEMM (a fixed summation order
  * over at most hessian_positions rows), then into the double Hessian. The
@@ -280,6 +341,27 @@ static yq_status accumulate_image(ptq *c, yq_pool *pool, float *G) {
             YQ_TRY(yq_sgemm(pool, 1, 0, l->K, l->K, l->nrows_img, X, l->K, X, l->K, G, l->K, 0, NULL, NULL));
             hadd h = {H, G, l->K};
             yq_parallel_for(pool, l->K, 16, hadd_run, &h);
+        }
+        if (l->C) {
+            for (int64_t gi = 0; gi < l->ngroups; gi++) {
+                double *Cg = l->C + gi * l->K * l->K;
+                const float *Xq = l->rows + gi * P * l->K, *Xf = l->rows_f + gi * P * l->K;
+                if (l->K < 32) {
+                    for (int64_t t = 0; t < l->nrows_img; t++)
+                        for (int64_t i = 0; i < l->K; i++) {
+                            const double f = (double)Xf[t * l->K + i];
+                            for (int64_t j = 0; j < l->K; j++) Cg[i * l->K + j] += f * (double)Xq[t * l->K + j];
+                        }
+                    continue;
+                }
+                YQ_TRY(yq_sgemm(pool, 1, 0, l->K, l->K, l->nrows_img, Xf, l->K, Xq, l->K, G, l->K, 0, NULL, NULL));
+                hadd h = {Cg, G, l->K};
+                yq_parallel_for(pool, l->K, 16, cadd_run, &h);
+            }
+        }
+        if (l->mu_q) {
+            add_row_sums(l, l->rows, P, l->mu_q);
+            l->mu_q_n += l->nrows_img;
         }
         l->nrows_total += l->nrows_img;
     }
@@ -312,6 +394,64 @@ static yq_status merge_qparams(yq_qparams *dst, yq_gptq_result *res, int64_t ng)
     return YQ_OK;
 }
 
+/* GPTQ with input-error correction: the layer should map the quantized
+ * model's inputs X_q to what the float layer computes on the float inputs
+ * X_f, min ||X_q Ŵᵀ - X_f Wᵀ||². The unconstrained optimum is
+ * W* = W·C·H⁻¹ (C = X_fᵀX_q, H = X_qᵀX_q), and the objective equals
+ * ||X_q (Ŵ - W*)ᵀ||² + const, so GPTQ on W* with H minimises it. Written
+ * as W* = W + W·(C - H)·H⁻¹, only the correction goes through the damped
+ * inverse (H + λI)⁻¹: with X_f = X_q the target is exactly W, where
+ * W·C·(H + λI)⁻¹ would shrink W along H's weak directions (ridge bias).
+ * target[rows_g, K] per group. */
+static yq_status corrected_target(const float *w, int64_t rows, int64_t K, const double *H, const double *C,
+                                  double percdamp, float *target) {
+    double *L = malloc((size_t)(K * K) * sizeof *L), *v = malloc((size_t)K * sizeof *v);
+    if (!L || !v) {
+        free(L), free(v);
+        return yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+    }
+    double mean = 0;
+    for (int64_t i = 0; i < K; i++) mean += H[i * K + i];
+    mean /= (double)K;
+    double damp = percdamp * (mean > 0 ? mean : 1.0);
+    int ok = -1;
+    for (int tries = 0; tries < 7 && ok != 0; tries++, damp *= 10) {
+        memcpy(L, H, (size_t)(K * K) * sizeof *L);
+        for (int64_t i = 0; i < K; i++) L[i * K + i] += damp + (H[i * K + i] == 0 ? 1.0 : 0.0);
+        ok = yq_cholesky_lower(L, K);
+    }
+    if (ok != 0) {
+        free(L), free(v);
+        return yq_fail(YQ_ERR_INVALID, "input-error correction: the Hessian is not positive definite");
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const float *wr = w + r * K;
+        for (int64_t j = 0; j < K; j++) v[j] = 0;
+        for (int64_t i = 0; i < K; i++) {
+            const double wi = wr[i];
+            if (wi == 0) continue;
+            const double *ci = C + i * K, *hi = H + i * K;
+            for (int64_t j = 0; j < K; j++) v[j] += wi * (ci[j] - hi[j]);
+        }
+        /* x (L Lᵀ) = v: L y = v, then Lᵀ x = y */
+        for (int64_t i = 0; i < K; i++) {
+            double sum = v[i];
+            const double *li = L + i * K;
+            for (int64_t k = 0; k < i; k++) sum -= li[k] * v[k];
+            v[i] = sum / li[i];
+        }
+        for (int64_t i = K - 1; i >= 0; i--) {
+            double sum = v[i];
+            for (int64_t k = i + 1; k < K; k++) sum -= L[k * K + i] * v[k];
+            v[i] = sum / L[i * K + i];
+        }
+        for (int64_t j = 0; j < K; j++) target[r * K + j] = (float)((double)wr[j] + v[j]);
+    }
+    free(L);
+    free(v);
+    return YQ_OK;
+}
+
 static yq_status quantize_layer(ptq *c, layer *l) {
     const int64_t rows = l->ref.rows, cols = l->ref.cols, n = rows * cols;
     float *w = malloc((size_t)n * sizeof *w);
@@ -335,14 +475,23 @@ static yq_status quantize_layer(ptq *c, layer *l) {
             goto out;
         }
         l->loss = 0;
+        float *target = l->C ? malloc((size_t)n * sizeof *target) : NULL;
+        if (l->C && !target) st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+        for (int64_t gi = 0; gi < l->ngroups && target && st == YQ_OK; gi++)
+            st = corrected_target(w + gi * rpg * cols, rpg, cols, l->H + gi * l->K * l->K, l->C + gi * l->K * l->K,
+                                  go.percdamp, target + gi * rpg * cols);
+        const float *wt = target ? target : w;
         int64_t gi = 0;
         for (; gi < l->ngroups && st == YQ_OK; gi++) {
-            st = yq_gptq_quantize(w + gi * rpg * cols, rpg, cols, l->H + gi * l->K * l->K, &go, NULL, &res[gi]);
+            st = yq_gptq_quantize(wt + gi * rpg * cols, rpg, cols, l->H + gi * l->K * l->K, &go, NULL, &res[gi]);
             if (st != YQ_OK) break;
             memcpy(l->q + gi * rpg * cols, res[gi].q, (size_t)(rpg * cols));
             memcpy(l->dq + gi * rpg * cols, res[gi].dq, (size_t)(rpg * cols) * sizeof(float));
             l->loss += res[gi].loss;
+            l->damp_retries = res[gi].damp_retries > l->damp_retries ? res[gi].damp_retries : l->damp_retries;
+            l->dead_columns += res[gi].dead_columns;
         }
+        free(target);
         if (st == YQ_OK) st = merge_qparams(&l->qp, res, l->ngroups);
         for (int64_t k = 0; k < l->ngroups; k++) yq_gptq_result_free(&res[k]);
         free(res);
@@ -363,6 +512,7 @@ static yq_status quantize_layer(ptq *c, layer *l) {
         e += d * d;
     }
     l->wsqnr = e > 0 ? 10.0 * log10(s / e) : INFINITY;
+    l->quantized = 1;
 out:
     free(w);
     return st;
@@ -558,6 +708,12 @@ static yq_status share_concat_ranges(ptq *c) {
         return yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
     }
     for (int a = 0; a < c->na; a++) {
+        if (c->A[a].ob.nonfinite > 0) {
+            st = yq_fail(YQ_ERR_INVALID, "calibration: activation '%s' held %lld NaN/Inf value(s) on the "
+                         "calibration images: its range (and the model) would be wrong",
+                         g->values[c->A[a].value].name, (long long)c->A[a].ob.nonfinite);
+            break;
+        }
         yq_qformat f;
         yq_act_cfg_format(&c->A[a].cfg, &f);
         st = yq_observer_range(&c->A[a].ob, &f, &lo[a], &hi[a]);
@@ -580,6 +736,201 @@ static yq_status share_concat_ranges(ptq *c) {
     }
     free(lo);
     free(hi);
+    return st;
+}
+
+/* ---- sequential GPTQ and bias correction ---- */
+
+/* Insert into g the QCDQ weights of the quantized layers — the GPTQ ones of
+ * stages before `stage` only (INT32_MAX: all) — and (A8) the activation
+ * quantizers of every layer: the model as the layers of stage `stage` see
+ * it once everything before them is quantized. Passes that the Hessian
+ * budget adds within a stage see the same model, so the result does not
+ * depend on the budget. */
+static yq_status insert_quantizers(ptq *c, yq_graph *g, int stage, yq_qcdq_format format, int *nact) {
+    for (int li = 0; li < c->nl; li++) {
+        layer *l = &c->L[li];
+        if (l->quantized && (!l->gptq || l->stage < stage))
+            YQ_TRY(yq_qcdq_insert_weight(g, l->node, l->q, &l->qp, format, NULL));
+    }
+    int n = 0;
+    for (int li = 0; li < c->nl; li++) {
+        layer *l = &c->L[li];
+        for (int k = 0; k < 4; k++) {
+            int a = l->act_in[k];
+            if (a < 0) continue;
+            yq_qformat f;
+            yq_act_cfg_format(&c->A[a].cfg, &f);
+            yq_qparams qp = {0};
+            YQ_TRY(yq_qparams_alloc(&qp, f.bits, f.is_signed, f.narrow, -1, 1));
+            qp.scale[0] = c->A[a].scale;
+            qp.zero_point[0] = c->A[a].zp;
+            int shared = 0;
+            yq_status st = yq_qcdq_insert_activation(g, l->node, k, &qp, &shared);
+            yq_qparams_free(&qp);
+            YQ_TRY(st);
+            n += !shared;
+        }
+    }
+    if (nact) *nact = n;
+    return YQ_OK;
+}
+
+/* A session on the current state of c->g (float, with the bias corrections
+ * made so far) plus the quantizers of insert_quantizers. Nodes map to layers
+ * by output name (map_session_node), which the rewrite keeps. */
+static yq_status stage_session(ptq *c, int stage, int nthreads, yq_session **out) {
+    yq_graph *sg = NULL;
+    YQ_TRY(yq_graph_clone(c->g, &sg));
+    yq_status st = insert_quantizers(c, sg, stage, YQ_QCDQ_CLIP, NULL);
+    if (st == YQ_OK) st = yq_qcdq_finalize(sg);
+    if (st != YQ_OK) {
+        yq_graph_free(sg);
+        return st;
+    }
+    yq_session_opts so = {.nthreads = nthreads, .no_fusion = 1};
+    YQ_TRY(yq_session_new(sg, &so, out));
+    yq_session_set_hook(*out, hook, c);
+    return YQ_OK;
+}
+
+/* Add delta[0..cout) to the bias of Conv `node` (creating a zero bias when
+ * it has none, or a private copy when another node shares it). */
+static yq_status conv_bias_add(yq_graph *g, int node, const double *delta, int64_t cout) {
+    yq_node *n = &g->nodes[node];
+    int b = n->ninputs > 2 ? n->inputs[2] : -1;
+    float *nb = malloc((size_t)cout * sizeof *nb);
+    if (!nb) return yq_fail(YQ_ERR_NOMEM, "bias correction: out of memory");
+    if (b >= 0) {
+        const yq_value *v = &g->values[b];
+        if (!v->data || v->dtype != YQ_DT_FLOAT || yq_value_numel(v) != cout) {
+            free(nb);
+            return yq_fail(YQ_ERR_UNSUPPORTED, "bias correction: the bias of '%s' is not a constant float [%lld]",
+                           node_label(g, node), (long long)cout);
+        }
+        memcpy(nb, v->data, (size_t)cout * sizeof *nb);
+    } else {
+        memset(nb, 0, (size_t)cout * sizeof *nb);
+    }
+    for (int64_t o = 0; o < cout; o++) nb[o] = (float)((double)nb[o] + delta[o]);
+    yq_status st = YQ_OK;
+    if (b >= 0 && yq_graph_count_consumers(g, b) == 1) {
+        memcpy(g->values[b].data, nb, (size_t)cout * sizeof *nb);
+    } else {
+        int id;
+        st = yq_graph_add_initializer(g, "bias_corrected", YQ_DT_FLOAT, 1, &cout, nb, &id);
+        if (st == YQ_OK && n->ninputs < 3) {
+            int *in = realloc(n->inputs, 3 * sizeof *in);
+            if (!in) st = yq_fail(YQ_ERR_NOMEM, "bias correction: out of memory");
+            else {
+                n->inputs = in;
+                for (int k = n->ninputs; k < 3; k++) in[k] = -1;
+                n->ninputs = 3;
+            }
+        }
+        if (st == YQ_OK) n->inputs[2] = id;
+    }
+    free(nb);
+    return st;
+}
+
+/* Empirical bias correction of a GPTQ conv: on the inputs it sees in the
+ * quantized model (sequential GPTQ: earlier stages quantized; else the float
+ * model's), the quantized layer's expected output Ŵ·E[x_q] should equal the
+ * float layer's W·E[x_q] (expectations over the calibration images and the
+ * sampled positions, padding included). The difference per output channel,
+ * (Ŵ - W)·E[x_q], is subtracted from the bias.
+ * Only the layer's own error is corrected: also correcting the mean shift
+ * that earlier quantized layers push through it, Ŵ·E[x_q] - W·E[x_f], was
+ * measured to compound from stage to stage on yolov10n (the corrections of
+ * late layers reached several units and mAP fell to 0.01). */
+static yq_status correct_bias(ptq *c, layer *l) {
+    if (!l->is_conv || !l->mu_q || l->mu_q_n == 0) return YQ_OK;
+    const int64_t rows = l->ref.rows, K = l->ref.cols, rpg = rows / l->ngroups;
+    float *w = malloc((size_t)(rows * K) * sizeof *w);
+    double *delta = malloc((size_t)rows * sizeof *delta);
+    if (!w || !delta) {
+        free(w), free(delta);
+        return yq_fail(YQ_ERR_NOMEM, "bias correction: out of memory");
+    }
+    yq_status st = yq_weight_matrix_read(c->g, &l->ref, w);
+    double ss = 0;
+    for (int64_t o = 0; o < rows && st == YQ_OK; o++) {
+        const double *mq = l->mu_q + (o / rpg) * K;
+        double e = 0;
+        for (int64_t k = 0; k < K; k++) e += ((double)l->dq[o * K + k] - (double)w[o * K + k]) * mq[k];
+        delta[o] = -e / (double)l->mu_q_n;
+        ss += delta[o] * delta[o];
+    }
+    l->bias_shift = sqrt(ss / (double)rows);
+    if (st == YQ_OK) st = conv_bias_add(c->g, l->node, delta, rows);
+    free(w);
+    free(delta);
+    return st;
+}
+
+static yq_status run_image(ptq *c, yq_session *s, yq_ptq_input_fn input, void *input_arg, int i, float *buf,
+                           const yq_value *in);
+
+/* Cross-layer equalization / SmoothQuant on the pairs of quantized convs
+ * (equalize.h), in place on the float graph before anything is measured.
+ * SmoothQuant first runs the float model on up to 16 calibration images for
+ * the producers' per-channel output ranges. */
+static yq_status equalize_pairs(ptq *c, const yq_recipe *r, int ncalib, yq_ptq_input_fn input, void *input_arg,
+                                int nthreads, float *buf, const yq_value *in_info) {
+    yq_graph *g = c->g;
+    unsigned char *allow = calloc((size_t)g->nnodes + 1, 1);
+    int *layer_of = malloc(((size_t)g->nnodes + 1) * sizeof *layer_of);
+    if (!allow || !layer_of) {
+        free(allow), free(layer_of);
+        return yq_fail(YQ_ERR_NOMEM, "equalization: out of memory");
+    }
+    for (int i = 0; i < g->nnodes; i++) layer_of[i] = -1;
+    for (int li = 0; li < c->nl; li++) {
+        allow[c->L[li].node] = 1;
+        layer_of[c->L[li].node] = li;
+    }
+    yq_eq_pair *pairs = NULL;
+    int np = 0;
+    yq_status st = yq_eq_find_pairs(g, allow, &pairs, &np);
+    free(allow);
+    if (st == YQ_OK && np > 0 && r->equalize == 2) {
+        for (int k = 0; k < np && st == YQ_OK; k++) {
+            layer *l = &c->L[layer_of[pairs[k].producer]];
+            l->eq_absmax = calloc((size_t)pairs[k].channels, sizeof *l->eq_absmax);
+            if (!l->eq_absmax) st = yq_fail(YQ_ERR_NOMEM, "equalization: out of memory");
+        }
+        yq_graph *sg = NULL;
+        yq_session *s = NULL;
+        if (st == YQ_OK) st = yq_graph_clone(g, &sg);
+        yq_session_opts so = {.nthreads = nthreads, .no_fusion = 1};
+        if (st == YQ_OK && (st = yq_session_new(sg, &so, &s)) == YQ_OK) {
+            yq_session_set_hook(s, hook, c);
+            c->eq_collect = 1;
+            c->sess_graph = NULL;
+            for (int i = 0; i < ncalib && i < 16 && st == YQ_OK; i++)
+                st = run_image(c, s, input, input_arg, i, buf, in_info);
+            c->eq_collect = 0;
+            c->sess_graph = NULL;
+            yq_session_free(s);
+        }
+    }
+    double *sc = NULL;
+    for (int k = 0; k < np && st == YQ_OK; k++) {
+        layer *l = &c->L[layer_of[pairs[k].producer]];
+        free(sc);
+        sc = malloc((size_t)pairs[k].channels * sizeof *sc);
+        if (!sc) {
+            st = yq_fail(YQ_ERR_NOMEM, "equalization: out of memory");
+            break;
+        }
+        st = yq_eq_pair_scales(g, &pairs[k], r->equalize == 2 ? l->eq_absmax : NULL, r->smooth_alpha, sc);
+        if (st == YQ_OK) st = yq_eq_scale_pair(g, &pairs[k], sc);
+    }
+    free(sc);
+    c->eq_pairs = st == YQ_OK ? np : 0;
+    yq_eq_pairs_free(pairs, np);
+    free(layer_of);
     return st;
 }
 
@@ -616,10 +967,14 @@ static void free_ptq(ptq *c) {
     for (int i = 0; i < c->nl; i++) {
         layer *l = &c->L[i];
         free(l->H);
+        free(l->C);
         free(l->rows);
+        free(l->rows_f);
         free(l->q);
         free(l->dq);
         free(l->fout);
+        free(l->mu_q);
+        free(l->eq_absmax);
         free(l->name);
         free(l->op_type);
         free(l->out_name);
@@ -671,6 +1026,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     float *buf = NULL;
     float *gram = NULL;
     int *order = NULL;
+    int *first_of_pass = NULL;
     const int64_t float_bytes = initializer_bytes(g);
 
     if ((st = setup_layers(&c, r)) != YQ_OK) goto out;
@@ -682,26 +1038,51 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         goto out;
     }
 
-    /* Hessian passes: greedy groups of layers under the budget. */
+    if (r->equalize && (st = equalize_pairs(&c, r, ncalib, input, input_arg, nthreads, buf, &in_info)) != YQ_OK)
+        goto out;
+    c.sequential = r->gptq_sequential;
+    c.bias_correction = r->bias_correction;
+    c.input_correction = r->gptq_sequential && r->gptq_input_correction;
+    /* Stages (sequential GPTQ): the GPTQ layers in topological order (the
+     * graph is sorted), split into equal runs. Hessian passes: a new pass at
+     * every stage and whenever the Hessians held at once would exceed the
+     * budget. */
     const int64_t P = opts->hessian_positions;
-    int npasses = 0;
+    int npasses = 0, ngptq = 0;
     size_t peak = 0;
+    for (int li = 0; li < c.nl; li++) ngptq += c.L[li].gptq;
     {
+        const int nstages = c.sequential ? r->gptq_stages : 1;
         size_t acc = 0;
+        int k = 0, last_stage = -1;
         for (int li = 0; li < c.nl; li++) {
             layer *l = &c.L[li];
             if (!l->gptq) continue;
-            size_t need = (size_t)l->ngroups * (size_t)l->K * ((size_t)l->K * sizeof(double) + (size_t)P * sizeof(float));
-            if (npasses == 0 || (acc + need > opts->hessian_budget && acc > 0)) {
+            l->stage = (int)((int64_t)k++ * nstages / ngptq);
+            size_t rows_n = (size_t)l->ngroups * (size_t)P * (size_t)l->K;
+            size_t need = ((size_t)l->ngroups * (size_t)l->K * (size_t)l->K * sizeof(double) + rows_n * sizeof(float)) *
+                          (c.input_correction ? 2 : 1);
+            if (npasses == 0 || l->stage != last_stage || (acc + need > opts->hessian_budget && acc > 0)) {
                 npasses++;
                 acc = 0;
             }
+            last_stage = l->stage;
             acc += need;
             if (acc > peak) peak = acc;
             l->pass = npasses - 1;
+            if (c.bias_correction && l->is_conv) {
+                l->mu_q = calloc((size_t)(l->ngroups * l->K), sizeof(double));
+                if (!l->mu_q) {
+                    st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory");
+                    goto out;
+                }
+            }
         }
     }
-    if (npasses == 0) npasses = c.na > 0 ? 1 : 0;
+    /* The float model's pass for the activation ranges (A8) of sequential
+     * GPTQ; without it, pass 0 (which runs the float model) observes them. */
+    const int float_pass = c.sequential && c.na > 0;
+    if (npasses == 0 && c.na > 0 && !float_pass) npasses = 1;
     int64_t kmax = 0;
     for (int li = 0; li < c.nl; li++)
         if (c.L[li].gptq && c.L[li].K > kmax) kmax = c.L[li].K;
@@ -717,44 +1098,105 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     double t0 = now_ms();
     /* The float session: calibration, and the reference of the report (W8A16
      * needs no calibration, but its report still compares outputs). */
-    if (npasses > 0 || (rep && opts->report_images > 0 && c.nl > 0)) {
+    if (npasses > 0 || float_pass || (rep && opts->report_images > 0 && c.nl > 0)) {
         yq_graph *sg;
         if ((st = yq_graph_clone(g, &sg)) != YQ_OK) goto out;
         yq_session_opts so = {.nthreads = nthreads, .no_fusion = 1};
         if ((st = yq_session_new(sg, &so, &fs)) != YQ_OK) goto out;
         yq_session_set_hook(fs, hook, &c);
     }
+    /* Round-to-nearest layers first: they need no calibration, and the
+     * sequential passes then see them quantized. */
+    order = malloc(((size_t)c.nl + 1) * sizeof *order);
+    if (!order) {
+        st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+        goto out;
+    }
+    {
+        int n = 0;
+        for (int li = 0; li < c.nl; li++)
+            if (!c.L[li].gptq) order[n++] = li;
+        if ((st = quantize_layers(&c, pool, order, n)) != YQ_OK) goto out;
+    }
+    const int total_passes = npasses + float_pass;
+    first_of_pass = malloc(((size_t)npasses + 1) * sizeof *first_of_pass);
+    if (!first_of_pass) {
+        st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
+        goto out;
+    }
+    for (int li = c.nl - 1; li >= 0; li--)
+        if (c.L[li].gptq) first_of_pass[c.L[li].pass] = li;
+    if (float_pass) {
+        c.pass = -1;
+        c.observe_acts = 1;
+        for (int i = 0; i < ncalib && st == YQ_OK; i++) {
+            if ((st = run_image(&c, fs, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
+            progress(&c, "calibrate", i + 1, (int64_t)total_passes * ncalib);
+        }
+        if (st != YQ_OK) goto out;
+        if ((st = share_concat_ranges(&c)) != YQ_OK) goto out;
+    }
     for (int pass = 0; pass < npasses && st == YQ_OK; pass++) {
         c.pass = pass;
-        c.observe_acts = pass == 0;
+        c.observe_acts = !float_pass && pass == 0;
+        yq_session *ps = fs;
+        if (c.sequential) {
+            /* a fresh session each pass: the sess_map cache keys on the graph */
+            c.sess_graph = NULL;
+            /* bias corrections of the finished stages go into the model first */
+            for (int li = 0; li < c.nl && st == YQ_OK && c.bias_correction; li++) {
+                layer *l = &c.L[li];
+                if (l->gptq && l->quantized && !l->bias_done && l->stage < c.L[first_of_pass[pass]].stage) {
+                    st = correct_bias(&c, l);
+                    l->bias_done = 1;
+                }
+            }
+            if (st != YQ_OK) break;
+            if ((st = stage_session(&c, c.L[first_of_pass[pass]].stage, nthreads, &qs)) != YQ_OK) break;
+            ps = qs;
+        }
         for (int li = 0; li < c.nl && st == YQ_OK; li++) {
             layer *l = &c.L[li];
             if (!l->gptq || l->pass != pass) continue;
             l->H = calloc((size_t)(l->ngroups * l->K * l->K), sizeof(double));
             l->rows = malloc((size_t)(l->ngroups * P * l->K) * sizeof(float));
             if (!l->H || !l->rows) st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory for Hessians");
+            if (c.input_correction && st == YQ_OK) {
+                l->C = calloc((size_t)(l->ngroups * l->K * l->K), sizeof(double));
+                l->rows_f = malloc((size_t)(l->ngroups * P * l->K) * sizeof(float));
+                if (!l->C || !l->rows_f) st = yq_fail(YQ_ERR_NOMEM, "calibration: out of memory for Hessians");
+            }
         }
         for (int i = 0; i < ncalib && st == YQ_OK; i++) {
+            if (c.input_correction) { /* the float rows at the same (seeded) positions */
+                c.float_rows = 1;
+                st = run_image(&c, fs, input, input_arg, i, buf, &in_info);
+                c.float_rows = 0;
+                if (st != YQ_OK) break;
+            }
             for (int li = 0; li < c.nl; li++) c.L[li].nrows_img = 0;
-            if ((st = run_image(&c, fs, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
+            if ((st = run_image(&c, ps, input, input_arg, i, buf, &in_info)) != YQ_OK) break;
             if ((st = accumulate_image(&c, pool, gram)) != YQ_OK) break;
-            progress(&c, "calibrate", (int64_t)pass * ncalib + i + 1, (int64_t)npasses * ncalib);
+            progress(&c, "calibrate", (int64_t)(pass + float_pass) * ncalib + i + 1, (int64_t)total_passes * ncalib);
         }
+        if (c.sequential) {
+            yq_session_free(qs);
+            qs = NULL;
+            c.sess_graph = NULL;
+        }
+        if (st != YQ_OK) break;
+        if (!float_pass && pass == 0 && (st = share_concat_ranges(&c)) != YQ_OK) break;
         /* GPTQ for this pass's layers (their Hessians are then released) */
         int n = 0;
-        free(order);
-        order = malloc(((size_t)c.nl + 1) * sizeof *order);
-        if (!order) {
-            st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
-            break;
-        }
         for (int li = 0; li < c.nl && st == YQ_OK; li++) {
             layer *l = &c.L[li];
             if (!l->gptq || l->pass != pass) continue;
             free(l->rows);
-            l->rows = NULL;
+            free(l->rows_f);
+            l->rows = l->rows_f = NULL;
             if (l->nrows_total == 0) {
-                st = yq_fail(YQ_ERR_INTERNAL, "calibration: layer '%s' saw no input", node_label(g, l->node));
+                st = yq_fail(YQ_ERR_INVALID, "calibration: layer '%s' was never executed on the calibration "
+                             "images (no data for its Hessian)", l->name);
                 break;
             }
             for (int64_t gi = 0; gi < l->ngroups; gi++) {
@@ -762,6 +1204,10 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
                 for (int64_t a = 1; a < l->K; a++)
                     for (int64_t b = 0; b < a; b++) H[a * l->K + b] = H[b * l->K + a];
                 yq_hessian_finalize(H, l->K, l->nrows_total);
+                if (l->C) {
+                    double *Cg = l->C + gi * l->K * l->K;
+                    for (int64_t e = 0; e < l->K * l->K; e++) Cg[e] *= 2.0 / (double)l->nrows_total;
+                }
             }
             order[n++] = li;
         }
@@ -769,62 +1215,41 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         st = quantize_layers(&c, pool, order, n);
         for (int k = 0; k < n; k++) {
             free(c.L[order[k]].H);
+            free(c.L[order[k]].C);
             c.L[order[k]].H = NULL;
+            c.L[order[k]].C = NULL;
+        }
+    }
+    /* the bias corrections not made yet (all of them without sequential
+     * GPTQ: the float session never sees them) */
+    for (int li = 0; li < c.nl && st == YQ_OK && c.bias_correction; li++) {
+        layer *l = &c.L[li];
+        if (l->gptq && l->quantized && !l->bias_done) {
+            st = correct_bias(&c, l);
+            l->bias_done = 1;
         }
     }
     if (st != YQ_OK) goto out;
+    if (npasses == 0 && !float_pass && (st = share_concat_ranges(&c)) != YQ_OK) goto out;
     double t1 = now_ms();
-    /* round-to-nearest layers */
-    {
-        int n = 0;
-        free(order);
-        order = malloc(((size_t)c.nl + 1) * sizeof *order);
-        if (!order) {
-            st = yq_fail(YQ_ERR_NOMEM, "quantize: out of memory");
-            goto out;
-        }
-        for (int li = 0; li < c.nl; li++)
-            if (!c.L[li].gptq) order[n++] = li;
-        if ((st = quantize_layers(&c, pool, order, n)) != YQ_OK) goto out;
-        progress(&c, "quantize", atomic_load(&c.layers_done), c.nl); /* a worker may have skipped the last */
-    }
-    if ((st = share_concat_ranges(&c)) != YQ_OK) goto out;
     /* "bias": "int32" where the input is quantized: scale s_in·s_w per channel
      * (before the weight rewrite, which needs the float weight) */
     int nbias32 = 0;
     for (int li = 0; li < c.nl && st == YQ_OK; li++) {
         layer *l = &c.L[li];
         const yq_node *n = &g->nodes[l->node];
-        if (!l->cfg.weights.int32_bias || l->act_in[0] < 0 || n->ninputs < 3 || n->inputs[2] < 0) continue;
+        if (!l->quantized || !l->cfg.weights.int32_bias || l->act_in[0] < 0 || n->ninputs < 3 || n->inputs[2] < 0)
+            continue;
         if ((st = yq_qcdq_insert_bias_int32(g, l->node, c.A[l->act_in[0]].scale, &l->qp)) == YQ_OK) {
             l->int32_bias = 1;
             nbias32++;
         }
     }
-    /* rewrite: weights, then activations (appended nodes keep indices stable) */
-    for (int li = 0; li < c.nl && st == YQ_OK; li++) {
-        layer *l = &c.L[li];
-        st = yq_qcdq_insert_weight(g, l->node, l->q, &l->qp, opts->format, NULL);
-    }
-    int nact = 0;
-    for (int li = 0; li < c.nl && st == YQ_OK; li++) {
-        layer *l = &c.L[li];
-        for (int k = 0; k < 4 && st == YQ_OK; k++) {
-            int a = l->act_in[k];
-            if (a < 0) continue;
-            yq_qformat f;
-            yq_act_cfg_format(&c.A[a].cfg, &f);
-            yq_qparams qp = {0};
-            if ((st = yq_qparams_alloc(&qp, f.bits, f.is_signed, f.narrow, -1, 1)) != YQ_OK) break;
-            qp.scale[0] = c.A[a].scale;
-            qp.zero_point[0] = c.A[a].zp;
-            int shared = 0;
-            st = yq_qcdq_insert_activation(g, l->node, k, &qp, &shared);
-            yq_qparams_free(&qp);
-            nact += !shared;
-        }
-    }
     if (st != YQ_OK) goto out;
+    /* rewrite: weights, then activations (appended nodes keep indices stable) */
+    int nact = 0;
+    if ((st = insert_quantizers(&c, g, INT32_MAX, opts->format, &nact)) != YQ_OK) goto out;
+    progress(&c, "quantize", c.nl, c.nl);
     yq_qcdq_counts before;
     yq_qcdq_count(g, &before);
     yq_qcdq_opset_note opset_note;
@@ -916,12 +1341,17 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
             o->output_sqnr_db = nrep > 0 ? (l->noise > 0 ? 10.0 * log10(l->sig / l->noise) : INFINITY) : NAN;
             o->gptq_loss = l->loss;
             o->int32_bias = l->int32_bias;
+            o->gptq_stage = l->stage;
+            o->damp_retries = l->damp_retries;
+            o->dead_columns = l->dead_columns;
+            o->bias_shift = l->bias_shift;
             if (l->act_in[0] >= 0) {
                 o->act_scale = c.A[l->act_in[0]].scale;
                 o->act_zero_point = c.A[l->act_in[0]].zp;
             }
         }
         rep->calib_images = ncalib;
+        rep->equalized_pairs = c.eq_pairs;
         rep->hessian_passes = npasses;
         rep->hessian_peak_bytes = peak;
         rep->report_images = nrep;
@@ -949,6 +1379,7 @@ out:
     if (st != YQ_OK && rep) yq_ptq_report_free(rep);
     free(gram);
     free(order);
+    free(first_of_pass);
     free(buf);
     yq_session_free(fs);
     yq_session_free(qs);

@@ -20,6 +20,20 @@
  *  5. yq_qcdq_finalize (topological order, unused float weights dropped,
  *     opset chosen), then yq_qcdq_cleanup (no-op nodes, merged chains,
  *     constant folding, dead code); Q/DQ pairs are never folded;
+ *     Sequential GPTQ (recipe "gptq": {"sequential": true, "stages": S}):
+ *     the GPTQ layers, in topological order, form S stages; the Hessians
+ *     of stage s come from a pass over the calibration images through the
+ *     model whose stages < s are already quantized (QCDQ weights, and with
+ *     A8 every activation quantizer, ranges from a first float pass), so a
+ *     layer compensates for the error of the layers before it. S passes
+ *     (S + 1 with A8);
+ *     Empirical bias correction (recipe "bias_correction": true): after
+ *     GPTQ of a conv, bias -= (Ŵ - W)·E[x_q], with E[x_q] the mean of its
+ *     im2col inputs in the pass that built its Hessian (the partly
+ *     quantized model when sequential);
+ *     Equalization (recipe "equalize"): before all of this, CLE or
+ *     SmoothQuant scales the Conv->Conv pairs of quantized layers with
+ *     nothing in between (equalize.h); the float function is unchanged;
  *  6. report: per-layer weight SQNR, per-layer output SQNR and model output
  *     SQNR against the float graph on the first `report_images` inputs. */
 #ifndef YQ_QUANT_PTQ_H
@@ -65,6 +79,10 @@ typedef struct yq_ptq_layer {
     double output_sqnr_db; /* the node's output, quantized model vs float; NAN without report images */
     double gptq_loss;
     int int32_bias;  /* bias stored as INT32 + DequantizeLinear (scale s_in·s_w) */
+    int gptq_stage;         /* sequential GPTQ stage (0 otherwise) */
+    int damp_retries;       /* GPTQ: damping raised because H was not positive definite */
+    int64_t dead_columns;   /* GPTQ: inputs never non-zero on calibration data (weights set to 0) */
+    double bias_shift;      /* bias correction: RMS of the correction (0: none) */
     float act_scale; /* of input 0 when act_bits */
     int32_t act_zero_point;
 } yq_ptq_layer;
@@ -73,6 +91,7 @@ typedef struct yq_ptq_report {
     yq_ptq_layer *layers;
     int nlayers;
     int calib_images;
+    int equalized_pairs;    /* Conv->Conv pairs scaled by CLE / SmoothQuant */
     int hessian_passes;     /* calibration passes (1 unless the budget split the layers) */
     size_t hessian_peak_bytes;
     int report_images;

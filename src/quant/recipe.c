@@ -275,6 +275,8 @@ static yq_status recipe_new(const char *name, yq_recipe **out) {
     weight_defaults(&r->weights);
     act_defaults(&r->acts);
     r->calib_count = 128;
+    r->gptq_stages = 8;
+    r->smooth_alpha = 0.5;
     *out = r;
     return YQ_OK;
 }
@@ -355,8 +357,10 @@ static yq_status parse_keep_float(yq_recipe *r, const cJSON *arr) {
 }
 
 static yq_status parse_root(yq_recipe *r, const cJSON *root) {
-    static const char *const keys[] = {"weights", "activations", "calibration", "overrides", "keep_float", NULL};
+    static const char *const keys[] = {"weights",    "activations", "calibration",    "overrides",
+                                       "keep_float", "gptq",        "bias_correction", "equalize", NULL};
     static const char *const calib_keys[] = {"count", NULL};
+    static const char *const gptq_keys[] = {"sequential", "stages", "input_correction", NULL};
     const char *file = r->name;
     if (!cJSON_IsObject(root)) return perr(YQ_ERR_PARSE, file, "the recipe must be a JSON object");
     YQ_TRY(check_keys(root, keys, file, ""));
@@ -370,6 +374,31 @@ static yq_status parse_root(yq_recipe *r, const cJSON *root) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "count");
         if (c) YQ_TRY(want_int(c, file, "calibration.count", 1, 1000000, &r->calib_count));
     }
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "gptq"))) {
+        YQ_TRY(want_object(it, file, "gptq"));
+        YQ_TRY(check_keys(it, gptq_keys, file, "gptq"));
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "sequential");
+        if (c) YQ_TRY(want_bool(c, file, "gptq.sequential", &r->gptq_sequential));
+        if ((c = cJSON_GetObjectItemCaseSensitive(it, "stages")))
+            YQ_TRY(want_int(c, file, "gptq.stages", 1, 256, &r->gptq_stages));
+        if ((c = cJSON_GetObjectItemCaseSensitive(it, "input_correction")))
+            YQ_TRY(want_bool(c, file, "gptq.input_correction", &r->gptq_input_correction));
+    }
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "equalize"))) {
+        static const char *const eq_keys[] = {"method", "alpha", NULL};
+        static const char *const eq_names[] = {"none", "cle", "smoothquant", NULL};
+        YQ_TRY(want_object(it, file, "equalize"));
+        YQ_TRY(check_keys(it, eq_keys, file, "equalize"));
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "method");
+        if (c) YQ_TRY(want_enum(c, file, "equalize.method", eq_names, &r->equalize));
+        if ((c = cJSON_GetObjectItemCaseSensitive(it, "alpha"))) {
+            YQ_TRY(want_num(c, file, "equalize.alpha", 0.0, 1.0, &r->smooth_alpha));
+            if (!(r->smooth_alpha > 0 && r->smooth_alpha < 1))
+                return perr(YQ_ERR_PARSE, file, "'equalize.alpha' must be strictly between 0 and 1");
+        }
+    }
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "bias_correction")))
+        YQ_TRY(want_bool(it, file, "bias_correction", &r->bias_correction));
     YQ_TRY(check_cfg(&r->weights, &r->acts, file, ""));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "overrides"))) YQ_TRY(parse_overrides(r, it));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "keep_float"))) YQ_TRY(parse_keep_float(r, it));

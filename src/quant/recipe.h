@@ -33,7 +33,19 @@
  *     "overrides": [                   applied in order, later ones win, key by key
  *       {"match": "/model.0/conv/Conv", "weights": {"bits": 8}, "activations": {...}, "float": false}
  *     ],
- *     "keep_float": ["pattern", ...]   nodes kept float whatever else says (applied last)
+ *     "keep_float": ["pattern", ...],  nodes kept float whatever else says (applied last)
+ *     "gptq": {                        how the GPTQ layers get their Hessians (whole model)
+ *       "sequential": false,           true: from the partly quantized model, stage by stage
+ *       "stages": 8,                   stages of the sequential mode (layers split in
+ *                                      topological order), 1..256
+ *       "input_correction": false      sequential only: target the float layer on the
+ *                                      float inputs, min ||Ŵ·x_q - W·x_f||² (ptq.h)
+ *     },
+ *     "bias_correction": false,        subtract each GPTQ conv's expected output shift
+ *     "equalize": {"method": "none", "alpha": 0.5}
+ *                                      "cle" or "smoothquant" on the Conv->Conv pairs
+ *                                      with nothing in between (equalize.h); alpha:
+ *                                      SmoothQuant's migration strength, in (0, 1)
  *   }
  *
  * Every key is optional; the values above are the defaults (an empty object
@@ -112,6 +124,12 @@ typedef struct yq_recipe {
     int noverrides;
     char **keep_float;
     int nkeep;
+    int gptq_sequential;  /* Hessians from the partly quantized model (ptq.h) */
+    int gptq_stages;      /* stages of the sequential mode (8) */
+    int gptq_input_correction; /* sequential: min ||Ŵ x_q - W x_f||² (ptq.h) */
+    int bias_correction;  /* empirical bias correction of GPTQ convs (ptq.h) */
+    int equalize;         /* 0 none, 1 CLE, 2 SmoothQuant (equalize.h) */
+    double smooth_alpha;  /* 0.5 */
     void *json; /* the parsed document (cJSON), owned */
 } yq_recipe;
 
