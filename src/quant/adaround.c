@@ -20,18 +20,14 @@ void yq_adaround_opts_default(yq_adaround_opts *o) {
     o->cd_sweeps = 4;
 }
 
-/* Exact coordinate descent of (ŵ − w) H (ŵ − w)ᵀ − 2(ŵ − w)·b over the grid
- * for one row (b = (W(Hc − H))_r / 1, zero when Hc = H): g = H(ŵ − w) − b is
+/* Exact coordinate descent of e(ŵ) = (ŵ − w) H (ŵ − w)ᵀ − 2(ŵ − w)·b over
+ * the grid for one row. g = H(ŵ − w) − b (½ the gradient, given on entry) is
  * kept up to date, and weight j moves to the code nearest to ŵ_j − g_j/H_jj,
- * the exact minimiser along that coordinate. */
-static void row_cd(const float *w, const double *H, const double *b, int64_t cols, float s, int32_t zp, int32_t qmin,
-                   int32_t qmax, int sweeps, int8_t *q, float *dq, double *g) {
-    for (int64_t i = 0; i < cols; i++) {
-        double acc = b ? -b[i] : 0.0;
-        const double *hi = H + i * cols;
-        for (int64_t j = 0; j < cols; j++) acc += hi[j] * ((double)dq[j] - (double)w[j]);
-        g[i] = acc;
-    }
+ * the exact minimiser along that coordinate, when that strictly lowers e.
+ * Returns the change of e (≤ 0). */
+static double row_cd(const double *H, int64_t cols, float s, int32_t zp, int32_t qmin, int32_t qmax, int sweeps,
+                     int8_t *q, float *dq, double *g) {
+    double change = 0;
     for (int sw = 0; sw < sweeps; sw++) {
         int64_t moved = 0;
         for (int64_t j = 0; j < cols; j++) {
@@ -43,33 +39,26 @@ static void row_cd(const float *w, const double *H, const double *b, int64_t col
             const float nw = yq_dequantize_value((int32_t)c, s, zp);
             const double delta = (double)nw - (double)dq[j];
             if (delta == 0.0) continue;
-            /* accept only a strict decrease: Δloss = δ(2g_j + δH_jj) */
-            if (delta * (2.0 * g[j] + delta * hjj) >= 0.0) continue;
+            const double de = delta * (2.0 * g[j] + delta * hjj);
+            if (de >= 0.0) continue;
             const double *hj = H + j * cols;
             for (int64_t i = 0; i < cols; i++) g[i] += delta * hj[i];
             dq[j] = nw;
             q[j] = (int8_t)c;
+            change += de;
             moved++;
         }
         if (!moved) break;
     }
+    return change;
 }
 
-/* Proxy error of one row's dequantized weights: (ŵ − w) H (ŵ − w)ᵀ
- * − 2(ŵ − w)·b (b may be NULL), double. */
-static double row_error(const float *wq, const float *w, const double *H, const double *b, int64_t cols, double *d) {
-    for (int64_t k = 0; k < cols; k++) d[k] = (double)wq[k] - (double)w[k];
-    double e = 0;
-    if (b)
-        for (int64_t k = 0; k < cols; k++) e -= 2.0 * d[k] * b[k];
-    for (int64_t i = 0; i < cols; i++) {
-        if (d[i] == 0.0) continue;
-        const double *hi = H + i * cols;
-        double s = 0;
-        for (int64_t j = 0; j < cols; j++) s += hi[j] * d[j];
-        e += d[i] * s;
-    }
-    return e;
+/* P = (Ŵ − W)·H for all rows (float GEMM; Hf holds H/2, hence the factor 2
+ * applied by the callers), D = Ŵ − W. */
+static yq_status diff_times_h(const float *wq, const float *w, const float *Hf, int64_t rows, int64_t cols, float *D,
+                              float *P) {
+    for (int64_t i = 0; i < rows * cols; i++) D[i] = wq[i] - w[i];
+    return yq_sgemm(NULL, 0, 0, rows, cols, cols, D, cols, Hf, cols, P, cols, 0, NULL, NULL);
 }
 
 yq_status yq_adaround_refine(const float *w, int64_t rows, int64_t cols, const double *H, const double *Hc,
@@ -95,10 +84,11 @@ yq_status yq_adaround_refine(const float *w, int64_t rows, int64_t cols, const d
     float *ws = malloc((size_t)n * sizeof *ws);    /* soft weights, then the gradient */
     float *G = malloc((size_t)n * sizeof *G);
     float *sig = malloc((size_t)n * sizeof *sig);
-    float *wq = malloc((size_t)cols * sizeof *wq);
-    double *dtmp = malloc((size_t)cols * sizeof *dtmp), *bvec = malloc((size_t)cols * sizeof *bvec);
+    float *Hcf = Hc ? malloc((size_t)(cols * cols) * sizeof *Hcf) : NULL;
+    float *B = Hc ? malloc((size_t)n * sizeof *B) : NULL; /* W(Hc − H) */
+    double *g = malloc((size_t)cols * sizeof *g), *e_row = malloc((size_t)rows * sizeof *e_row);
     yq_adam adam = {0};
-    if (!Hf || !T || !base || !V || !ws || !G || !sig || !wq || !dtmp || !bvec) {
+    if (!Hf || !T || !base || !V || !ws || !G || !sig || !g || !e_row || (Hc && (!Hcf || !B))) {
         st = yq_fail(YQ_ERR_NOMEM, "adaround: out of memory for a %lldx%lld layer", (long long)rows, (long long)cols);
         goto out;
     }
@@ -107,14 +97,14 @@ yq_status yq_adaround_refine(const float *w, int64_t rows, int64_t cols, const d
     /* The loss ½Σ_r ‖X ŵ_r − X w_r‖²/n equals ¼ Σ_r (ŵ_r H ŵ_rᵀ − 2 ŵ_r Hc w_rᵀ) + const
      * with H = 2XᵀX/n, so its gradient is ½(Ŵ H − W Hc). */
     for (int64_t i = 0; i < cols * cols; i++) Hf[i] = (float)(0.5 * H[i]);
-    {
-        const double *Hx = Hc ? Hc : H;
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t j = 0; j < cols; j++) {
-                double s = 0;
-                for (int64_t k = 0; k < cols; k++) s += (double)w[r * cols + k] * Hx[k * cols + j];
-                T[r * cols + j] = (float)(0.5 * s);
-            }
+    if (Hc) {
+        /* T = W·Hc/2, and B = W(Hc − H) for the proxy's linear term */
+        for (int64_t i = 0; i < cols * cols; i++) Hcf[i] = (float)(0.5 * Hc[i]);
+        if ((st = yq_sgemm(NULL, 0, 0, rows, cols, cols, w, cols, Hcf, cols, T, cols, 0, NULL, NULL)) != YQ_OK) goto out;
+        for (int64_t i = 0; i < cols * cols; i++) Hcf[i] = (float)(Hc[i] - H[i]);
+        if ((st = yq_sgemm(NULL, 0, 0, rows, cols, cols, w, cols, Hcf, cols, B, cols, 0, NULL, NULL)) != YQ_OK) goto out;
+    } else if ((st = yq_sgemm(NULL, 0, 0, rows, cols, cols, w, cols, Hf, cols, T, cols, 0, NULL, NULL)) != YQ_OK) {
+        goto out;
     }
     /* V's start: the fractional part (RTN: Ŵ = W exactly at the start), or
      * leaning towards GPTQ's code. GPTQ may have moved a weight more than
@@ -179,7 +169,8 @@ yq_status yq_adaround_refine(const float *w, int64_t rows, int64_t cols, const d
         yq_adam_step(&adam, V, ws);
     }
 
-    /* Hard rounding, and the per-row safeguard. */
+    /* Hard rounding, coordinate descent, and the per-row safeguard. The
+     * products with H run as float GEMMs; the per-row sums are double. */
     yq_adaround_stats S = {0};
     for (int64_t r = 0; r < rows; r++) {
         const int64_t ci = qp->axis < 0 ? 0 : r;
@@ -189,29 +180,45 @@ yq_status yq_adaround_refine(const float *w, int64_t rows, int64_t cols, const d
             const int64_t i = r * cols + k;
             int32_t c = (int32_t)base[i] + (V[i] >= 0.0f ? 1 : 0) + zp;
             c = c < qmin ? qmin : c > qmax ? qmax : c;
-            q[r * cols + k] = (int8_t)c;
+            q[i] = (int8_t)c;
             dq[i] = yq_dequantize_value(c, s, zp);
         }
-        /* with Hc, the proxy gains a linear term: −2(ŵ − w)·b, b = W(Hc − H) per row */
-        double *b = NULL;
-        if (Hc) {
-            b = bvec;
-            for (int64_t j = 0; j < cols; j++) {
-                double acc = 0;
-                for (int64_t k = 0; k < cols; k++) acc += (double)w[r * cols + k] * (Hc[k * cols + j] - H[k * cols + j]);
-                b[j] = acc;
-            }
+    }
+    if ((st = diff_times_h(dq, w, Hf, rows, cols, ws, G)) != YQ_OK) goto out;
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t ci = qp->axis < 0 ? 0 : r;
+        double e = 0;
+        for (int64_t k = 0; k < cols; k++) {
+            const int64_t i = r * cols + k;
+            const double bk = Hc ? (double)B[i] : 0.0;
+            g[k] = 2.0 * (double)G[i] - bk; /* H(ŵ − w) − b */
+            e += (double)ws[i] * (2.0 * (double)G[i] - 2.0 * bk);
         }
-        S.loss_adaround += row_error(dq + r * cols, w + r * cols, H, b, cols, dtmp);
+        S.loss_adaround += e;
         if (o->cd_sweeps > 0)
-            row_cd(w + r * cols, H, b, cols, s, zp, qmin, qmax, o->cd_sweeps, q + r * cols, dq + r * cols, dtmp);
-        double e_new = row_error(dq + r * cols, w + r * cols, H, b, cols, dtmp), e_init = e_new;
+            e += row_cd(H, cols, qp->scale[ci], qp->zero_point[ci], qmin, qmax, o->cd_sweeps, q + r * cols,
+                        dq + r * cols, g);
+        e_row[r] = e;
+    }
+    if (init_q) {
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t ci = qp->axis < 0 ? 0 : r;
+            for (int64_t k = 0; k < cols; k++)
+                sig[r * cols + k] = yq_dequantize_value(init_q[r * cols + k], qp->scale[ci], qp->zero_point[ci]);
+        }
+        if ((st = diff_times_h(sig, w, Hf, rows, cols, ws, G)) != YQ_OK) goto out;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        double e_new = e_row[r], e_init = e_new;
         if (init_q) {
-            for (int64_t k = 0; k < cols; k++) wq[k] = yq_dequantize_value(init_q[r * cols + k], s, zp);
-            e_init = row_error(wq, w + r * cols, H, b, cols, dtmp);
+            e_init = 0;
+            for (int64_t k = 0; k < cols; k++) {
+                const int64_t i = r * cols + k;
+                e_init += (double)ws[i] * (2.0 * (double)G[i] - 2.0 * (Hc ? (double)B[i] : 0.0));
+            }
             if (o->keep_better && e_init < e_new) {
                 memcpy(q + r * cols, init_q + r * cols, (size_t)cols);
-                memcpy(dq + r * cols, wq, (size_t)cols * sizeof *wq);
+                memcpy(dq + r * cols, sig + r * cols, (size_t)cols * sizeof *dq);
                 e_new = e_init;
                 S.rows_kept++;
             }
@@ -223,7 +230,7 @@ yq_status yq_adaround_refine(const float *w, int64_t rows, int64_t cols, const d
     if (stats) *stats = S;
 out:
     yq_adam_free(&adam);
-    free(Hf), free(T), free(base), free(V), free(ws), free(G), free(sig), free(wq), free(dtmp), free(bvec);
+    free(Hf), free(T), free(base), free(V), free(ws), free(G), free(sig), free(Hcf), free(B), free(g), free(e_row);
     return st;
 }
 
