@@ -18,6 +18,7 @@ void yq_adaround_opts_default(yq_adaround_opts *o) {
     o->keep_better = 1;
     o->init_lean = 0.75f;
     o->cd_sweeps = 4;
+    o->damp = 0.0f;
 }
 
 /* Exact coordinate descent of e(ŵ) = (ŵ − w) H (ŵ − w)ᵀ − 2(ŵ − w)·b over
@@ -61,9 +62,39 @@ static yq_status diff_times_h(const float *wq, const float *w, const float *Hf, 
     return yq_sgemm(NULL, 0, 0, rows, cols, cols, D, cols, Hf, cols, P, cols, 0, NULL, NULL);
 }
 
+static yq_status refine(const float *w, int64_t rows, int64_t cols, const double *H, const double *Hc,
+                        const yq_qparams *qp, const int8_t *init_q, yq_adaround_init init, const yq_adaround_opts *o,
+                        int8_t *q, float *dq, yq_adaround_stats *stats);
+
+/* Damping: H + damp·mean(diag H)·I (and the same on Hc's diagonal, so that
+ * the damped objective still has its minimum at Ŵ = W when X_q = X_f). */
 yq_status yq_adaround_refine(const float *w, int64_t rows, int64_t cols, const double *H, const double *Hc,
                              const yq_qparams *qp, const int8_t *init_q, yq_adaround_init init,
                              const yq_adaround_opts *o, int8_t *q, float *dq, yq_adaround_stats *stats) {
+    if (!(o->damp > 0.0f) || cols < 1) return refine(w, rows, cols, H, Hc, qp, init_q, init, o, q, dq, stats);
+    double mean = 0;
+    for (int64_t i = 0; i < cols; i++) mean += H[i * cols + i];
+    mean /= (double)cols;
+    const double d = (double)o->damp * (mean > 0 ? mean : 1.0);
+    double *Hd = malloc((size_t)(cols * cols) * sizeof *Hd), *Hcd = Hc ? malloc((size_t)(cols * cols) * sizeof *Hcd) : NULL;
+    if (!Hd || (Hc && !Hcd)) {
+        free(Hd), free(Hcd);
+        return yq_fail(YQ_ERR_NOMEM, "adaround: out of memory");
+    }
+    memcpy(Hd, H, (size_t)(cols * cols) * sizeof *Hd);
+    for (int64_t i = 0; i < cols; i++) Hd[i * cols + i] += d;
+    if (Hc) {
+        memcpy(Hcd, Hc, (size_t)(cols * cols) * sizeof *Hcd);
+        for (int64_t i = 0; i < cols; i++) Hcd[i * cols + i] += d;
+    }
+    yq_status st = refine(w, rows, cols, Hd, Hcd, qp, init_q, init, o, q, dq, stats);
+    free(Hd), free(Hcd);
+    return st;
+}
+
+static yq_status refine(const float *w, int64_t rows, int64_t cols, const double *H, const double *Hc,
+                        const yq_qparams *qp, const int8_t *init_q, yq_adaround_init init, const yq_adaround_opts *o,
+                        int8_t *q, float *dq, yq_adaround_stats *stats) {
     if (rows < 1 || cols < 1) return yq_fail(YQ_ERR_ARG, "adaround: empty weight matrix");
     if (qp->block_size > 0 || (qp->axis >= 0 && qp->nch != rows) || (qp->axis < 0 && qp->nch != 1))
         return yq_fail(YQ_ERR_UNSUPPORTED, "adaround: needs one scale per row or per tensor (got %d scales for %lld rows)",
@@ -250,6 +281,7 @@ yq_status yq_adaround_quantize_layer(const float *w, int64_t rows, int64_t cols,
     o.lambda = (float)cfg->adaround_lambda;
     o.lr = (float)cfg->adaround_lr;
     o.cd_sweeps = cfg->adaround_cd_sweeps;
+    o.damp = (float)cfg->adaround_damp;
     const yq_adaround_init init = cfg->adaround_init ? YQ_ADAROUND_INIT_GPTQ : YQ_ADAROUND_INIT_RTN;
     const int64_t rpg = rows / ngroups, K = cols;
     /* the grid: the configured scale chooser on the float weights (GPTQ

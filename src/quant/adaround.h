@@ -55,6 +55,10 @@ typedef struct yq_adaround_opts {
      * Never increases the error; unlike AdaRound's up/down choice it can move
      * a weight by several steps, as GPTQ's error feedback does. (4) */
     int cd_sweeps;
+    /* Relative damping added to H's diagonal (as GPTQ's percdamp): pulls the
+     * objective towards plain weight error where the calibration inputs
+     * say little (0 = none). */
+    float damp;
 } yq_adaround_opts;
 
 void yq_adaround_opts_default(yq_adaround_opts *o);

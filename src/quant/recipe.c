@@ -31,6 +31,7 @@ static void weight_defaults(yq_weight_cfg *w) {
     w->adaround_lr = 0.001;
     w->adaround_init = 1;
     w->adaround_cd_sweeps = 4;
+    w->adaround_damp = 0.0;
 }
 
 static void act_defaults(yq_act_cfg *a) {
@@ -184,7 +185,7 @@ static yq_status apply_gptq(yq_weight_cfg *w, const cJSON *obj, const char *file
 }
 
 static yq_status apply_adaround(yq_weight_cfg *w, const cJSON *obj, const char *file, const char *path) {
-    static const char *const keys[] = {"iters", "lambda", "lr", "init", "cd_sweeps", NULL};
+    static const char *const keys[] = {"iters", "lambda", "lr", "init", "cd_sweeps", "damp", NULL};
     YQ_TRY(want_object(obj, file, path));
     YQ_TRY(check_keys(obj, keys, file, path));
     char p[PATH_MAX_LEN];
@@ -194,6 +195,7 @@ static yq_status apply_adaround(yq_weight_cfg *w, const cJSON *obj, const char *
         else if (!strcmp(c->string, "lambda")) YQ_TRY(want_num(c, file, p, 0.0, 1e6, &w->adaround_lambda));
         else if (!strcmp(c->string, "lr")) YQ_TRY(want_num(c, file, p, 1e-9, 10.0, &w->adaround_lr));
         else if (!strcmp(c->string, "init")) YQ_TRY(want_enum(c, file, p, adaround_init_names, &w->adaround_init));
+        else if (!strcmp(c->string, "damp")) YQ_TRY(want_num(c, file, p, 0.0, 10.0, &w->adaround_damp));
         else if (!strcmp(c->string, "cd_sweeps")) YQ_TRY(want_int(c, file, p, 0, 1000, &w->adaround_cd_sweeps));
     }
     return YQ_OK;

@@ -14,7 +14,8 @@
  *       "mse_norm": 2.0,            p of the Lp error for "scale": "mse", in (0, 10]
  *       "method": "rtn",            "rtn" (round to nearest), "gptq" or "adaround"
  *       "gptq": {"damp": 0.01, "act_order": true, "block_size": 128, "group_size": 0}
- *       "adaround": {"iters": 1000, "lambda": 0.01, "lr": 0.001, "init": "gptq", "cd_sweeps": 4}
+ *       "adaround": {"iters": 1000, "lambda": 0.01, "lr": 0.001, "init": "gptq", "cd_sweeps": 4,
+ *                    "damp": 0.0}
  *                                   "adaround" learns up/down rounding on the layer's
  *                                   Hessian, starting from "rtn" or "gptq" codes (the
  *                                   "gptq" options apply to that start), then polishes
@@ -83,6 +84,7 @@ typedef struct yq_weight_cfg {
     double adaround_lr;
     int adaround_init; /* yq_adaround_init: 0 rtn, 1 gptq */
     int adaround_cd_sweeps;
+    double adaround_damp;
 } yq_weight_cfg;
 
 typedef struct yq_act_cfg {
