@@ -18,7 +18,7 @@ void yq_adaround_opts_default(yq_adaround_opts *o) {
     o->keep_better = 1;
     o->init_lean = 0.75f;
     o->cd_sweeps = 4;
-    o->damp = 0.0f;
+    o->damp = 0.01f;
 }
 
 /* Exact coordinate descent of e(ŵ) = (ŵ − w) H (ŵ − w)ᵀ − 2(ŵ − w)·b over

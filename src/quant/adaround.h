@@ -57,7 +57,7 @@ typedef struct yq_adaround_opts {
     int cd_sweeps;
     /* Relative damping added to H's diagonal (as GPTQ's percdamp): pulls the
      * objective towards plain weight error where the calibration inputs
-     * say little (0 = none). */
+     * say little (0.01; 0 = none). */
     float damp;
 } yq_adaround_opts;
 

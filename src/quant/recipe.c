@@ -31,7 +31,7 @@ static void weight_defaults(yq_weight_cfg *w) {
     w->adaround_lr = 0.001;
     w->adaround_init = 1;
     w->adaround_cd_sweeps = 4;
-    w->adaround_damp = 0.0;
+    w->adaround_damp = 0.01;
 }
 
 static void act_defaults(yq_act_cfg *a) {

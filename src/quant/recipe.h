@@ -15,7 +15,7 @@
  *       "method": "rtn",            "rtn" (round to nearest), "gptq" or "adaround"
  *       "gptq": {"damp": 0.01, "act_order": true, "block_size": 128, "group_size": 0}
  *       "adaround": {"iters": 1000, "lambda": 0.01, "lr": 0.001, "init": "gptq", "cd_sweeps": 4,
- *                    "damp": 0.0}
+ *                    "damp": 0.01}
  *                                   "adaround" learns up/down rounding on the layer's
  *                                   Hessian, starting from "rtn" or "gptq" codes (the
  *                                   "gptq" options apply to that start), then polishes

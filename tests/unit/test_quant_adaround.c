@@ -85,6 +85,7 @@ static void run_compare(int symmetric, uint64_t wseed) {
     assert_int_equal(yq_gptq_quantize(W, R, K, H, &go, &qp, &g), YQ_OK);
     yq_adaround_opts o;
     yq_adaround_opts_default(&o);
+    o.damp = 0.0f; /* the statistics below are then exactly the calibration error */
     yq_adaround_stats sa, sg;
     assert_int_equal(yq_adaround_refine(W, R, K, H, NULL, &qp, qr, YQ_ADAROUND_INIT_RTN, &o, qa, da, &sa), YQ_OK);
     assert_int_equal(yq_adaround_refine(W, R, K, H, NULL, &qp, g.q, YQ_ADAROUND_INIT_GPTQ, &o, qg2, dg2, &sg), YQ_OK);
