@@ -10,6 +10,7 @@
 
 #include "core/pool.h"
 #include "quant/equalize.h"
+#include "quant/adaround.h"
 #include "quant/gptq.h"
 #include "quant/observer.h"
 #include "quant/placement.h"
@@ -465,7 +466,14 @@ static yq_status quantize_layer(ptq *c, layer *l) {
     if (st != YQ_OK) goto out;
     yq_qformat f;
     yq_weight_cfg_format(&l->cfg.weights, &f);
-    if (l->gptq) {
+    if (l->cfg.weights.method == YQ_WMETHOD_ADAROUND) {
+        st = yq_adaround_quantize_layer(w, rows, cols, l->ngroups, l->H, &l->cfg.weights, l->q, l->dq, &l->qp,
+                                        &l->loss, NULL);
+        if (st != YQ_OK) {
+            st = yq_fail_prefix(st, "AdaRound of '%s'", l->name);
+            goto out;
+        }
+    } else if (l->gptq) {
         yq_gptq_opts go;
         yq_weight_cfg_gptq_opts(&l->cfg.weights, &go);
         const int64_t rpg = rows / l->ngroups;
@@ -612,7 +620,8 @@ static yq_status setup_layers(ptq *c, const yq_recipe *r) {
                          node_label(g, i), l->cfg.acts.bits);
             break;
         }
-        l->gptq = l->cfg.weights.method == YQ_WMETHOD_GPTQ;
+        /* AdaRound needs the same Hessians as GPTQ */
+        l->gptq = l->cfg.weights.method == YQ_WMETHOD_GPTQ || l->cfg.weights.method == YQ_WMETHOD_ADAROUND;
         l->is_conv = !strcmp(g->nodes[i].op_type, "Conv");
         l->ngroups = 1;
         if (l->gptq) {

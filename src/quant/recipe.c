@@ -26,6 +26,12 @@ static void weight_defaults(yq_weight_cfg *w) {
     w->gptq_act_order = 1;
     w->gptq_block_size = 128;
     w->gptq_group_size = 0;
+    w->adaround_iters = 1000;
+    w->adaround_lambda = 0.01;
+    w->adaround_lr = 0.001;
+    w->adaround_init = 1;
+    w->adaround_cd_sweeps = 4;
+    w->adaround_damp = 0.01;
 }
 
 static void act_defaults(yq_act_cfg *a) {
@@ -158,7 +164,8 @@ static yq_status want_bits(const cJSON *it, const char *file, const char *path, 
 /* ---- sections ---------------------------------------------------------------------- */
 
 static const char *const scale_names[] = {"max", "percentile", "mse", NULL}; /* yq_scale_method order */
-static const char *const method_names[] = {"rtn", "gptq", NULL};            /* yq_weight_method order */
+static const char *const method_names[] = {"rtn", "gptq", "adaround", NULL}; /* yq_weight_method order */
+static const char *const adaround_init_names[] = {"rtn", "gptq", NULL};       /* yq_adaround_init order */
 static const char *const observer_names[] = {"minmax", "percentile", "mse", "entropy", NULL};
 static const char *const granularity_names[] = {"tensor", "channel", NULL};
 static const char *const bias_names[] = {"float", "int32", NULL}; /* yq_weight_cfg.int32_bias */
@@ -178,9 +185,26 @@ static yq_status apply_gptq(yq_weight_cfg *w, const cJSON *obj, const char *file
     return YQ_OK;
 }
 
+static yq_status apply_adaround(yq_weight_cfg *w, const cJSON *obj, const char *file, const char *path) {
+    static const char *const keys[] = {"iters", "lambda", "lr", "init", "cd_sweeps", "damp", NULL};
+    YQ_TRY(want_object(obj, file, path));
+    YQ_TRY(check_keys(obj, keys, file, path));
+    char p[PATH_MAX_LEN];
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        child_path(p, path, c->string);
+        if (!strcmp(c->string, "iters")) YQ_TRY(want_int(c, file, p, 1, 1000000, &w->adaround_iters));
+        else if (!strcmp(c->string, "lambda")) YQ_TRY(want_num(c, file, p, 0.0, 1e6, &w->adaround_lambda));
+        else if (!strcmp(c->string, "lr")) YQ_TRY(want_num(c, file, p, 1e-9, 10.0, &w->adaround_lr));
+        else if (!strcmp(c->string, "init")) YQ_TRY(want_enum(c, file, p, adaround_init_names, &w->adaround_init));
+        else if (!strcmp(c->string, "damp")) YQ_TRY(want_num(c, file, p, 0.0, 10.0, &w->adaround_damp));
+        else if (!strcmp(c->string, "cd_sweeps")) YQ_TRY(want_int(c, file, p, 0, 1000, &w->adaround_cd_sweeps));
+    }
+    return YQ_OK;
+}
+
 static yq_status apply_weights(yq_weight_cfg *w, const cJSON *obj, const char *file, const char *path) {
     static const char *const keys[] = {"bits", "granularity", "symmetric", "narrow", "scale", "percentile",
-                                       "mse_norm", "method", "gptq", "bias", NULL};
+                                       "mse_norm", "method", "gptq", "adaround", "bias", NULL};
     static const int bits_ok[] = {4, 8, 0};
     YQ_TRY(want_object(obj, file, path));
     YQ_TRY(check_keys(obj, keys, file, path));
@@ -210,6 +234,8 @@ static yq_status apply_weights(yq_weight_cfg *w, const cJSON *obj, const char *f
             YQ_TRY(apply_gptq(w, c, file, p));
         } else if (!strcmp(c->string, "bias")) {
             YQ_TRY(want_enum(c, file, p, bias_names, &w->int32_bias));
+        } else if (!strcmp(c->string, "adaround")) {
+            YQ_TRY(apply_adaround(w, c, file, p));
         }
     }
     return YQ_OK;
@@ -256,6 +282,9 @@ static yq_status check_cfg(const yq_weight_cfg *w, const yq_act_cfg *a, const ch
     if (w->int32_bias && w->gptq_group_size > 0)
         return perr(YQ_ERR_PARSE, file, "%s'weights.bias' \"int32\" needs one weight scale per output channel "
                     "(no 'weights.gptq.group_size')", where);
+    if (w->method == YQ_WMETHOD_ADAROUND && w->gptq_group_size > 0)
+        return perr(YQ_ERR_PARSE, file, "%s'weights.method' \"adaround\" needs one scale per channel or tensor "
+                    "('weights.gptq.group_size' 0)", where);
     if (a->bits && a->symmetric && !a->is_signed)
         return perr(YQ_ERR_PARSE, file, "%s'activations.symmetric' needs \"signed\": true (an int8 grid with zero "
                     "point 0); unsigned activations are asymmetric", where);

@@ -12,14 +12,20 @@
  *                                   "percentile"
  *       "percentile": 99.99,        for "scale": "percentile", in (50, 100]
  *       "mse_norm": 2.0,            p of the Lp error for "scale": "mse", in (0, 10]
- *       "method": "rtn",            "rtn" (round to nearest) or "gptq"
- *       "gptq": {"damp": 0.01, "act_order": true, "block_size": 128, "group_size": 0},
- *       "bias": "float"             "float" or "int32": INT32 bias + DequantizeLinear with
+ *       "bias": "float",            "float" or "int32": INT32 bias + DequantizeLinear with
  *                                   per-channel scale s_in·s_w[c], zero point 0 (what an
  *                                   integer engine adds to its int32 accumulator). Needs a
  *                                   quantized input: a layer whose input stays float keeps
  *                                   its float bias (reported per layer); the CLI refuses
  *                                   --bias int32 when activations are float everywhere
+ *       "method": "rtn",            "rtn" (round to nearest), "gptq" or "adaround"
+ *       "gptq": {"damp": 0.01, "act_order": true, "block_size": 128, "group_size": 0},
+ *       "adaround": {"iters": 1000, "lambda": 0.01, "lr": 0.001, "init": "gptq", "cd_sweeps": 4,
+ *                    "damp": 0.01}
+ *                                   "adaround" learns up/down rounding on the layer's
+ *                                   Hessian, starting from "rtn" or "gptq" codes (the
+ *                                   "gptq" options apply to that start), then polishes
+ *                                   the codes by exact coordinate descent (cd_sweeps)
  *     },
  *     "activations": {
  *       "bits": null,               8, or null: activations stay float (W8A16 / W4A16)
@@ -77,6 +83,7 @@
 typedef enum yq_weight_method {
     YQ_WMETHOD_RTN = 0,
     YQ_WMETHOD_GPTQ,
+    YQ_WMETHOD_ADAROUND, /* quant/adaround.h: learned rounding on top of RTN or GPTQ */
 } yq_weight_method;
 
 typedef struct yq_weight_cfg {
@@ -91,6 +98,12 @@ typedef struct yq_weight_cfg {
     int gptq_block_size;
     int gptq_group_size;
     int int32_bias; /* "bias": "int32" (only where the input is quantized) */
+    int adaround_iters;
+    double adaround_lambda;
+    double adaround_lr;
+    int adaround_init; /* yq_adaround_init: 0 rtn, 1 gptq */
+    int adaround_cd_sweeps;
+    double adaround_damp;
 } yq_weight_cfg;
 
 typedef struct yq_act_cfg {

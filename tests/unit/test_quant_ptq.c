@@ -249,8 +249,38 @@ static void test_errors(void **state) {
     yq_recipe_free(r);
 }
 
+/* "method": "adaround" through the driver: same structure as GPTQ, byte-identical
+ * across thread counts, per-layer proxy loss (the driver's l->loss) no worse
+ * than GPTQ's start, and whole-model output SQNR not below GPTQ's by more
+ * than noise. */
+static void test_w4a8_adaround(void **state) {
+    (void)state;
+    static const char ADA[] = "{\"weights\": {\"bits\": 4, \"method\": \"adaround\", \"symmetric\": false,"
+                              " \"adaround\": {\"iters\": 200}}, \"activations\": {\"bits\": 8}}";
+    uint8_t *a, *b, *c;
+    size_t la, lb, lc;
+    yq_ptq_report ra, rb, rg;
+    quantize(ADA, 1, &a, &la, &ra);
+    quantize(ADA, 2, &b, &lb, &rb);
+    quantize(W4A8, 2, &c, &lc, &rg);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    assert_int_equal(ra.nlayers, 3);
+    assert_int_equal(ra.counts_after.quantize, rg.counts_after.quantize);
+    assert_int_equal(ra.counts_after.dequantize, rg.counts_after.dequantize);
+    assert_int_equal(ra.counts_after.clip, rg.counts_after.clip);
+    print_message("output SQNR: AdaRound %.2f dB, GPTQ %.2f dB\n", ra.output_sqnr_db, rg.output_sqnr_db);
+    assert_true(ra.output_sqnr_db > rg.output_sqnr_db - 0.5);
+    for (int i = 0; i < 3; i++) assert_true(ra.layers[i].weight_sqnr_db > 8.0);
+    free(a), free(b), free(c);
+    yq_ptq_report_free(&ra);
+    yq_ptq_report_free(&rb);
+    yq_ptq_report_free(&rg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_w4a8_adaround),
         cmocka_unit_test(test_w4a8_deterministic_and_report),
         cmocka_unit_test(test_w8_rtn_exact_grid),
         cmocka_unit_test(test_int32_bias),
