@@ -28,6 +28,12 @@
  *       {"match": "/model.0/conv/Conv", "weights": {"bits": 8}, "activations": {...}, "float": false}
  *     ],
  *     "keep_float": ["pattern", ...]   nodes kept float whatever else says (applied last)
+ *     "mixed": {"avg_bits": 4.5}       mixed precision under a budget (quant/mixed.h): the 4-bit
+ *                                      layers most sensitive per byte move to 8 bit while the
+ *                                      average weight bits stay <= avg_bits (in [4, 8]); or
+ *                                      {"weight_bytes": N}: Σ params·bits/8 <= N; optional
+ *                                      "metric_images": calibration images the sensitivity
+ *                                      is measured on (16)
  *   }
  *
  * Every key is optional; the values above are the defaults (an empty object
@@ -48,6 +54,7 @@
 #define YQ_QUANT_RECIPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/status.h"
 #include "ir/graph.h"
@@ -105,6 +112,10 @@ typedef struct yq_recipe {
     int noverrides;
     char **keep_float;
     int nkeep;
+    /* "mixed" (0 when absent): at most one of avg_bits / weight_bytes is set */
+    double mixed_avg_bits;
+    int64_t mixed_weight_bytes;
+    int mixed_metric_images;
     void *json; /* the parsed document (cJSON), owned */
 } yq_recipe;
 
@@ -114,6 +125,13 @@ yq_status yq_recipe_default(yq_recipe **out);
 yq_status yq_recipe_parse(const char *text, size_t len, const char *name, yq_recipe **out);
 yq_status yq_recipe_load(const char *path, yq_recipe **out);
 void yq_recipe_free(yq_recipe *r);
+/* A deep copy of r, including settings changed in the struct after parsing
+ * (what the command line sets). */
+yq_status yq_recipe_clone(const yq_recipe *r, yq_recipe **out);
+/* Append an override that sets the weight bits of the node named node_name
+ * (matched exactly: glob characters in the name are escaped) after the
+ * recipe's own overrides, so that it wins. */
+yq_status yq_recipe_add_bits_override(yq_recipe *r, const char *node_name, int bits);
 
 /* Pattern semantics described above. */
 int yq_recipe_match(const char *pattern, const char *node_name, const char *op_type);
