@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "quantize_mixed.h"
 #include "core/atomic_file.h"
 #include "onnx/onnx.h"
 #include "quant/ptq.h"
@@ -18,7 +19,8 @@ void cmd_quantize_help(FILE *fp) {
     fprintf(fp,
             "Usage: yoloq quantize MODEL.onnx -o OUT.onnx --calib LIST.txt [--weights int8|int4]\n"
             "                      [--acts float|int8] [--calib-count N] [--recipe RECIPE.json]\n"
-            "                      [--format qcdq|int4] [--report REPORT.json] [--threads N] [--quiet]\n"
+            "                      [--format qcdq|int4] [--report REPORT.json] [--avg-bits B]\n"
+            "                      [--threads N] [--quiet]\n"
             "\n"
             "Post-training quantization. Conv/MatMul/Gemm weights are quantized per output channel\n"
             "(8-bit: round to nearest with max scales; 4-bit: GPTQ, asymmetric, act-order, damping\n"
@@ -43,7 +45,8 @@ void cmd_quantize_help(FILE *fp) {
             "                       bits, activation scales, model weight bytes)\n"
             "      --hessian-positions N  im2col rows sampled per image and layer for GPTQ (256)\n"
             "      --hessian-budget MB    memory for GPTQ Hessians held at once (2048); layers beyond\n"
-            "                       it are calibrated in further passes over the images (same result)\n" CLI_HELP_THREADS
+            "                       it are calibrated in further passes over the images (same result)\n"
+            CLI_HELP_MIXED CLI_HELP_THREADS
                 CLI_HELP_QUIET CLI_HELP_HELP);
 }
 
@@ -211,7 +214,7 @@ static int recipe_has(const yq_recipe *r, const char *section, const char *key) 
 }
 
 int cmd_quantize(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET };
+    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_AVGBITS, OPT_METRIC };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
@@ -219,10 +222,12 @@ int cmd_quantize(int argc, char **argv) {
         {"format", required_argument, 0, 'f'},      {"report", required_argument, 0, OPT_REPORT},
         {"hessian-positions", required_argument, 0, OPT_HPOS},
         {"hessian-budget", required_argument, 0, OPT_HBUDGET},
+        {"avg-bits", required_argument, 0, OPT_AVGBITS}, {"metric-images", required_argument, 0, OPT_METRIC},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL;
-    int wbits = 0, abits = -1, count = 0, quiet = 0, c;
+    int wbits = 0, abits = -1, count = 0, quiet = 0, metric_images = 0, c;
+    double avg_bits = 0;
     yq_ptq_opts po;
     yq_ptq_opts_default(&po);
     optind = 1;
@@ -258,6 +263,15 @@ int cmd_quantize(int argc, char **argv) {
             po.hessian_budget = (size_t)mb << 20;
             break;
         }
+        case OPT_AVGBITS: {
+            float f;
+            if (cli_parse_float("quantize", "--avg-bits", optarg, 4.0, 8.0, &f)) return CLI_USAGE;
+            avg_bits = strtod(optarg, NULL);
+            break;
+        }
+        case OPT_METRIC:
+            if (cli_parse_int("quantize", "--metric-images", optarg, 1, 100000, &metric_images)) return CLI_USAGE;
+            break;
         case 't': if (cli_parse_int("quantize", "--threads", optarg, 1, 256, &po.nthreads)) return CLI_USAGE; break;
         case 'q': quiet = 1; break;
         case 'h': cmd_quantize_help(stdout); return CLI_OK;
@@ -279,6 +293,10 @@ int cmd_quantize(int argc, char **argv) {
         if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = wbits != 4;
     }
     if (abits >= 0) recipe->acts.bits = abits;
+    if (avg_bits > 0) {
+        recipe->mixed_avg_bits = avg_bits;
+        recipe->mixed_weight_bytes = 0;
+    }
     if (!count) count = recipe->calib_count;
 
     calib_list list;
@@ -316,6 +334,9 @@ int cmd_quantize(int argc, char **argv) {
     po.progress = on_progress;
     po.progress_arg = &ps;
     yq_ptq_report rep = {0};
+    cJSON *mixed = NULL;
+    if (rc == CLI_OK && (recipe->mixed_avg_bits > 0 || recipe->mixed_weight_bytes > 0))
+        rc = cli_quantize_mixed(g, recipe, count, calib_input, &list, &po, metric_images, quiet, &mixed);
     if (rc == CLI_OK) {
         st = yq_ptq_quantize(g, recipe, count, calib_input, &list, &po, &rep);
         if (ps.stage) cli_progress_finish(&ps.bar);
@@ -324,10 +345,13 @@ int cmd_quantize(int argc, char **argv) {
     if (rc == CLI_OK && (st = yq_onnx_save(g, out)) != YQ_OK) rc = cli_fail(st);
     if (rc == CLI_OK && report_path) {
         cJSON *doc = report_json(&rep, model, out, count);
+        if (mixed) cJSON_AddItemToObject(doc, "mixed", mixed);
+        mixed = NULL;
         rc = cli_write_json(doc, report_path);
         cJSON_Delete(doc);
     }
     if (rc == CLI_OK && !quiet) print_table(&rep);
+    cJSON_Delete(mixed);
     yq_ptq_report_free(&rep);
     yq_graph_free(g);
     calib_list_free(&list);

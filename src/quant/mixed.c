@@ -74,7 +74,7 @@ yq_status yq_mixed_choose(const yq_mixed_item *items, int n, const yq_mixed_budg
     for (int k = 0; k < ncand; k++) {
         const yq_mixed_item *it = &items[c[k].index];
         int64_t extra = (HI_BITS - LO_BITS) * it->params;
-        if (bits + extra > budget) continue;
+        if (usable_gain(it->gain) <= 0 || bits + extra > budget) continue;
         bits += extra;
         high[c[k].index] = 1;
         sum->nhigh++;

@@ -11,7 +11,8 @@
  * move to 8 bit in order of gain per extra bit (gain / (4·params): the
  * sensitivity proxy the layer costs at 4 bit, sensitivity.h; ties by graph
  * order); a candidate that would exceed the budget is skipped and smaller
- * ones are still considered (greedy knapsack). A budget below what all
+ * ones are still considered (greedy knapsack); a layer whose 4-bit weights
+ * cost nothing measurable (gain <= 0) stays at 4 bit. A budget below what all
  * candidates at 4 bit already need, or avg_bits outside [4, 8], is an error.
  *
  * yq_mixed_apply runs the sensitivity analysis and appends one override per
