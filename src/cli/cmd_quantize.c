@@ -214,7 +214,7 @@ static int recipe_has(const yq_recipe *r, const char *section, const char *key) 
 }
 
 int cmd_quantize(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_AVGBITS, OPT_METRIC };
+    enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_AVGBITS, OPT_METRIC, OPT_SENS };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
@@ -223,9 +223,10 @@ int cmd_quantize(int argc, char **argv) {
         {"hessian-positions", required_argument, 0, OPT_HPOS},
         {"hessian-budget", required_argument, 0, OPT_HBUDGET},
         {"avg-bits", required_argument, 0, OPT_AVGBITS}, {"metric-images", required_argument, 0, OPT_METRIC},
+        {"sensitivity", required_argument, 0, OPT_SENS},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
-    const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL;
+    const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL, *sens_path = NULL;
     int wbits = 0, abits = -1, count = 0, quiet = 0, metric_images = 0, c;
     double avg_bits = 0;
     yq_ptq_opts po;
@@ -269,6 +270,7 @@ int cmd_quantize(int argc, char **argv) {
             avg_bits = strtod(optarg, NULL);
             break;
         }
+        case OPT_SENS: sens_path = optarg; break;
         case OPT_METRIC:
             if (cli_parse_int("quantize", "--metric-images", optarg, 1, 100000, &metric_images)) return CLI_USAGE;
             break;
@@ -296,6 +298,10 @@ int cmd_quantize(int argc, char **argv) {
     if (avg_bits > 0) {
         recipe->mixed_avg_bits = avg_bits;
         recipe->mixed_weight_bytes = 0;
+    }
+    if (sens_path && !(recipe->mixed_avg_bits > 0 || recipe->mixed_weight_bytes > 0)) {
+        yq_recipe_free(recipe);
+        return cli_usage("quantize", "--sensitivity needs a budget (--avg-bits or the recipe's \"mixed\")");
     }
     if (!count) count = recipe->calib_count;
 
@@ -336,7 +342,7 @@ int cmd_quantize(int argc, char **argv) {
     yq_ptq_report rep = {0};
     cJSON *mixed = NULL;
     if (rc == CLI_OK && (recipe->mixed_avg_bits > 0 || recipe->mixed_weight_bytes > 0))
-        rc = cli_quantize_mixed(g, recipe, count, calib_input, &list, &po, metric_images, quiet, &mixed);
+        rc = cli_quantize_mixed(g, recipe, count, calib_input, &list, &po, metric_images, sens_path, quiet, &mixed);
     if (rc == CLI_OK) {
         st = yq_ptq_quantize(g, recipe, count, calib_input, &list, &po, &rep);
         if (ps.stage) cli_progress_finish(&ps.bar);

@@ -2,17 +2,69 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "core/atomic_file.h"
 #include "quant/mixed.h"
 
 static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
+static double num_field(const cJSON *o, const char *key) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(it) ? it->valuedouble : NAN;
+}
+
+/* The JSON `yoloq sensitivity --json` writes. */
+static int load_sensitivity(const char *path, yq_sens_result *out) {
+    unsigned char *data = NULL;
+    size_t len = 0;
+    yq_status st = yq_read_file(path, &data, &len);
+    if (st != YQ_OK) return cli_fail(st);
+    cJSON *doc = cJSON_ParseWithLength((const char *)data, len);
+    free(data);
+    const cJSON *layers = doc ? cJSON_GetObjectItemCaseSensitive(doc, "layers") : NULL;
+    const cJSON *acts = doc ? cJSON_GetObjectItemCaseSensitive(doc, "acts") : NULL;
+    int rc = CLI_OK;
+    if (!doc || !cJSON_IsArray(layers) || !cJSON_IsString(acts) || !isfinite(num_field(doc, "bits")))
+        rc = cli_error("%s: not a sensitivity analysis (the JSON of yoloq sensitivity --json)", path);
+    int n = rc == CLI_OK ? cJSON_GetArraySize(layers) : 0;
+    if (rc == CLI_OK) {
+        out->bits = (int)num_field(doc, "bits");
+        out->act_bits = strcmp(acts->valuestring, "float") ? 8 : 0;
+        out->metric_images = (int)num_field(doc, "metric_images");
+        out->calib_images = (int)num_field(doc, "calibration_images");
+        out->layers = calloc((size_t)n + 1, sizeof *out->layers);
+        if (!out->layers) rc = cli_error("out of memory");
+    }
+    for (int k = 0; k < n && rc == CLI_OK; k++) {
+        const cJSON *l = cJSON_GetArrayItem(layers, k);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(l, "name");
+        double params = num_field(l, "params");
+        if (!cJSON_IsString(name) || !(params >= 1)) {
+            rc = cli_error("%s: layers[%d] needs a name and params", path, k);
+            break;
+        }
+        yq_sens_layer *d = &out->layers[k];
+        out->nlayers = k + 1;
+        d->name = strdup(name->valuestring);
+        d->params = (int64_t)params;
+        d->measured = 1;
+        d->gain = num_field(l, "gain");
+        d->proxy = num_field(l, "proxy");
+        d->sqnr_db = num_field(l, "sqnr_db");
+        if (!d->name) rc = cli_error("out of memory");
+    }
+    cJSON_Delete(doc);
+    if (rc != CLI_OK) yq_sens_result_free(out);
+    return rc;
+}
+
 int cli_quantize_mixed(const yq_graph *g, yq_recipe *recipe, int ncalib, yq_ptq_input_fn input, void *input_arg,
-                       const yq_ptq_opts *po, int metric_images, int quiet, cJSON **report_out) {
+                       const yq_ptq_opts *po, int metric_images, const char *sens_path, int quiet, cJSON **report_out) {
     *report_out = NULL;
     yq_mixed_budget b = {.avg_bits = recipe->mixed_avg_bits, .weight_bytes = recipe->mixed_weight_bytes};
     yq_sens_opts so;
@@ -21,9 +73,19 @@ int cli_quantize_mixed(const yq_graph *g, yq_recipe *recipe, int ncalib, yq_ptq_
     so.nthreads = po->nthreads;
     if (metric_images > 0) so.metric_images = metric_images;
     else if (recipe->mixed_metric_images > 0) so.metric_images = recipe->mixed_metric_images;
+    yq_sens_result given = {0};
+    if (sens_path) {
+        int rc = load_sensitivity(sens_path, &given);
+        if (rc != CLI_OK) return rc;
+    }
     yq_mixed_result res;
-    yq_status st = yq_mixed_apply(g, recipe, &b, ncalib, input, input_arg, &so, po->progress, po->progress_arg, &res);
-    if (st != YQ_OK) return cli_fail(st);
+    yq_status st = yq_mixed_apply(g, recipe, &b, ncalib, input, input_arg, &so, sens_path ? &given : NULL,
+                                  po->progress, po->progress_arg, &res);
+    yq_sens_result_free(&given);
+    if (st != YQ_OK) {
+        if (sens_path) yq_fail_prefix(st, "%s", sens_path);
+        return cli_fail(st);
+    }
     const yq_mixed_summary *s = &res.sum;
     if (!quiet) {
         char budget[64];

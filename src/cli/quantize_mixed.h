@@ -21,12 +21,16 @@ struct cJSON;
     "                       recipe sets to 8 bit stay at 8 and count. A budget below what the\n"            \
     "                       layers need at 4 bit is an error. Recipe: \"mixed\": {\"avg_bits\": B} or\n"    \
     "                       {\"weight_bytes\": N} (sum(bits * params) / 8 <= N)\n"                          \
-    "      --metric-images N  calibration images the sensitivity is measured on (16)\n"
+    "      --metric-images N  calibration images the sensitivity is measured on (16)\n"              \
+    "      --sensitivity FILE  use a saved analysis (yoloq sensitivity --json at 4 bit, same model,\n" \
+    "                       recipe and activation mode) instead of measuring it again\n"
 
-/* When the recipe (or --avg-bits) asks for a budget: analyse, choose and add
+/* When the recipe (or --avg-bits) asks for a budget: analyse (or load the
+ * analysis from sens_path, when not NULL), choose and add
  * the overrides to `recipe`; print the choice unless quiet. *report_out
  * receives a JSON object for the report. Returns a CLI exit code. */
 int cli_quantize_mixed(const yq_graph *g, yq_recipe *recipe, int ncalib, yq_ptq_input_fn input, void *input_arg,
-                       const yq_ptq_opts *po, int metric_images, int quiet, struct cJSON **report_out);
+                       const yq_ptq_opts *po, int metric_images, const char *sens_path, int quiet,
+                       struct cJSON **report_out);
 
 #endif

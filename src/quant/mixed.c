@@ -94,9 +94,54 @@ void yq_mixed_result_free(yq_mixed_result *r) {
     memset(r, 0, sizeof *r);
 }
 
+static const char *node_label(const yq_graph *g, int node) {
+    const yq_node *n = &g->nodes[node];
+    if (n->name && n->name[0]) return n->name;
+    if (n->noutputs > 0 && n->outputs[0] >= 0) return g->values[n->outputs[0]].name;
+    return n->op_type;
+}
+
+/* A saved analysis, checked against the planned layers and copied in their order. */
+static yq_status copy_given(const yq_graph *g, const yq_recipe *r, const int *node_of, const yq_mixed_item *items,
+                            int n, const yq_sens_result *given, yq_sens_result *out) {
+    if (given->bits != LO_BITS)
+        return yq_fail(YQ_ERR_INVALID, "mixed precision: the sensitivity analysis was made at %d bit, not 4",
+                       given->bits);
+    if ((given->act_bits != 0) != (r->acts.bits != 0))
+        return yq_fail(YQ_ERR_INVALID, "mixed precision: the sensitivity analysis was made with %s activations, the "
+                       "recipe has %s ones", given->act_bits ? "int8" : "float", r->acts.bits ? "int8" : "float");
+    *out = *given;
+    out->layers = calloc((size_t)n + 1, sizeof *out->layers);
+    out->heads = NULL;
+    out->nheads = 0;
+    out->nlayers = 0;
+    if (!out->layers) return yq_fail(YQ_ERR_NOMEM, "mixed precision: out of memory");
+    for (int k = 0; k < n; k++) {
+        const char *name = node_label(g, node_of[k]);
+        const yq_sens_layer *src = NULL;
+        for (int j = 0; j < given->nlayers && !src; j++)
+            if (given->layers[j].name && !strcmp(given->layers[j].name, name)) src = &given->layers[j];
+        if (!items[k].fixed_bits && (!src || !src->measured))
+            return yq_fail(YQ_ERR_INVALID, "mixed precision: the sensitivity analysis has no layer '%s' (made for "
+                           "another model or recipe?)", name);
+        if (src && src->params != items[k].params)
+            return yq_fail(YQ_ERR_INVALID, "mixed precision: layer '%s' has %lld params, the sensitivity analysis says "
+                           "%lld", name, (long long)items[k].params, (long long)src->params);
+        yq_sens_layer *d = &out->layers[k];
+        if (src) *d = *src;
+        else d->gain = d->proxy = d->sqnr_db = NAN;
+        d->params = items[k].params;
+        d->name = strdup(name);
+        d->op_type = strdup(g->nodes[node_of[k]].op_type);
+        out->nlayers = k + 1;
+        if (!d->name || !d->op_type) return yq_fail(YQ_ERR_NOMEM, "mixed precision: out of memory");
+    }
+    return YQ_OK;
+}
+
 yq_status yq_mixed_apply(const yq_graph *g, yq_recipe *r, const yq_mixed_budget *b, int ncalib,
-                         yq_ptq_input_fn input, void *input_arg, const yq_sens_opts *o, yq_sens_progress_fn progress,
-                         void *progress_arg, yq_mixed_result *res) {
+                         yq_ptq_input_fn input, void *input_arg, const yq_sens_opts *o, const yq_sens_result *given,
+                         yq_sens_progress_fn progress, void *progress_arg, yq_mixed_result *res) {
     memset(res, 0, sizeof *res);
     yq_node_qconfig *cfg = calloc((size_t)g->nnodes + 1, sizeof *cfg);
     yq_mixed_item *items = calloc((size_t)g->nnodes + 1, sizeof *items);
@@ -128,14 +173,18 @@ yq_status yq_mixed_apply(const yq_graph *g, yq_recipe *r, const yq_mixed_budget 
     /* fail on an impossible budget before the analysis */
     if ((st = yq_mixed_choose(items, n, b, high, &res->sum)) != YQ_OK) goto out;
 
-    yq_sens_opts so;
-    if (o) so = *o;
-    else yq_sens_opts_default(&so);
-    so.bits = LO_BITS;
-    so.act_bits = -1;
-    so.only = NULL;
-    if ((st = yq_sensitivity(g, r, ncalib, input, input_arg, &so, progress, progress_arg, &res->sens)) != YQ_OK)
-        goto out;
+    if (given) {
+        if ((st = copy_given(g, r, node_of, items, n, given, &res->sens)) != YQ_OK) goto out;
+    } else {
+        yq_sens_opts so;
+        if (o) so = *o;
+        else yq_sens_opts_default(&so);
+        so.bits = LO_BITS;
+        so.act_bits = -1;
+        so.only = NULL;
+        if ((st = yq_sensitivity(g, r, ncalib, input, input_arg, &so, progress, progress_arg, &res->sens)) != YQ_OK)
+            goto out;
+    }
     if (res->sens.nlayers != n) {
         st = yq_fail(YQ_ERR_INTERNAL, "mixed precision: %d layers analysed, %d planned", res->sens.nlayers, n);
         goto out;

@@ -292,12 +292,12 @@ static void test_mixed_apply_exports_bits(void **state) {
     yq_mixed_result res;
     /* impossible: refused before any analysis */
     yq_mixed_budget b = {0, 100}; /* 824 params need 412 bytes at 4 bit */
-    assert_int_not_equal(yq_mixed_apply(g, r, &b, 4, image_input, NULL, &o, NULL, NULL, &res), YQ_OK);
+    assert_int_not_equal(yq_mixed_apply(g, r, &b, 4, image_input, NULL, &o, NULL, NULL, NULL, &res), YQ_OK);
     assert_int_equal(r->noverrides, 0);
     /* conv2 (576 params) at 8 bit needs 5600 of 824·7 = 5768 bits; the
      * harmless layers stay at 4 */
     b = (yq_mixed_budget){7.0, 0};
-    assert_int_equal(yq_mixed_apply(g, r, &b, 4, image_input, NULL, &o, NULL, NULL, &res), YQ_OK);
+    assert_int_equal(yq_mixed_apply(g, r, &b, 4, image_input, NULL, &o, NULL, NULL, NULL, &res), YQ_OK);
     assert_int_equal(res.sens.nlayers, 3);
     assert_int_equal(res.bits[0], 4);
     assert_int_equal(res.bits[1], 8);
@@ -306,6 +306,17 @@ static void test_mixed_apply_exports_bits(void **state) {
     assert_int_equal(res.sum.bits, 5600);
     assert_true(fabs(res.sum.avg_bits - 5600.0 / 824.0) < 1e-12);
     assert_int_equal(r->noverrides, 1);
+    /* a saved analysis gives the same choice without running one */
+    yq_recipe *r2 = parse(W4);
+    yq_mixed_result res2;
+    assert_int_equal(yq_mixed_apply(g, r2, &b, 4, NULL, NULL, &o, &res.sens, NULL, NULL, &res2), YQ_OK);
+    assert_memory_equal(res2.bits, res.bits, 3 * sizeof *res.bits);
+    assert_int_equal(r2->noverrides, 1);
+    yq_mixed_result_free(&res2);
+    r2->acts.bits = 8; /* an analysis made with float activations does not fit */
+    assert_int_not_equal(yq_mixed_apply(g, r2, &b, 4, NULL, NULL, &o, &res.sens, NULL, NULL, &res2), YQ_OK);
+    assert_non_null(strstr(yq_last_error(), "float activations"));
+    yq_recipe_free(r2);
     yq_mixed_result_free(&res);
     /* the export carries the bit widths: Clip only on the 4-bit layers */
     yq_ptq_opts po;
