@@ -109,6 +109,8 @@ int cli_quantize_mixed(const yq_graph *g, yq_recipe *recipe, int ncalib, yq_ptq_
     cJSON_AddNumberToObject(o, "weight_bytes", (double)s->bits / 8.0);
     cJSON_AddNumberToObject(o, "layers_8bit", s->nhigh);
     cJSON_AddNumberToObject(o, "metric_images", res.sens.metric_images);
+    cJSON_AddStringToObject(o, "analysis_acts", res.sens.act_bits ? "int8" : "float");
+    if (sens_path) cJSON_AddStringToObject(o, "analysis", sens_path);
     cJSON_AddNumberToObject(o, "sensitivity_ms", res.sens.calib_ms + res.sens.measure_ms);
     cJSON *arr = cJSON_AddArrayToObject(o, "layers");
     for (int k = 0; k < res.sens.nlayers; k++) {

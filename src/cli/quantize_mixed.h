@@ -22,8 +22,9 @@ struct cJSON;
     "                       layers need at 4 bit is an error. Recipe: \"mixed\": {\"avg_bits\": B} or\n"    \
     "                       {\"weight_bytes\": N} (sum(bits * params) / 8 <= N)\n"                          \
     "      --metric-images N  calibration images the sensitivity is measured on (16)\n"              \
-    "      --sensitivity FILE  use a saved analysis (yoloq sensitivity --json at 4 bit, same model,\n" \
-    "                       recipe and activation mode) instead of measuring it again\n"
+    "      --sensitivity FILE  use a saved analysis (yoloq sensitivity --json at 4 bit, same model\n"  \
+    "                       and recipe; float activations may serve --acts int8) instead of\n"     \
+    "                       measuring it again\n"
 
 /* When the recipe (or --avg-bits) asks for a budget: analyse (or load the
  * analysis from sens_path, when not NULL), choose and add

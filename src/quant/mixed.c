@@ -107,9 +107,12 @@ static yq_status copy_given(const yq_graph *g, const yq_recipe *r, const int *no
     if (given->bits != LO_BITS)
         return yq_fail(YQ_ERR_INVALID, "mixed precision: the sensitivity analysis was made at %d bit, not 4",
                        given->bits);
-    if ((given->act_bits != 0) != (r->acts.bits != 0))
-        return yq_fail(YQ_ERR_INVALID, "mixed precision: the sensitivity analysis was made with %s activations, the "
-                       "recipe has %s ones", given->act_bits ? "int8" : "float", r->acts.bits ? "int8" : "float");
+    /* An analysis with float activations may serve an A8 recipe (the weight
+     * errors it ranks are the same; only the context differs), not the
+     * reverse: an A8 analysis has the activation noise in its baseline. */
+    if (given->act_bits != 0 && r->acts.bits == 0)
+        return yq_fail(YQ_ERR_INVALID, "mixed precision: the sensitivity analysis was made with int8 activations, the "
+                       "recipe keeps them float");
     *out = *given;
     out->layers = calloc((size_t)n + 1, sizeof *out->layers);
     out->heads = NULL;

@@ -65,7 +65,7 @@ void yq_mixed_result_free(yq_mixed_result *r);
  * recipe r at 4 bit (o->bits is ignored), the choice under budget b, and
  * the overrides appended to r. The budget is checked before the (costly)
  * analysis runs. `given` (may be NULL) is a saved analysis to use instead
- * (4 bit, the recipe's activation mode, every 4-bit layer by name with the
+ * (4 bit; float activations, or int8 ones for an A8 recipe; every 4-bit layer by name with the
  * same params; fields other than names, params and metrics are ignored). */
 yq_status yq_mixed_apply(const yq_graph *g, yq_recipe *r, const yq_mixed_budget *b, int ncalib,
                          yq_ptq_input_fn input, void *input_arg, const yq_sens_opts *o, const yq_sens_result *given,

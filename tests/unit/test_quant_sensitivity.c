@@ -313,9 +313,11 @@ static void test_mixed_apply_exports_bits(void **state) {
     assert_memory_equal(res2.bits, res.bits, 3 * sizeof *res.bits);
     assert_int_equal(r2->noverrides, 1);
     yq_mixed_result_free(&res2);
-    r2->acts.bits = 8; /* an analysis made with float activations does not fit */
+    res.sens.act_bits = 8; /* an A8 analysis does not fit a float-activation recipe */
     assert_int_not_equal(yq_mixed_apply(g, r2, &b, 4, NULL, NULL, &o, &res.sens, NULL, NULL, &res2), YQ_OK);
-    assert_non_null(strstr(yq_last_error(), "float activations"));
+    assert_non_null(strstr(yq_last_error(), "int8 activations"));
+    res.sens.bits = 8; /* nor an 8-bit one */
+    assert_int_not_equal(yq_mixed_apply(g, r2, &b, 4, NULL, NULL, &o, &res.sens, NULL, NULL, &res2), YQ_OK);
     yq_recipe_free(r2);
     yq_mixed_result_free(&res);
     /* the export carries the bit widths: Clip only on the 4-bit layers */
