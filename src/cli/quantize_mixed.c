@@ -91,11 +91,14 @@ int cli_quantize_mixed(const yq_graph *g, yq_recipe *recipe, int ncalib, yq_ptq_
         char budget[64];
         if (b.avg_bits > 0) snprintf(budget, sizeof budget, "%g average bits", b.avg_bits);
         else snprintf(budget, sizeof budget, "%lld weight bytes", (long long)b.weight_bytes);
+        char source[600];
+        if (sens_path) snprintf(source, sizeof source, "analysis from %s", sens_path);
+        else snprintf(source, sizeof source, "analysis on %d image(s), %.1f s", res.sens.metric_images,
+                      (res.sens.calib_ms + res.sens.measure_ms) / 1000.0);
         printf("mixed precision (budget %s): %d layer(s) moved to 8 bit, average weight bits %.4f over %lld "
-               "params (%.0f bytes), %.1f%% of the total sensitivity gain; sensitivity on %d image(s), %.1f s\n",
+               "params (%.0f bytes), %.1f%% of the total sensitivity gain; %s\n",
                budget, s->nhigh, s->avg_bits, (long long)s->params, (double)s->bits / 8.0,
-               s->gain_total > 0 ? 100.0 * s->gain / s->gain_total : 0.0, res.sens.metric_images,
-               (res.sens.calib_ms + res.sens.measure_ms) / 1000.0);
+               s->gain_total > 0 ? 100.0 * s->gain / s->gain_total : 0.0, source);
         for (int k = 0; k < res.sens.nlayers; k++)
             if (res.high[k])
                 printf("  8 bit: %-48s %8lld params  gain %.4e\n", res.sens.layers[k].name,
