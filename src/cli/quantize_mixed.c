@@ -66,7 +66,8 @@ static int load_sensitivity(const char *path, yq_sens_result *out) {
 int cli_quantize_mixed(const yq_graph *g, yq_recipe *recipe, int ncalib, yq_ptq_input_fn input, void *input_arg,
                        const yq_ptq_opts *po, int metric_images, const char *sens_path, int quiet, cJSON **report_out) {
     *report_out = NULL;
-    yq_mixed_budget b = {.avg_bits = recipe->mixed_avg_bits, .weight_bytes = recipe->mixed_weight_bytes};
+    yq_mixed_budget b = {.avg_bits = recipe->mixed_avg_bits, .weight_bytes = recipe->mixed_weight_bytes,
+                         .criterion = recipe->mixed_by_proxy ? YQ_MIXED_PROXY : YQ_MIXED_NOISE};
     yq_sens_opts so;
     yq_sens_opts_default(&so);
     so.ptq = *po;
@@ -96,13 +97,14 @@ int cli_quantize_mixed(const yq_graph *g, yq_recipe *recipe, int ncalib, yq_ptq_
         else snprintf(source, sizeof source, "analysis on %d image(s), %.1f s", res.sens.metric_images,
                       (res.sens.calib_ms + res.sens.measure_ms) / 1000.0);
         printf("mixed precision (budget %s): %d layer(s) moved to 8 bit, average weight bits %.4f over %lld "
-               "params (%.0f bytes), %.1f%% of the total sensitivity gain; %s\n",
+               "params (%.0f bytes), %.1f%% of the total %s gain; %s\n",
                budget, s->nhigh, s->avg_bits, (long long)s->params, (double)s->bits / 8.0,
-               s->gain_total > 0 ? 100.0 * s->gain / s->gain_total : 0.0, source);
+               s->gain_total > 0 ? 100.0 * s->gain / s->gain_total : 0.0,
+               b.criterion == YQ_MIXED_PROXY ? "proxy" : "noise", source);
         for (int k = 0; k < res.sens.nlayers; k++)
             if (res.high[k])
                 printf("  8 bit: %-48s %8lld params  gain %.4e\n", res.sens.layers[k].name,
-                       (long long)res.sens.layers[k].params, res.sens.layers[k].gain);
+                       (long long)res.sens.layers[k].params, yq_mixed_gain(&res.sens, &res.sens.layers[k], b.criterion));
     }
     cJSON *o = cJSON_CreateObject();
     if (b.avg_bits > 0) cJSON_AddNumberToObject(o, "budget_avg_bits", b.avg_bits);
@@ -113,6 +115,7 @@ int cli_quantize_mixed(const yq_graph *g, yq_recipe *recipe, int ncalib, yq_ptq_
     cJSON_AddNumberToObject(o, "layers_8bit", s->nhigh);
     cJSON_AddNumberToObject(o, "metric_images", res.sens.metric_images);
     cJSON_AddStringToObject(o, "analysis_acts", res.sens.act_bits ? "int8" : "float");
+    cJSON_AddStringToObject(o, "criterion", b.criterion == YQ_MIXED_PROXY ? "proxy" : "noise");
     if (sens_path) cJSON_AddStringToObject(o, "analysis", sens_path);
     cJSON_AddNumberToObject(o, "sensitivity_ms", res.sens.calib_ms + res.sens.measure_ms);
     cJSON *arr = cJSON_AddArrayToObject(o, "layers");
@@ -122,7 +125,8 @@ int cli_quantize_mixed(const yq_graph *g, yq_recipe *recipe, int ncalib, yq_ptq_
         cJSON_AddStringToObject(e, "name", l->name);
         cJSON_AddNumberToObject(e, "params", (double)l->params);
         cJSON_AddNumberToObject(e, "bits", res.bits[k]);
-        cJSON_AddItemToObject(e, "gain", num_or_null(l->gain));
+        cJSON_AddItemToObject(e, "gain", num_or_null(yq_mixed_gain(&res.sens, l, b.criterion)));
+        cJSON_AddItemToObject(e, "proxy_gain", num_or_null(l->gain));
         cJSON_AddItemToObject(e, "sqnr_db", num_or_null(l->sqnr_db));
         cJSON_AddItemToArray(arr, e);
     }

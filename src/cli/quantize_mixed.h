@@ -14,7 +14,9 @@ struct cJSON;
 #define CLI_HELP_MIXED                                                                                     \
     "      --avg-bits B     mixed precision: start from every 4-bit layer at 4 bit and move the layers\n"  \
     "                       whose quantization costs most accuracy per byte to 8 bit (greedy, by the\n"    \
-    "                       `yoloq sensitivity` proxy measured on the calibration images) while\n"          \
+    "                       head-output noise each adds alone at 4 bit, 10^(-SQNR/10) of `yoloq\n"        \
+    "                       sensitivity` on the calibration images; recipe \"mixed\": {\"criterion\":\n"  \
+    "                       \"proxy\"} ranks by its class/box proxy instead) while\n"                      \
     "                       sum(bits * params) / sum(params) <= B, B in [4, 8]. params counts the\n"        \
     "                       weight elements of every quantized Conv/MatMul/Gemm (not biases, scales,\n"     \
     "                       zero points, nor layers kept float such as the DFL conv); layers the\n"         \

@@ -86,6 +86,14 @@ yq_status yq_mixed_choose(const yq_mixed_item *items, int n, const yq_mixed_budg
     return YQ_OK;
 }
 
+static double noise_fraction(double sqnr_db) { return isnan(sqnr_db) ? NAN : pow(10.0, -sqnr_db / 10.0); }
+
+double yq_mixed_gain(const yq_sens_result *s, const yq_sens_layer *l, yq_mixed_criterion c) {
+    if (c == YQ_MIXED_PROXY) return l->gain;
+    double base = isfinite(s->base_sqnr_db) ? noise_fraction(s->base_sqnr_db) : 0.0;
+    return noise_fraction(l->sqnr_db) - base;
+}
+
 void yq_mixed_result_free(yq_mixed_result *r) {
     if (!r) return;
     yq_sens_result_free(&r->sens);
@@ -192,7 +200,7 @@ yq_status yq_mixed_apply(const yq_graph *g, yq_recipe *r, const yq_mixed_budget 
         st = yq_fail(YQ_ERR_INTERNAL, "mixed precision: %d layers analysed, %d planned", res->sens.nlayers, n);
         goto out;
     }
-    for (int k = 0; k < n; k++) items[k].gain = res->sens.layers[k].gain;
+    for (int k = 0; k < n; k++) items[k].gain = yq_mixed_gain(&res->sens, &res->sens.layers[k], b->criterion);
     if ((st = yq_mixed_choose(items, n, b, high, &res->sum)) != YQ_OK) goto out;
     res->high = calloc((size_t)n + 1, 1);
     res->bits = calloc((size_t)n + 1, sizeof *res->bits);

@@ -8,9 +8,9 @@
  *   or bytes      Σ bits_i·params_i / 8           <= weight_bytes.
  * Layers the recipe puts at 8 bit stay there and count at 8; 4-bit layers
  * are the candidates. Starting from every candidate at 4 bit, candidates
- * move to 8 bit in order of gain per extra bit (gain / (4·params): the
- * sensitivity proxy the layer costs at 4 bit, sensitivity.h; ties by graph
- * order); a candidate that would exceed the budget is skipped and smaller
+ * move to 8 bit in order of gain per extra bit (gain / (4·params): what the
+ * layer costs at 4 bit by its sensitivity, see yq_mixed_criterion; ties by
+ * graph order); a candidate that would exceed the budget is skipped and smaller
  * ones are still considered (greedy knapsack); a layer whose 4-bit weights
  * cost nothing measurable (gain <= 0) stays at 4 bit. A budget below what all
  * candidates at 4 bit already need, or avg_bits outside [4, 8], is an error.
@@ -33,10 +33,20 @@ typedef struct yq_mixed_item {
     double gain;    /* what 8 bits buys over 4; NaN or < 0 counts as 0 */
 } yq_mixed_item;
 
+/* What a layer's 8 bits buy (its "gain"), from its sensitivity:
+ *  NOISE  the head-output noise it adds at 4 bit, 10^(-SQNR/10) (minus the
+ *         context's own in the A8 context): additive over layers to first
+ *         order, and measured best on yolov10n (default);
+ *  PROXY  the class/box proxy gain (sensitivity.h). */
+typedef enum yq_mixed_criterion { YQ_MIXED_NOISE = 0, YQ_MIXED_PROXY } yq_mixed_criterion;
+
 typedef struct yq_mixed_budget {
     double avg_bits;      /* > 0: the average-bits budget */
     int64_t weight_bytes; /* > 0: the byte budget (used when avg_bits is 0) */
+    yq_mixed_criterion criterion; /* yq_mixed_apply only */
 } yq_mixed_budget;
+
+double yq_mixed_gain(const yq_sens_result *s, const yq_sens_layer *l, yq_mixed_criterion c);
 
 typedef struct yq_mixed_summary {
     int64_t params;      /* Σ params of all items */

@@ -350,7 +350,8 @@ static yq_status parse_keep_float(yq_recipe *r, const cJSON *arr) {
 
 /* "mixed": the budget of mixed precision (quant/mixed.h does the choosing). */
 static yq_status parse_mixed(yq_recipe *r, const cJSON *obj) {
-    static const char *const keys[] = {"avg_bits", "weight_bytes", "metric_images", NULL};
+    static const char *const keys[] = {"avg_bits", "weight_bytes", "metric_images", "criterion", NULL};
+    static const char *const criteria[] = {"noise", "proxy", NULL};
     const char *file = r->name;
     YQ_TRY(want_object(obj, file, "mixed"));
     YQ_TRY(check_keys(obj, keys, file, "mixed"));
@@ -373,6 +374,8 @@ static yq_status parse_mixed(yq_recipe *r, const cJSON *obj) {
         r->mixed_weight_bytes = (int64_t)wb->valuedouble;
     }
     if (mi) YQ_TRY(want_int(mi, file, "mixed.metric_images", 1, 1000000, &r->mixed_metric_images));
+    const cJSON *cr = cJSON_GetObjectItemCaseSensitive(obj, "criterion");
+    if (cr) YQ_TRY(want_enum(cr, file, "mixed.criterion", criteria, &r->mixed_by_proxy));
     return YQ_OK;
 }
 
@@ -463,6 +466,7 @@ yq_status yq_recipe_clone(const yq_recipe *r, yq_recipe **out) {
     c->mixed_avg_bits = r->mixed_avg_bits;
     c->mixed_weight_bytes = r->mixed_weight_bytes;
     c->mixed_metric_images = r->mixed_metric_images;
+    c->mixed_by_proxy = r->mixed_by_proxy;
     *out = c;
     return YQ_OK;
 }

@@ -33,7 +33,8 @@
  *                                      average weight bits stay <= avg_bits (in [4, 8]); or
  *                                      {"weight_bytes": N}: Σ params·bits/8 <= N; optional
  *                                      "metric_images": calibration images the sensitivity
- *                                      is measured on (16)
+ *                                      is measured on (16); "criterion": "noise" (default) or
+ *                                      "proxy", what ranks the layers (quant/mixed.h)
  *   }
  *
  * Every key is optional; the values above are the defaults (an empty object
@@ -116,6 +117,7 @@ typedef struct yq_recipe {
     double mixed_avg_bits;
     int64_t mixed_weight_bytes;
     int mixed_metric_images;
+    int mixed_by_proxy; /* "criterion": "proxy" (default "noise") */
     void *json; /* the parsed document (cJSON), owned */
 } yq_recipe;
 

@@ -189,7 +189,7 @@ static const yq_mixed_item ITEMS[4] = {{100, 0, 10.0}, {300, 0, 6.0}, {50, 0, 4.
 static void choose(const yq_mixed_item *it, int n, double avg, int64_t bytes, const char *expect, double expect_avg) {
     unsigned char high[8];
     yq_mixed_summary s;
-    yq_mixed_budget b = {avg, bytes};
+    yq_mixed_budget b = {avg, bytes, YQ_MIXED_NOISE};
     assert_int_equal(yq_mixed_choose(it, n, &b, high, &s), YQ_OK);
     for (int i = 0; i < n; i++) assert_int_equal(high[i], expect[i] == '8');
     assert_true(fabs(s.avg_bits - expect_avg) < 1e-12);
@@ -205,7 +205,7 @@ static void test_budget_chooser(void **state) {
     choose(ITEMS, 4, 0, 550, "8444", 4.4);   /* 4400 bits exactly */
     unsigned char high[8];
     yq_mixed_summary s;
-    yq_mixed_budget b = {4.5, 0};
+    yq_mixed_budget b = {4.5, 0, YQ_MIXED_NOISE};
     assert_int_equal(yq_mixed_choose(ITEMS, 4, &b, high, &s), YQ_OK);
     assert_int_equal(s.params, 1000);
     assert_int_equal(s.bits, 4400);
@@ -221,22 +221,22 @@ static void test_budget_chooser(void **state) {
     yq_mixed_item z[3] = {{100, 0, NAN}, {100, 0, -1.0}, {100, 0, 0.0}};
     choose(z, 3, 8.0, 0, "444", 4.0);
     /* impossible budgets, clear errors */
-    b = (yq_mixed_budget){5.0, 0};
+    b = (yq_mixed_budget){5.0, 0, YQ_MIXED_NOISE};
     assert_int_not_equal(yq_mixed_choose(fx, 5, &b, high, &s), YQ_OK);
     assert_non_null(strstr(yq_last_error(), "cannot be met"));
     assert_non_null(strstr(yq_last_error(), "6.0000"));
-    b = (yq_mixed_budget){3.9, 0};
+    b = (yq_mixed_budget){3.9, 0, YQ_MIXED_NOISE};
     assert_int_not_equal(yq_mixed_choose(ITEMS, 4, &b, high, &s), YQ_OK);
-    b = (yq_mixed_budget){8.1, 0};
+    b = (yq_mixed_budget){8.1, 0, YQ_MIXED_NOISE};
     assert_int_not_equal(yq_mixed_choose(ITEMS, 4, &b, high, &s), YQ_OK);
     assert_non_null(strstr(yq_last_error(), "[4, 8]"));
-    b = (yq_mixed_budget){0, 499};
+    b = (yq_mixed_budget){0, 499, YQ_MIXED_NOISE};
     assert_int_not_equal(yq_mixed_choose(ITEMS, 4, &b, high, &s), YQ_OK);
     assert_non_null(strstr(yq_last_error(), "499 weight bytes"));
-    b = (yq_mixed_budget){0, 0};
+    b = (yq_mixed_budget){0, 0, YQ_MIXED_NOISE};
     assert_int_not_equal(yq_mixed_choose(ITEMS, 4, &b, high, &s), YQ_OK);
     yq_mixed_item all8[1] = {{100, 8, 1.0}};
-    b = (yq_mixed_budget){8.0, 0};
+    b = (yq_mixed_budget){8.0, 0, YQ_MIXED_NOISE};
     assert_int_not_equal(yq_mixed_choose(all8, 1, &b, high, &s), YQ_OK);
     assert_non_null(strstr(yq_last_error(), "no 4-bit layer"));
 }
@@ -267,13 +267,17 @@ static void test_recipe_mixed_and_overrides(void **state) {
     assert_int_not_equal(yq_recipe_add_bits_override(r, "", 8), YQ_OK);
     yq_recipe_free(r);
     r = parse("{\"mixed\": {\"weight_bytes\": 123456}}");
-    assert_true(r->mixed_weight_bytes == 123456 && r->mixed_avg_bits == 0);
+    assert_true(r->mixed_weight_bytes == 123456 && r->mixed_avg_bits == 0 && r->mixed_by_proxy == 0);
+    yq_recipe_free(r);
+    r = parse("{\"mixed\": {\"avg_bits\": 4.5, \"criterion\": \"proxy\"}}");
+    assert_int_equal(r->mixed_by_proxy, 1);
     yq_recipe_free(r);
     static const char *const bad[] = {
         "{\"mixed\": {\"avg_bits\": 4.5, \"weight_bytes\": 10}}", "{\"mixed\": {}}",
         "{\"mixed\": {\"avg_bits\": 3.5}}",  "{\"mixed\": {\"avg_bits\": 8.5}}",
         "{\"mixed\": {\"weight_bytes\": 1.5}}", "{\"mixed\": {\"avg_bits\": \"4\"}}",
-        "{\"mixed\": {\"avg_bits\": 4.5, \"bitz\": 1}}", "{\"mixed\": 4.5}"};
+        "{\"mixed\": {\"avg_bits\": 4.5, \"bitz\": 1}}", "{\"mixed\": 4.5}",
+        "{\"mixed\": {\"avg_bits\": 4.5, \"criterion\": \"sqnr\"}}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         yq_recipe *x = NULL;
         assert_int_not_equal(yq_recipe_parse(bad[i], strlen(bad[i]), "bad.json", &x), YQ_OK);
@@ -291,12 +295,12 @@ static void test_mixed_apply_exports_bits(void **state) {
     o.ptq.hessian_positions = 64;
     yq_mixed_result res;
     /* impossible: refused before any analysis */
-    yq_mixed_budget b = {0, 100}; /* 824 params need 412 bytes at 4 bit */
+    yq_mixed_budget b = {0, 100, YQ_MIXED_NOISE}; /* 824 params need 412 bytes at 4 bit */
     assert_int_not_equal(yq_mixed_apply(g, r, &b, 4, image_input, NULL, &o, NULL, NULL, NULL, &res), YQ_OK);
     assert_int_equal(r->noverrides, 0);
     /* conv2 (576 params) at 8 bit needs 5600 of 824·7 = 5768 bits; the
      * harmless layers stay at 4 */
-    b = (yq_mixed_budget){7.0, 0};
+    b = (yq_mixed_budget){7.0, 0, YQ_MIXED_NOISE};
     assert_int_equal(yq_mixed_apply(g, r, &b, 4, image_input, NULL, &o, NULL, NULL, NULL, &res), YQ_OK);
     assert_int_equal(res.sens.nlayers, 3);
     assert_int_equal(res.bits[0], 4);
@@ -306,6 +310,11 @@ static void test_mixed_apply_exports_bits(void **state) {
     assert_int_equal(res.sum.bits, 5600);
     assert_true(fabs(res.sum.avg_bits - 5600.0 / 824.0) < 1e-12);
     assert_int_equal(r->noverrides, 1);
+    /* the criteria: head noise 10^(-SQNR/10) (float context: no baseline), or the proxy */
+    const yq_sens_layer *c2 = &res.sens.layers[1];
+    assert_true(fabs(yq_mixed_gain(&res.sens, c2, YQ_MIXED_NOISE) - pow(10.0, -c2->sqnr_db / 10.0)) < 1e-15);
+    assert_true(yq_mixed_gain(&res.sens, c2, YQ_MIXED_PROXY) == c2->gain);
+    assert_true(yq_mixed_gain(&res.sens, &res.sens.layers[0], YQ_MIXED_NOISE) == 0.0);
     /* a saved analysis gives the same choice without running one */
     yq_recipe *r2 = parse(W4);
     yq_mixed_result res2;
