@@ -37,6 +37,12 @@ static int load_sensitivity(const char *path, yq_sens_result *out) {
         out->act_bits = strcmp(acts->valuestring, "float") ? 8 : 0;
         out->metric_images = (int)num_field(doc, "metric_images");
         out->calib_images = (int)num_field(doc, "calibration_images");
+        /* the context's own degradation (null: none, the float model) */
+        const cJSON *base = cJSON_GetObjectItemCaseSensitive(doc, "baseline");
+        out->base_sqnr_db = num_field(base, "sqnr_db");
+        out->base_proxy = num_field(base, "proxy");
+        if (isnan(out->base_sqnr_db)) out->base_sqnr_db = INFINITY;
+        if (isnan(out->base_proxy)) out->base_proxy = 0;
         out->layers = calloc((size_t)n + 1, sizeof *out->layers);
         if (!out->layers) rc = cli_error("out of memory");
     }

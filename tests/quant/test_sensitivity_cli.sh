@@ -151,5 +151,21 @@ assert "mixed precision (budget 4.5 average bits)" in out and out.count("  8 bit
 EOF
 fi
 
+# --- a saved analysis (the 13 layers measured above) instead of a new one
+if [ "$SAN" != 1 ] && [ -f "$T/s2.json" ]; then
+  "$BIN" quantize "$MODEL" -o "$T/saved.onnx" --calib "$LIST" --calib-count 2 --weights int4 --recipe "$T/subset.json" \
+    --avg-bits 4.5 --sensitivity "$T/s2.json" --threads 2 --report "$T/saved.json" >"$T/saved.txt" 2>"$T/saved.err" \
+    || { fail "quantize --sensitivity"; cat "$T/saved.err"; }
+  "$PY" - "$T/saved.json" "$T/s2.json" <<'EOF' && pass || fail "saved analysis checks"
+import json, sys
+m = json.load(open(sys.argv[1]))["mixed"]
+assert m["analysis"] == sys.argv[2] and m["criterion"] == "noise" and m["analysis_acts"] == "float"
+assert 1 <= m["layers_8bit"] < 13 and 4.0 < m["avg_bits"] <= 4.5, m
+EOF
+  expect saved_wrong_model 1 "has no layer" -- "$BIN" quantize "$MODEL" -o "$T/o.onnx" --calib "$LIST" --calib-count 1 \
+    --weights int4 --avg-bits 4.5 --sensitivity "$T/s2.json" --threads 2 --quiet
+fi
+expect saved_no_budget 2 "--sensitivity needs a budget" -- "${Q[@]}" --weights int4 --sensitivity "$T/nope.json"
+
 echo "test_sensitivity_cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
