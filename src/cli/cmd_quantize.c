@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "quantize_mixed.h"
 #include "core/atomic_file.h"
 #include "onnx/onnx.h"
 #include "quant/ptq.h"
@@ -19,6 +20,7 @@ void cmd_quantize_help(FILE *fp) {
             "Usage: yoloq quantize MODEL.onnx -o OUT.onnx --calib LIST.txt [--weights int8|int4]\n"
             "                      [--acts float|int8] [--calib-count N] [--recipe RECIPE.json]\n"
             "                      [--format qcdq|int4] [--bias float|int32] [--report REPORT.json]\n"
+            "                      [--avg-bits B]\n"
             "                      [--threads N] [--quiet]\n"
             "\n"
             "Post-training quantization. Conv/MatMul/Gemm weights are quantized per output channel\n"
@@ -73,7 +75,7 @@ void cmd_quantize_help(FILE *fp) {
             "                       (the float function is unchanged): cross-layer equalization of\n"
             "                       weight ranges, or SmoothQuant's activation-to-weight migration\n"
             "                       (alpha 0.5); yolov10n has 2 such pairs (recipe \"equalize\")\n"
- CLI_HELP_THREADS
+ CLI_HELP_MIXED CLI_HELP_THREADS
                 CLI_HELP_QUIET CLI_HELP_HELP
             "\n"
             "DEFAULTS for --weights int4 (unless the recipe sets them): GPTQ, asymmetric per-channel\n"
@@ -292,7 +294,7 @@ static int recipe_has(const yq_recipe *r, const char *section, const char *key) 
 
 int cmd_quantize(int argc, char **argv) {
     enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_BIAS, OPT_STAGES, OPT_BIASCORR,
-           OPT_INCORR, OPT_EQ };
+           OPT_INCORR, OPT_EQ, OPT_AVGBITS, OPT_METRIC, OPT_SENS };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
@@ -303,10 +305,14 @@ int cmd_quantize(int argc, char **argv) {
         {"gptq-stages", required_argument, 0, OPT_STAGES}, {"bias-correction", required_argument, 0, OPT_BIASCORR},
         {"input-correction", required_argument, 0, OPT_INCORR},
         {"equalize", required_argument, 0, OPT_EQ},
+        {"avg-bits", required_argument, 0, OPT_AVGBITS}, {"metric-images", required_argument, 0, OPT_METRIC},
+        {"sensitivity", required_argument, 0, OPT_SENS},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
-    const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL;
+    const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL, *sens_path = NULL;
     int wbits = 0, abits = -1, count = 0, quiet = 0, bias32 = -1, c, stages = -1, biascorr = -1, incorr = -1, eq = -1;
+    int metric_images = 0;
+    double avg_bits = 0;
     yq_ptq_opts po;
     yq_ptq_opts_default(&po);
     optind = 1;
@@ -365,6 +371,16 @@ int cmd_quantize(int argc, char **argv) {
             else if (!strcmp(optarg, "smoothquant")) eq = 2;
             else return cli_usage("quantize", "--equalize must be none, cle or smoothquant, got '%s'", optarg);
             break;
+        case OPT_AVGBITS: {
+            float f;
+            if (cli_parse_float("quantize", "--avg-bits", optarg, 4.0, 8.0, &f)) return CLI_USAGE;
+            avg_bits = strtod(optarg, NULL);
+            break;
+        }
+        case OPT_SENS: sens_path = optarg; break;
+        case OPT_METRIC:
+            if (cli_parse_int("quantize", "--metric-images", optarg, 1, 100000, &metric_images)) return CLI_USAGE;
+            break;
         case 't': if (cli_parse_int("quantize", "--threads", optarg, 1, 256, &po.nthreads)) return CLI_USAGE; break;
         case 'q': quiet = 1; break;
         case 'h': cmd_quantize_help(stdout); return CLI_OK;
@@ -410,6 +426,14 @@ int cmd_quantize(int argc, char **argv) {
     if (biascorr >= 0) recipe->bias_correction = biascorr;
     if (incorr >= 0) recipe->gptq_input_correction = incorr;
     if (eq >= 0) recipe->equalize = eq;
+    if (avg_bits > 0) {
+        recipe->mixed_avg_bits = avg_bits;
+        recipe->mixed_weight_bytes = 0;
+    }
+    if (sens_path && !(recipe->mixed_avg_bits > 0 || recipe->mixed_weight_bytes > 0)) {
+        yq_recipe_free(recipe);
+        return cli_usage("quantize", "--sensitivity needs a budget (--avg-bits or the recipe's \"mixed\")");
+    }
     if (!count) count = recipe->calib_count;
 
     calib_list list;
@@ -447,6 +471,9 @@ int cmd_quantize(int argc, char **argv) {
     po.progress = on_progress;
     po.progress_arg = &ps;
     yq_ptq_report rep = {0};
+    cJSON *mixed = NULL;
+    if (rc == CLI_OK && (recipe->mixed_avg_bits > 0 || recipe->mixed_weight_bytes > 0))
+        rc = cli_quantize_mixed(g, recipe, count, calib_input, &list, &po, metric_images, sens_path, quiet, &mixed);
     if (rc == CLI_OK) {
         st = yq_ptq_quantize(g, recipe, count, calib_input, &list, &po, &rep);
         if (ps.stage) cli_progress_finish(&ps.bar);
@@ -465,10 +492,13 @@ int cmd_quantize(int argc, char **argv) {
     if (rc == CLI_OK && (st = yq_onnx_save(g, out)) != YQ_OK) rc = cli_fail(st);
     if (rc == CLI_OK && report_path) {
         cJSON *doc = report_json(&rep, model, out, count);
+        if (mixed) cJSON_AddItemToObject(doc, "mixed", mixed);
+        mixed = NULL;
         rc = cli_write_json(doc, report_path);
         cJSON_Delete(doc);
     }
     if (rc == CLI_OK && !quiet) print_table(&rep);
+    cJSON_Delete(mixed);
     yq_ptq_report_free(&rep);
     yq_graph_free(g);
     calib_list_free(&list);

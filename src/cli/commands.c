@@ -11,6 +11,8 @@ int cmd_quantize(int argc, char **argv);
 void cmd_quantize_help(FILE *fp);
 int cmd_eval(int argc, char **argv);
 void cmd_eval_help(FILE *fp);
+int cmd_sensitivity(int argc, char **argv);
+void cmd_sensitivity_help(FILE *fp);
 
 const cli_command cli_commands[] = {
     {"info", "describe a model: inputs, outputs, operators, parameters, GFLOPs", cmd_info, cmd_info_help},
@@ -20,5 +22,7 @@ const cli_command cli_commands[] = {
     {"bench", "measure inference latency (median/p90) on a synthetic input", cmd_bench, cmd_bench_help},
     {"quantize", "post-training quantization (W8/W4, A8) with calibration, exported as QCDQ ONNX", cmd_quantize,
      cmd_quantize_help},
+    {"sensitivity", "rank layers by the accuracy cost of quantizing each one alone (table, JSON, PNG)",
+     cmd_sensitivity, cmd_sensitivity_help},
 };
 const int cli_ncommands = (int)(sizeof cli_commands / sizeof cli_commands[0]);

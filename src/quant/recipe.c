@@ -385,9 +385,40 @@ static yq_status parse_keep_float(yq_recipe *r, const cJSON *arr) {
     return YQ_OK;
 }
 
+/* "mixed": the budget of mixed precision (quant/mixed.h does the choosing). */
+static yq_status parse_mixed(yq_recipe *r, const cJSON *obj) {
+    static const char *const keys[] = {"avg_bits", "weight_bytes", "metric_images", "criterion", NULL};
+    static const char *const criteria[] = {"noise", "proxy", NULL};
+    const char *file = r->name;
+    YQ_TRY(want_object(obj, file, "mixed"));
+    YQ_TRY(check_keys(obj, keys, file, "mixed"));
+    const cJSON *avg = cJSON_GetObjectItemCaseSensitive(obj, "avg_bits");
+    const cJSON *wb = cJSON_GetObjectItemCaseSensitive(obj, "weight_bytes");
+    const cJSON *mi = cJSON_GetObjectItemCaseSensitive(obj, "metric_images");
+    if (avg && wb) return perr(YQ_ERR_PARSE, file, "'mixed' takes \"avg_bits\" or \"weight_bytes\", not both");
+    if (!avg && !wb) return perr(YQ_ERR_PARSE, file, "'mixed' needs \"avg_bits\" or \"weight_bytes\"");
+    if (avg) {
+        if (!cJSON_IsNumber(avg)) return perr(YQ_ERR_PARSE, file, "'mixed.avg_bits' must be a number");
+        if (!(avg->valuedouble >= 4.0 && avg->valuedouble <= 8.0))
+            return perr(YQ_ERR_PARSE, file, "'mixed.avg_bits' is %g: the average weight bits of 4- and 8-bit layers "
+                        "must be in [4, 8]", avg->valuedouble);
+        r->mixed_avg_bits = avg->valuedouble;
+    }
+    if (wb) {
+        if (!cJSON_IsNumber(wb) || wb->valuedouble != floor(wb->valuedouble) || wb->valuedouble < 1 ||
+            wb->valuedouble > 9007199254740992.0)
+            return perr(YQ_ERR_PARSE, file, "'mixed.weight_bytes' must be a positive integer");
+        r->mixed_weight_bytes = (int64_t)wb->valuedouble;
+    }
+    if (mi) YQ_TRY(want_int(mi, file, "mixed.metric_images", 1, 1000000, &r->mixed_metric_images));
+    const cJSON *cr = cJSON_GetObjectItemCaseSensitive(obj, "criterion");
+    if (cr) YQ_TRY(want_enum(cr, file, "mixed.criterion", criteria, &r->mixed_by_proxy));
+    return YQ_OK;
+}
+
 static yq_status parse_root(yq_recipe *r, const cJSON *root) {
-    static const char *const keys[] = {"weights",    "activations", "calibration",    "overrides",
-                                       "keep_float", "gptq",        "bias_correction", "equalize", NULL};
+    static const char *const keys[] = {"weights",    "activations", "calibration",     "overrides", "keep_float",
+                                       "gptq",       "bias_correction", "equalize", "mixed",     NULL};
     static const char *const calib_keys[] = {"count", NULL};
     static const char *const gptq_keys[] = {"sequential", "stages", "input_correction", NULL};
     const char *file = r->name;
@@ -431,6 +462,7 @@ static yq_status parse_root(yq_recipe *r, const cJSON *root) {
     YQ_TRY(check_cfg(&r->weights, &r->acts, file, ""));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "overrides"))) YQ_TRY(parse_overrides(r, it));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "keep_float"))) YQ_TRY(parse_keep_float(r, it));
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "mixed"))) YQ_TRY(parse_mixed(r, it));
     return YQ_OK;
 }
 
@@ -478,6 +510,67 @@ yq_status yq_recipe_load(const char *path, yq_recipe **out) {
     yq_status st = yq_recipe_parse((const char *)data, len, path, out);
     free(data);
     return st;
+}
+
+yq_status yq_recipe_clone(const yq_recipe *r, yq_recipe **out) {
+    yq_recipe *c = NULL;
+    if (r->json) {
+        char *text = cJSON_PrintUnformatted(r->json);
+        if (!text) return yq_fail(YQ_ERR_NOMEM, "recipe: out of memory");
+        yq_status st = yq_recipe_parse(text, strlen(text), r->name, &c);
+        free(text);
+        YQ_TRY(st);
+    } else {
+        YQ_TRY(recipe_new(r->name, &c));
+    }
+    /* what the caller may have changed after parsing */
+    c->weights = r->weights;
+    c->acts = r->acts;
+    c->calib_count = r->calib_count;
+    c->mixed_avg_bits = r->mixed_avg_bits;
+    c->mixed_weight_bytes = r->mixed_weight_bytes;
+    c->mixed_metric_images = r->mixed_metric_images;
+    c->mixed_by_proxy = r->mixed_by_proxy;
+    *out = c;
+    return YQ_OK;
+}
+
+/* A pattern that matches exactly `name` (see yq_recipe_match): glob
+ * characters escaped, and a leading "op_type:" made literal. */
+static char *exact_pattern(const char *name) {
+    size_t n = strlen(name);
+    char *p = yq_malloc(2 * n + 2);
+    if (!p) return NULL;
+    size_t k = 0;
+    if (strncmp(name, "op_type:", 8) == 0) p[k++] = '\\';
+    for (size_t i = 0; i < n; i++) {
+        if (strchr("*?[]\\", name[i])) p[k++] = '\\';
+        p[k++] = name[i];
+    }
+    p[k] = '\0';
+    return p;
+}
+
+yq_status yq_recipe_add_bits_override(yq_recipe *r, const char *node_name, int bits) {
+    if (bits != 4 && bits != 8) return yq_fail(YQ_ERR_ARG, "recipe: %d-bit overrides are not supported", bits);
+    if (!node_name || !node_name[0]) return yq_fail(YQ_ERR_ARG, "recipe: an override needs a node name");
+    if (!r->json && !(r->json = cJSON_CreateObject())) return yq_fail(YQ_ERR_NOMEM, "recipe: out of memory");
+    cJSON *root = r->json;
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "overrides");
+    if (!arr && !(arr = cJSON_AddArrayToObject(root, "overrides"))) return yq_fail(YQ_ERR_NOMEM, "recipe: out of memory");
+    yq_recipe_override *ovs = realloc(r->overrides, ((size_t)r->noverrides + 1) * sizeof *ovs);
+    if (!ovs) return yq_fail(YQ_ERR_NOMEM, "recipe: out of memory");
+    r->overrides = ovs;
+    char *pat = exact_pattern(node_name);
+    cJSON *o = cJSON_CreateObject(), *w = NULL;
+    if (pat && o && cJSON_AddStringToObject(o, "match", pat) && (w = cJSON_AddObjectToObject(o, "weights")) &&
+        cJSON_AddNumberToObject(w, "bits", bits) && cJSON_AddItemToArray(arr, o)) {
+        r->overrides[r->noverrides++] = (yq_recipe_override){.match = pat, .weights = w};
+        return YQ_OK;
+    }
+    free(pat);
+    cJSON_Delete(o);
+    return yq_fail(YQ_ERR_NOMEM, "recipe: out of memory");
 }
 
 /* ---- resolution ------------------------------------------------------------------------ */

@@ -51,7 +51,14 @@
  *     "equalize": {"method": "none", "alpha": 0.5}
  *                                      "cle" or "smoothquant" on the Conv->Conv pairs
  *                                      with nothing in between (equalize.h); alpha:
- *                                      SmoothQuant's migration strength, in (0, 1)
+ *                                      SmoothQuant's migration strength, in (0, 1),
+ *     "mixed": {"avg_bits": 4.5}       mixed precision under a budget (quant/mixed.h): the 4-bit
+ *                                      layers most sensitive per byte move to 8 bit while the
+ *                                      average weight bits stay <= avg_bits (in [4, 8]); or
+ *                                      {"weight_bytes": N}: Σ params·bits/8 <= N; optional
+ *                                      "metric_images": calibration images the sensitivity
+ *                                      is measured on (16); "criterion": "noise" (default) or
+ *                                      "proxy", what ranks the layers (quant/mixed.h)
  *   }
  *
  * Every key is optional; the values above are the defaults (an empty object
@@ -72,6 +79,7 @@
 #define YQ_QUANT_RECIPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/status.h"
 #include "ir/graph.h"
@@ -143,6 +151,11 @@ typedef struct yq_recipe {
     int bias_correction;  /* empirical bias correction of GPTQ convs (ptq.h) */
     int equalize;         /* 0 none, 1 CLE, 2 SmoothQuant (equalize.h) */
     double smooth_alpha;  /* 0.5 */
+    /* "mixed" (0 when absent): at most one of avg_bits / weight_bytes is set */
+    double mixed_avg_bits;
+    int64_t mixed_weight_bytes;
+    int mixed_metric_images;
+    int mixed_by_proxy; /* "criterion": "proxy" (default "noise") */
     void *json; /* the parsed document (cJSON), owned */
 } yq_recipe;
 
@@ -152,6 +165,13 @@ yq_status yq_recipe_default(yq_recipe **out);
 yq_status yq_recipe_parse(const char *text, size_t len, const char *name, yq_recipe **out);
 yq_status yq_recipe_load(const char *path, yq_recipe **out);
 void yq_recipe_free(yq_recipe *r);
+/* A deep copy of r, including settings changed in the struct after parsing
+ * (what the command line sets). */
+yq_status yq_recipe_clone(const yq_recipe *r, yq_recipe **out);
+/* Append an override that sets the weight bits of the node named node_name
+ * (matched exactly: glob characters in the name are escaped) after the
+ * recipe's own overrides, so that it wins. */
+yq_status yq_recipe_add_bits_override(yq_recipe *r, const char *node_name, int bits);
 
 /* Pattern semantics described above. */
 int yq_recipe_match(const char *pattern, const char *node_name, const char *op_type);
