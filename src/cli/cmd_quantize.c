@@ -10,6 +10,7 @@
 #include "core/atomic_file.h"
 #include "onnx/onnx.h"
 #include "quant/ptq.h"
+#include "quant/quantize_file.h"
 #include "rt/prepare.h"
 #include "vision/image.h"
 #include "vision/letterbox.h"
@@ -47,80 +48,6 @@ void cmd_quantize_help(FILE *fp) {
                 CLI_HELP_QUIET CLI_HELP_HELP);
 }
 
-typedef struct calib_list {
-    char **paths;
-    int n;
-    int w, h;
-} calib_list;
-
-static void calib_list_free(calib_list *l) {
-    for (int i = 0; i < l->n; i++) free(l->paths[i]);
-    free(l->paths);
-}
-
-/* Read LIST: one path a line (blank lines and '#' comments skipped), relative
- * paths resolved against the list's folder. */
-static int read_calib_list(const char *path, calib_list *out) {
-    memset(out, 0, sizeof *out);
-    unsigned char *data = NULL;
-    size_t len = 0;
-    yq_status st = yq_read_file(path, &data, &len);
-    if (st != YQ_OK) return cli_fail(st);
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *text = (const char *)data;
-    int cap = 0, rc = CLI_OK;
-    size_t i = 0;
-    while (i < len && rc == CLI_OK) {
-        size_t e = i;
-        while (e < len && text[e] != '\n') e++;
-        size_t a = i, b = e;
-        while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r')) a++;
-        while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r')) b--;
-        i = e + 1;
-        if (a == b || text[a] == '#') continue;
-        if (memchr(text + a, '\0', b - a)) {
-            rc = cli_error("%s: not a text file", path);
-            break;
-        }
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **np = realloc(out->paths, (size_t)cap * sizeof *np);
-            if (!np) {
-                rc = cli_error("out of memory");
-                break;
-            }
-            out->paths = np;
-        }
-        int abs = text[a] == '/';
-        size_t n = (abs ? 0 : dirlen) + (b - a);
-        char *p = malloc(n + 1);
-        if (!p) {
-            rc = cli_error("out of memory");
-            break;
-        }
-        if (!abs) memcpy(p, path, dirlen);
-        memcpy(p + (abs ? 0 : dirlen), text + a, b - a);
-        p[n] = '\0';
-        out->paths[out->n++] = p;
-    }
-    free(data);
-    if (rc == CLI_OK && out->n == 0) rc = cli_error("%s: the calibration list names no images", path);
-    if (rc != CLI_OK) calib_list_free(out);
-    return rc;
-}
-
-static yq_status calib_input(void *arg, int index, float *nchw) {
-    calib_list *l = arg;
-    yq_image img = {0};
-    YQ_TRY(yq_image_load(l->paths[index], &img));
-    yq_letterbox lb;
-    yq_status st = yq_letterbox_nchw(&img, l->w, l->h, nchw, &lb);
-    yq_image_free(&img);
-    if (st != YQ_OK) return yq_fail_prefix(st, "%s", l->paths[index]);
-    return YQ_OK;
-}
-
 typedef struct progress_state {
     cli_progress bar;
     const char *stage;
@@ -135,54 +62,6 @@ static void on_progress(void *arg, const char *stage, int64_t done, int64_t tota
         p->stage = stage;
     }
     cli_progress_update(&p->bar, done);
-}
-
-static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
-
-static cJSON *report_json(const yq_ptq_report *r, const char *model, const char *out, int ncalib) {
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "model", model);
-    cJSON_AddStringToObject(doc, "output", out);
-    cJSON_AddNumberToObject(doc, "calibration_images", ncalib);
-    cJSON_AddNumberToObject(doc, "report_images", r->report_images);
-    cJSON_AddNumberToObject(doc, "hessian_passes", r->hessian_passes);
-    cJSON_AddNumberToObject(doc, "hessian_peak_bytes", (double)r->hessian_peak_bytes);
-    cJSON_AddItemToObject(doc, "output_sqnr_db", num_or_null(r->output_sqnr_db));
-    cJSON_AddNumberToObject(doc, "weight_bytes", (double)r->weight_bytes);
-    cJSON_AddNumberToObject(doc, "float_weight_bytes", (double)r->float_weight_bytes);
-    cJSON_AddNumberToObject(doc, "activation_quantizers", r->act_quantizers);
-    cJSON *cnt = cJSON_AddObjectToObject(doc, "qdq_counts");
-    cJSON_AddNumberToObject(cnt, "quantize_before", r->counts_before_finalize.quantize);
-    cJSON_AddNumberToObject(cnt, "dequantize_before", r->counts_before_finalize.dequantize);
-    cJSON_AddNumberToObject(cnt, "clip_before", r->counts_before_finalize.clip);
-    cJSON_AddNumberToObject(cnt, "quantize", r->counts_after.quantize);
-    cJSON_AddNumberToObject(cnt, "dequantize", r->counts_after.dequantize);
-    cJSON_AddNumberToObject(cnt, "clip", r->counts_after.clip);
-    cJSON *tm = cJSON_AddObjectToObject(doc, "time_ms");
-    cJSON_AddNumberToObject(tm, "calibrate", r->calib_ms);
-    cJSON_AddNumberToObject(tm, "quantize", r->quantize_ms);
-    cJSON_AddNumberToObject(tm, "report", r->report_ms);
-    cJSON *arr = cJSON_AddArrayToObject(doc, "layers");
-    for (int i = 0; i < r->nlayers; i++) {
-        const yq_ptq_layer *l = &r->layers[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", l->name);
-        cJSON_AddStringToObject(o, "op_type", l->op_type);
-        cJSON_AddNumberToObject(o, "weight_bits", l->bits);
-        cJSON_AddStringToObject(o, "method", l->gptq ? "gptq" : "rtn");
-        cJSON_AddNumberToObject(o, "params", (double)l->params);
-        cJSON_AddItemToObject(o, "weight_sqnr_db", num_or_null(l->weight_sqnr_db));
-        cJSON_AddItemToObject(o, "output_sqnr_db", num_or_null(l->output_sqnr_db));
-        if (l->act_bits) {
-            cJSON_AddNumberToObject(o, "act_bits", l->act_bits);
-            cJSON_AddNumberToObject(o, "act_scale", l->act_scale);
-            cJSON_AddNumberToObject(o, "act_zero_point", l->act_zero_point);
-        } else {
-            cJSON_AddNullToObject(o, "act_bits");
-        }
-        cJSON_AddItemToArray(arr, o);
-    }
-    return doc;
 }
 
 static void print_table(const yq_ptq_report *r) {
@@ -202,12 +81,6 @@ static void print_table(const yq_ptq_report *r) {
            r->output_sqnr_db, r->report_images, (double)r->weight_bytes / 1e6, (double)r->float_weight_bytes / 1e6,
            r->act_quantizers, r->counts_after.quantize, r->counts_after.dequantize, r->counts_after.clip,
            r->calib_ms / 1000.0);
-}
-
-static int recipe_has(const yq_recipe *r, const char *section, const char *key) {
-    const cJSON *doc = r->json;
-    const cJSON *s = doc ? cJSON_GetObjectItemCaseSensitive(doc, section) : NULL;
-    return s && cJSON_GetObjectItemCaseSensitive(s, key) != NULL;
 }
 
 int cmd_quantize(int argc, char **argv) {
@@ -267,70 +140,23 @@ int cmd_quantize(int argc, char **argv) {
     if (optind != argc - 1) return cli_usage("quantize", "expects exactly one MODEL.onnx");
     if (!out) return cli_usage("quantize", "-o OUT.onnx is required");
     if (!calib) return cli_usage("quantize", "--calib LIST.txt is required");
-    const char *model = argv[optind];
 
-    yq_recipe *recipe = NULL;
-    yq_status st = recipe_path ? yq_recipe_load(recipe_path, &recipe) : yq_recipe_default(&recipe);
-    if (st != YQ_OK) return cli_fail(st);
-    if (wbits) {
-        recipe->weights.bits = wbits;
-        if (!recipe_has(recipe, "weights", "method"))
-            recipe->weights.method = wbits == 4 ? YQ_WMETHOD_GPTQ : YQ_WMETHOD_RTN;
-        if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = wbits != 4;
-    }
-    if (abits >= 0) recipe->acts.bits = abits;
-    if (!count) count = recipe->calib_count;
-
-    calib_list list;
-    int rc = read_calib_list(calib, &list);
-    if (rc != CLI_OK) {
-        yq_recipe_free(recipe);
-        return rc;
-    }
-    if (count > list.n) count = list.n;
-    /* fail fast on a missing image rather than after minutes of calibration */
-    for (int i = 0; i < count && rc == CLI_OK; i++) {
-        FILE *fp = fopen(list.paths[i], "rb");
-        if (!fp)
-            rc = cli_error("%s: cannot open calibration image '%s' (listed in %s)", list.paths[i], list.paths[i],
-                           calib);
-        else
-            fclose(fp);
-    }
-    yq_graph *g = NULL;
-    if (rc == CLI_OK && (st = yq_onnx_load(model, &g)) != YQ_OK) rc = cli_fail(st);
-    if (rc == CLI_OK) {
-        yq_prepare_opts popt = yq_prepare_defaults();
-        if ((st = yq_prepare_graph(g, NULL, &popt)) != YQ_OK) rc = cli_fail(st);
-    }
-    if (rc == CLI_OK) {
-        const yq_value *in = g->ninputs == 1 ? &g->values[g->inputs[0]] : NULL;
-        if (!in || in->rank != 4 || in->dims[2] < 1 || in->dims[3] < 1)
-            rc = cli_error("%s: expected one image input [1,3,H,W]", model);
-        else {
-            list.h = (int)in->dims[2];
-            list.w = (int)in->dims[3];
-        }
-    }
+    yq_quantize_job job = {.model = argv[optind], .out = out, .calib = calib, .recipe_path = recipe_path,
+                           .wbits = wbits, .abits = abits, .calib_count = count, .ptq = po};
     progress_state ps = {.quiet = quiet};
-    po.progress = on_progress;
-    po.progress_arg = &ps;
+    job.ptq.progress = on_progress;
+    job.ptq.progress_arg = &ps;
     yq_ptq_report rep = {0};
-    if (rc == CLI_OK) {
-        st = yq_ptq_quantize(g, recipe, count, calib_input, &list, &po, &rep);
-        if (ps.stage) cli_progress_finish(&ps.bar);
-        if (st != YQ_OK) rc = cli_fail(st);
-    }
-    if (rc == CLI_OK && (st = yq_onnx_save(g, out)) != YQ_OK) rc = cli_fail(st);
+    int rc = CLI_OK;
+    yq_status st = yq_quantize_model_file(&job, &rep, &count);
+    if (ps.stage) cli_progress_finish(&ps.bar);
+    if (st != YQ_OK) rc = cli_fail(st);
     if (rc == CLI_OK && report_path) {
-        cJSON *doc = report_json(&rep, model, out, count);
-        rc = cli_write_json(doc, report_path);
+        cJSON *doc = yq_ptq_report_json(&rep, job.model, out, count);
+        rc = doc ? cli_write_json(doc, report_path) : cli_error("out of memory");
         cJSON_Delete(doc);
     }
     if (rc == CLI_OK && !quiet) print_table(&rep);
     yq_ptq_report_free(&rep);
-    yq_graph_free(g);
-    calib_list_free(&list);
-    yq_recipe_free(recipe);
     return rc;
 }
