@@ -11,6 +11,10 @@ int cmd_quantize(int argc, char **argv);
 void cmd_quantize_help(FILE *fp);
 int cmd_eval(int argc, char **argv);
 void cmd_eval_help(FILE *fp);
+int cmd_pipeline(int argc, char **argv);
+void cmd_pipeline_help(FILE *fp);
+int cmd_demo(int argc, char **argv);
+void cmd_demo_help(FILE *fp);
 
 const cli_command cli_commands[] = {
     {"info", "describe a model: inputs, outputs, operators, parameters, GFLOPs", cmd_info, cmd_info_help},
@@ -20,5 +24,9 @@ const cli_command cli_commands[] = {
     {"bench", "measure inference latency (median/p90) on a synthetic input", cmd_bench, cmd_bench_help},
     {"quantize", "post-training quantization (W8/W4, A8) with calibration, exported as QCDQ ONNX", cmd_quantize,
      cmd_quantize_help},
+    {"pipeline", "the whole workflow: baselines, PTQ variants, smoke/COCO/ORT checks, run bundle + summary",
+     cmd_pipeline, cmd_pipeline_help},
+    {"demo", "the pipeline on YOLOv10n + the COCO dev subset (or a built-in synthetic detector)", cmd_demo,
+     cmd_demo_help},
 };
 const int cli_ncommands = (int)(sizeof cli_commands / sizeof cli_commands[0]);
