@@ -14,7 +14,7 @@ void cmd_pipeline_help(FILE *fp) {
             "Usage: yoloq pipeline MODEL.onnx --calib LIST.txt --ann INSTANCES.json --images DIR\n"
             "                      [--variants baseline,w8a16,w8a8,w4a16,w4a8] [--max-images N]\n"
             "                      [--run-dir DIR] [--recipe RECIPE.json] [--calib-count N] [--resume]\n"
-            "                      [--threads N] [--quiet]\n"
+            "                      [--ort-images N] [--threads N] [--quiet]\n"
             "\n"
             "Run the quantization workflow end to end and write a reproducible run bundle: the\n"
             "float32 baseline (cleaned) and its float16 version (float16 weights and compute,\n"
@@ -22,7 +22,7 @@ void cmd_pipeline_help(FILE *fp) {
             "(made exactly as 'yoloq quantize' makes them), and for every artifact a random-input\n"
             "smoke run (finite outputs, declared shapes), a COCO evaluation as 'yoloq eval' does it,\n"
             "and, where node and onnxruntime-node are installed, an ONNX Runtime check (max\n"
-            "difference of the raw outputs on the random input and the first 5 evaluation images).\n"
+            "difference of the outputs on the random input and the first 5 evaluation images).\n"
             "\n"
             "The bundle (DIR):\n"
             "  summary.md          table: variant x mAP50-95, mAP50, delta vs baseline, weight bytes,\n"
@@ -49,6 +49,8 @@ void cmd_pipeline_help(FILE *fp) {
             "  -r, --recipe FILE       quantization recipe for every PTQ variant; each variant still\n"
             "                          sets its own weight and activation bits\n"
             "      --calib-count N     calibration images (default: the recipe's, 128)\n"
+            "      --ort-images N      evaluation images for the ONNX Runtime check besides the\n"
+            "                          random input (default 5, at most 64)\n"
             "      --resume            skip the steps of an earlier run in DIR whose inputs, options\n"
             "                          and yoloq build are unchanged and whose outputs are intact\n"
             CLI_HELP_THREADS CLI_HELP_QUIET CLI_HELP_HELP
@@ -115,13 +117,14 @@ void pipeline_default_run_dir(char *buf, size_t cap) {
 }
 
 int cmd_pipeline(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_VARIANTS, OPT_COUNT, OPT_RESUME };
+    enum { OPT_CALIB = 256, OPT_VARIANTS, OPT_COUNT, OPT_RESUME, OPT_ORT };
     static const struct option longopts[] = {
         {"calib", required_argument, 0, OPT_CALIB},  {"ann", required_argument, 0, 'a'},
         {"images", required_argument, 0, 'i'},       {"variants", required_argument, 0, OPT_VARIANTS},
         {"max-images", required_argument, 0, 'n'},   {"run-dir", required_argument, 0, 'o'},
         {"recipe", required_argument, 0, 'r'},       {"calib-count", required_argument, 0, OPT_COUNT},
         {"resume", no_argument, 0, OPT_RESUME},      {"threads", required_argument, 0, 't'},
+        {"ort-images", required_argument, 0, OPT_ORT},
         {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     yq_pipeline_opts o;
@@ -139,6 +142,7 @@ int cmd_pipeline(int argc, char **argv) {
         case 'r': o.recipe = optarg; break;
         case OPT_COUNT: if (cli_parse_int("pipeline", "--calib-count", optarg, 1, 1000000, &o.calib_count)) return CLI_USAGE; break;
         case OPT_RESUME: o.resume = 1; break;
+        case OPT_ORT: if (cli_parse_int("pipeline", "--ort-images", optarg, 0, 64, &o.ort_images)) return CLI_USAGE; break;
         case 't': if (cli_parse_int("pipeline", "--threads", optarg, 1, 256, &o.threads)) return CLI_USAGE; break;
         case 'q': quiet = 1; break;
         case 'h': cmd_pipeline_help(stdout); return CLI_OK;

@@ -29,11 +29,19 @@ void yq_ort_env_free(yq_ort_env *env);
 
 enum { YQ_ORT_UNAVAILABLE = 0, YQ_ORT_RAN = 1, YQ_ORT_FAILED = 2 };
 
+/* End2end outputs [1,K,6] are compared detection by detection: each yoloq
+ * detection scoring above this is matched to the ORT detection of the same
+ * class with the nearest box. */
+#define YQ_ORT_MATCH_SCORE 0.25f
+
 typedef struct yq_ort_result {
     int status;          /* YQ_ORT_* */
     int ninputs;         /* inputs compared */
-    double max_abs_diff; /* over all outputs and inputs */
-    double max_abs_out;  /* largest |yoloq output|, for scale */
+    double max_abs_diff; /* over all outputs and inputs (end2end: max of the two below) */
+    double max_abs_out;  /* largest |yoloq output|, for scale (end2end: of the matched boxes) */
+    int end2end;         /* an output was compared as matched detections */
+    int matched;         /* detections matched (end2end) */
+    double max_box_diff, max_score_diff; /* end2end: pixels, score units */
     char message[512];   /* ORT's error, or why it is not available */
 } yq_ort_result;
 

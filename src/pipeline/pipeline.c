@@ -260,6 +260,16 @@ static yq_status step_end(pipe_run *p, step *s, yq_status st, const char *output
     return st;
 }
 
+/* Fail before the work, not after it, when the artifact cannot be written. */
+static yq_status probe_writable(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return yq_fail(YQ_ERR_IO, "%s: is a folder, not a file", path);
+    yq_atomic_file af;
+    YQ_TRY(yq_atomic_open(&af, path));
+    yq_atomic_abort(&af);
+    return YQ_OK;
+}
+
 static void row_fail(row *r, const char *step_id) {
     if (r->error) return;
     if (asprintf(&r->error, "%s: %s", step_id, yq_last_error()) < 0) r->error = NULL;
@@ -319,7 +329,8 @@ static void do_export_fp32(pipe_run *p, row *r) {
     if (!step_begin(p, &s, id, key, r->artifact)) {
         yq_graph *g = NULL;
         char *out = path_in(p, r->artifact);
-        yq_status st = out ? yq_onnx_load(p->o->model, &g) : YQ_ERR_NOMEM;
+        yq_status st = out ? probe_writable(out) : YQ_ERR_NOMEM;
+        if (st == YQ_OK) st = yq_onnx_load(p->o->model, &g);
         int before = st == YQ_OK ? g->nnodes : 0;
         if (st == YQ_OK) {
             yq_prepare_opts po = yq_prepare_defaults();
@@ -355,7 +366,8 @@ static void do_export_fp16(pipe_run *p, row *r, const row *fp32) {
     if (!step_begin(p, &s, id, key, r->artifact)) {
         yq_graph *g = NULL;
         char *in = path_in(p, fp32->artifact), *out = path_in(p, r->artifact);
-        yq_status st = in && out ? yq_onnx_load(in, &g) : YQ_ERR_NOMEM;
+        yq_status st = in && out ? probe_writable(out) : YQ_ERR_NOMEM;
+        if (st == YQ_OK) st = yq_onnx_load(in, &g);
         if (st == YQ_OK) {
             yq_prepare_opts po = yq_prepare_defaults();
             st = yq_prepare_graph(g, NULL, &po);
@@ -402,7 +414,8 @@ static void do_quantize(pipe_run *p, row *r) {
         job.ptq.progress_arg = &pc;
         yq_ptq_report rep;
         int used = 0;
-        yq_status st = out ? yq_quantize_model_file(&job, &rep, &used) : YQ_ERR_NOMEM;
+        yq_status st = out ? probe_writable(out) : YQ_ERR_NOMEM;
+        if (st == YQ_OK) st = yq_quantize_model_file(&job, &rep, &used);
         if (st == YQ_OK) {
             s.result = yq_ptq_report_json(&rep, p->o->model, r->artifact, used);
             if (!s.result) st = yq_fail(YQ_ERR_NOMEM, "out of memory");
@@ -563,7 +576,7 @@ static void do_ort(pipe_run *p, row *r) {
     char key[8192], id[96];
     int nimg = (int)(p->nimages < (size_t)p->o->ort_images ? p->nimages : (size_t)p->o->ort_images);
     snprintf(id, sizeof id, "%s.ort", r->variant);
-    snprintf(key, sizeof key, "ort|artifact=%s|ann=%s|images=%s|n=%d|node=%s|modules=%s", r->sha, p->ann_sha,
+    snprintf(key, sizeof key, "ort|compare=end2end-matched|artifact=%s|ann=%s|images=%s|n=%d|node=%s|modules=%s", r->sha, p->ann_sha,
              p->o->images, nimg, p->ort.node ? p->ort.node : "-", p->ort.node_modules ? p->ort.node_modules : "-");
     step s;
     if (!step_begin(p, &s, id, key, NULL)) {
@@ -571,10 +584,10 @@ static void do_ort(pipe_run *p, row *r) {
         yq_status st = open_artifact(p, r, &det);
         int h = det ? yq_detector_input_h(det) : 0, w = det ? yq_detector_input_w(det) : 0;
         size_t numel = (size_t)3 * (size_t)h * (size_t)w;
-        float *bufs[64] = {0};
+        float *bufs[65] = {0};
         int n = 0;
         if (st == YQ_OK && (bufs[n] = malloc(numel * sizeof(float))) != NULL) random_input(bufs[n++], numel);
-        for (int k = 0; st == YQ_OK && k < nimg && n < 64; k++) {
+        for (int k = 0; st == YQ_OK && k < nimg && n < 65; k++) {
             yq_image img = {0};
             yq_letterbox lb;
             if (!(bufs[n] = malloc(numel * sizeof(float)))) st = yq_fail(YQ_ERR_NOMEM, "out of memory");
@@ -599,6 +612,16 @@ static void do_ort(pipe_run *p, row *r) {
             if (orr.status == YQ_ORT_RAN) {
                 cJSON_AddNumberToObject(s.result, "max_abs_diff", orr.max_abs_diff);
                 cJSON_AddNumberToObject(s.result, "max_abs_output", orr.max_abs_out);
+                if (orr.end2end) {
+                    cJSON_AddStringToObject(s.result, "compared",
+                                            "end2end detections scoring > 0.25 in yoloq, each matched to ORT's "
+                                            "detection of the same class with the nearest box");
+                    cJSON_AddNumberToObject(s.result, "detections_matched", orr.matched);
+                    cJSON_AddNumberToObject(s.result, "max_box_diff_px", orr.max_box_diff);
+                    cJSON_AddNumberToObject(s.result, "max_score_diff", orr.max_score_diff);
+                } else {
+                    cJSON_AddStringToObject(s.result, "compared", "raw outputs, element by element");
+                }
             }
             if (orr.message[0]) cJSON_AddStringToObject(s.result, "message", orr.message);
             logf_(&s, "ORT %s: %d inputs, max |diff| %g (max |out| %g) %s\n", status, orr.ninputs, orr.max_abs_diff,
@@ -614,7 +637,7 @@ static void do_ort(pipe_run *p, row *r) {
         }
         free(work);
         free(model);
-        for (int k = 0; k < 64; k++) free(bufs[k]);
+        for (int k = 0; k < 65; k++) free(bufs[k]);
         yq_detector_free(det);
         st = step_end(p, &s, st, NULL);
         if (st != YQ_OK) row_fail(r, id);
@@ -982,7 +1005,11 @@ static yq_status write_outputs(pipe_run *p, double t0) {
                                                                                           : YQ_ORT_UNAVAILABLE;
         if (s->ort_status == YQ_ORT_RAN) p->res->ort_ran++;
         s->ort_max_diff = num_at(r->ort_res, "max_abs_diff", NULL, NULL);
-        s->ort_inputs = (int)num_at(r->ort_res, "inputs", NULL, NULL);
+        double ni = num_at(r->ort_res, "inputs", NULL, NULL);
+        s->ort_inputs = isfinite(ni) ? (int)ni : 0;
+        s->ort_box_diff = num_at(r->ort_res, "max_box_diff_px", NULL, NULL);
+        s->ort_score_diff = num_at(r->ort_res, "max_score_diff", NULL, NULL);
+        s->ort_end2end = isfinite(s->ort_box_diff);
         s->ort_message = str_at(r->ort_res, "message");
         s->keeps_float = r->keeps_float;
     }

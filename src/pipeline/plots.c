@@ -114,12 +114,50 @@ static yq_status drawn_copy(const yq_image *img, const yq_det *d, int n, const c
     return yq_draw_detections(out, d, n, names, nnames);
 }
 
-yq_status yq_plot_detections_pair(const char *path, const yq_image *img, const yq_det *a, int na, const char *label_a,
-                                  const yq_det *b, int nb, const char *label_b, const char *const *names,
+/* Nearest-neighbour enlargement by an integer factor, boxes scaled alike. */
+static yq_status enlarge(const yq_image *src, int f, yq_image *dst) {
+    YQ_TRY(yq_image_alloc(dst, src->w * f, src->h * f, 3));
+    for (int y = 0; y < dst->h; y++)
+        for (int x = 0; x < dst->w; x++) {
+            const uint8_t *s = src->px + ((size_t)(y / f) * (size_t)src->w + (size_t)(x / f)) * (size_t)src->c;
+            uint8_t *d = dst->px + ((size_t)y * (size_t)dst->w + (size_t)x) * 3;
+            d[0] = s[0];
+            d[1] = src->c >= 3 ? s[1] : s[0];
+            d[2] = src->c >= 3 ? s[2] : s[0];
+        }
+    return YQ_OK;
+}
+
+static yq_det *scaled(const yq_det *d, int n, int f) {
+    yq_det *o = malloc((size_t)(n > 0 ? n : 1) * sizeof *o);
+    if (!o) return NULL;
+    for (int i = 0; i < n; i++) {
+        o[i] = d[i];
+        o[i].x1 *= (float)f;
+        o[i].y1 *= (float)f;
+        o[i].x2 *= (float)f;
+        o[i].y2 *= (float)f;
+    }
+    return o;
+}
+
+yq_status yq_plot_detections_pair(const char *path, const yq_image *src, const yq_det *da, int na, const char *label_a,
+                                  const yq_det *db, int nb, const char *label_b, const char *const *names,
                                   int nnames) {
-    const int gap = 8, scale = 2, head = yq_text_height(scale) + 12;
+    /* small images are enlarged so that labels stay readable */
+    const int f = src->w < 320 ? (320 + src->w - 1) / src->w : 1;
+    yq_image big = {0};
+    yq_det *a = scaled(da, na, f), *b = scaled(db, nb, f);
+    yq_status st = a && b ? enlarge(src, f, &big) : YQ_ERR_NOMEM;
+    const yq_image *img = &big;
+    char cap_a[160], cap_b[160];
+    snprintf(cap_a, sizeof cap_a, "%s: %d detections", label_a, na);
+    snprintf(cap_b, sizeof cap_b, "%s: %d detections", label_b, nb);
+    int scale = 2;
+    if (st == YQ_OK && (yq_text_width(cap_a, 2) > img->w - 8 || yq_text_width(cap_b, 2) > img->w - 8)) scale = 1;
+    const int gap = 8, head = yq_text_height(scale) + 12;
     yq_image left = {0}, right = {0}, out = {0};
-    yq_status st = drawn_copy(img, a, na, names, nnames, &left);
+    if (st == YQ_OK) st = drawn_copy(img, a, na, names, nnames, &left);
     if (st == YQ_OK) st = drawn_copy(img, b, nb, names, nnames, &right);
     if (st == YQ_OK) st = yq_image_alloc(&out, 2 * img->w + gap, img->h + head, 3);
     if (st == YQ_OK) {
@@ -127,13 +165,13 @@ yq_status yq_plot_detections_pair(const char *path, const yq_image *img, const y
         blit(&out, &left, 0, head);
         blit(&out, &right, img->w + gap, head);
         const yq_rgb black = {0, 0, 0};
-        char cap[160];
-        snprintf(cap, sizeof cap, "%s: %d detections", label_a, na);
-        yq_draw_text(&out, 4, 6, cap, scale, black);
-        snprintf(cap, sizeof cap, "%s: %d detections", label_b, nb);
-        yq_draw_text(&out, img->w + gap + 4, 6, cap, scale, black);
+        yq_draw_text(&out, 4, 6, cap_a, scale, black);
+        yq_draw_text(&out, img->w + gap + 4, 6, cap_b, scale, black);
     }
     yq_image_free(&left);
     yq_image_free(&right);
+    yq_image_free(&big);
+    free(a);
+    free(b);
     return save_and_free(path, &out, st);
 }

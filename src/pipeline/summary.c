@@ -60,7 +60,9 @@ yq_status yq_summary_markdown(const yq_summary *s, char **out) {
         if (isnan(r->lat_median_ms)) fprintf(fp, " | –");
         else if (r->lat_median_ms < 10) fprintf(fp, " | %.3f / %.3f", r->lat_median_ms, r->lat_p90_ms);
         else fprintf(fp, " | %.1f / %.1f", r->lat_median_ms, r->lat_p90_ms);
-        if (r->ort_status == YQ_ORT_RAN) fprintf(fp, " | %.3g (%d inputs)", r->ort_max_diff, r->ort_inputs);
+        if (r->ort_status == YQ_ORT_RAN && r->ort_end2end)
+            fprintf(fp, " | box %.3g px, score %.3g (%d inputs)", r->ort_box_diff, r->ort_score_diff, r->ort_inputs);
+        else if (r->ort_status == YQ_ORT_RAN) fprintf(fp, " | %.3g (%d inputs)", r->ort_max_diff, r->ort_inputs);
         else if (r->ort_status == YQ_ORT_FAILED) fprintf(fp, " | ORT could not run it¹");
         else fprintf(fp, " | not available");
         fprintf(fp, " |\n");
@@ -68,7 +70,10 @@ yq_status yq_summary_markdown(const yq_summary *s, char **out) {
     fprintf(fp, "\nΔ is in mAP points (0.01 = one point). Weight bytes: initializers at stored precision "
                 "(n-bit weights as n/8 bytes, plus scales and float tensors). Latency: inference only, per image, "
                 "from the evaluation pass. ORT max |diff|: largest absolute difference between ONNX Runtime's and "
-                "yoloq's raw model outputs over the random smoke input and the first evaluation images.\n");
+                "yoloq's raw model outputs over the random smoke input and the first evaluation images; for end2end outputs "
+                "(x1,y1,x2,y2,score,class rows in score order) each yoloq detection scoring above 0.25 is matched to "
+                "ORT's detection of the same class with the nearest box, and the largest box (pixels) and score "
+                "differences are shown.\n");
     int ort_fail_note = 0;
     for (int i = 0; i < s->nrows; i++)
         if (s->rows[i].ort_status == YQ_ORT_FAILED) {

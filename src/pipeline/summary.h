@@ -20,6 +20,8 @@ typedef struct yq_summary_row {
     int ort_status;       /* YQ_ORT_* (ort_check.h) */
     double ort_max_diff;  /* when ort_status == YQ_ORT_RAN */
     int ort_inputs;
+    int ort_end2end;      /* compared as matched detections: then box (px) and score differences */
+    double ort_box_diff, ort_score_diff;
     const char *ort_message; /* why ORT did not run (unavailable / its error) */
     const char *keeps_float; /* the note on what stays float */
 } yq_summary_row;

@@ -36,6 +36,12 @@ static yq_status node(yq_graph *g, const char *op, const char *name, const int *
 static yq_status build(yq_graph *g) {
     YQ_TRY(yq_graph_set_opset(g, "", 17));
     g->producer_name = strdup("yoloq synthetic demo detector");
+    /* class names the way Ultralytics stores them, for drawn labels */
+    g->meta = calloc(1, sizeof *g->meta);
+    if (!g->meta) return YQ_ERR_NOMEM;
+    g->meta[0].key = strdup("names");
+    g->meta[0].value = strdup("{0: 'red square', 1: 'green square'}");
+    g->nmeta = 1;
     int x, c1, h1, r1, c2, sc, scr, boxes, out, n;
     const int64_t xdims[4] = {1, 3, YQ_SYNTH_SIZE, YQ_SYNTH_SIZE};
     YQ_TRY(add_act(g, "images", 4, xdims, &x));
