@@ -1,19 +1,14 @@
-/* yoloq quantize MODEL -o OUT.onnx: post-training quantization to QCDQ ONNX. */
+/* yoloq quantize MODEL -o OUT.onnx: post-training quantization to QCDQ ONNX.
+ * Options and printing; the work is yq_quantize_model_file (quant/quantize_file.h). */
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "core/atomic_file.h"
-#include "onnx/onnx.h"
 #include "quant/ptq.h"
 #include "quant/quantize_file.h"
-#include "rt/prepare.h"
-#include "vision/image.h"
-#include "vision/letterbox.h"
 
 void cmd_quantize_help(FILE *fp) {
     fprintf(fp,
