@@ -13,6 +13,10 @@ int cmd_eval(int argc, char **argv);
 void cmd_eval_help(FILE *fp);
 int cmd_sensitivity(int argc, char **argv);
 void cmd_sensitivity_help(FILE *fp);
+int cmd_pipeline(int argc, char **argv);
+void cmd_pipeline_help(FILE *fp);
+int cmd_demo(int argc, char **argv);
+void cmd_demo_help(FILE *fp);
 
 const cli_command cli_commands[] = {
     {"info", "describe a model: inputs, outputs, operators, parameters, GFLOPs", cmd_info, cmd_info_help},
@@ -24,5 +28,9 @@ const cli_command cli_commands[] = {
      cmd_quantize_help},
     {"sensitivity", "rank layers by the accuracy cost of quantizing each one alone (table, JSON, PNG)",
      cmd_sensitivity, cmd_sensitivity_help},
+    {"pipeline", "the whole workflow: baselines, PTQ variants, smoke/COCO/ORT checks, run bundle + summary",
+     cmd_pipeline, cmd_pipeline_help},
+    {"demo", "the pipeline on YOLOv10n + the COCO dev subset (or a built-in synthetic detector)", cmd_demo,
+     cmd_demo_help},
 };
 const int cli_ncommands = (int)(sizeof cli_commands / sizeof cli_commands[0]);

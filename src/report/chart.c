@@ -162,7 +162,11 @@ yq_status yq_chart_scatter(const char *title, const char *x_label, const char *y
         if (!isfinite(pts[i].x) || !isfinite(pts[i].y)) continue;
         int x = px_x(&a, pts[i].x), y = px_y(&a, pts[i].y);
         yq_fill_rect(out, x - 4, y - 4, x + 4, y + 4, POINT);
-        if (pts[i].label) yq_draw_text(out, x + 8, y - 16, pts[i].label, SCALE, BLACK);
+        if (pts[i].label) { /* right of the point, or left of it where the image ends */
+            int tw = yq_text_width(pts[i].label, SCALE), tx = x + 8;
+            if (tx + tw > out->w - 2 && x - 8 - tw >= 0) tx = x - 8 - tw;
+            yq_draw_text(out, tx, y - 16, pts[i].label, SCALE, BLACK);
+        }
     }
     return YQ_OK;
 }

@@ -76,6 +76,27 @@ static yq_status upcast_half_initializers(yq_graph *g, yq_node *n) {
     return YQ_OK;
 }
 
+/* Float16 compute graphs (float32 inputs/outputs, Cast to float16 at the
+ * entry: the keep_io_types convention) run in float32: a Cast from float32 to
+ * float16 whose result stays inside the graph becomes a float32 copy, and the
+ * float16 initializers downstream are then widened by
+ * upcast_half_initializers. The weights are exact (every float16 is a float);
+ * activations keep float32 precision between ops instead of being rounded to
+ * float16 after each one, so yoloq's results sit between the float32 model's
+ * and a native float16 engine's (ONNX Runtime's differ by float16 rounding). */
+static yq_status widen_half_entry_cast(yq_graph *g, yq_node *n) {
+    if (strcmp(n->op_type, "Cast") != 0 || n->ninputs < 1 || n->noutputs < 1 || n->inputs[0] < 0 ||
+        n->outputs[0] < 0)
+        return YQ_OK;
+    if (yq_attr_int(n, "to", 0) != YQ_DT_FLOAT16 || g->values[n->inputs[0]].dtype != YQ_DT_FLOAT) return YQ_OK;
+    const int out = n->outputs[0];
+    if (g->values[out].flags & YQ_VAL_OUTPUT) return YQ_OK;
+    for (int k = 0; k < g->noutputs; k++)
+        if (g->outputs[k] == out) return YQ_OK;
+    g->values[out].dtype = YQ_DT_UNDEFINED; /* re-inferred as float32 */
+    return yq_node_set_attr_int(n, "to", YQ_DT_FLOAT);
+}
+
 static int all_inputs_constant(const yq_graph *g, const yq_node *n) {
     for (int k = 0; k < n->ninputs; k++)
         if (n->inputs[k] >= 0 && !g->values[n->inputs[k]].data) return 0;
@@ -92,6 +113,7 @@ yq_status yq_infer_and_fold(yq_graph *g, yq_pool *pool, int fold) {
     for (int i = 0; i < g->nnodes; i++) {
         yq_node *n = &g->nodes[i];
         if (n->dead) continue;
+        YQ_TRY(widen_half_entry_cast(g, n));
         YQ_TRY(upcast_half_initializers(g, n));
         if (fold && all_inputs_constant(g, n)) {
             yq_status st = yq_node_eval(g, i, pool);

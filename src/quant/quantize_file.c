@@ -1,0 +1,200 @@
+/* Quantizing a model file (see quantize_file.h). */
+#include "quant/quantize_file.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/atomic_file.h"
+#include "onnx/onnx.h"
+#include "rt/prepare.h"
+#include "vision/image.h"
+#include "vision/letterbox.h"
+
+void yq_calib_list_free(yq_calib_list *l) {
+    for (int i = 0; i < l->n; i++) free(l->paths[i]);
+    free(l->paths);
+    l->paths = NULL;
+    l->n = 0;
+}
+
+/* Read LIST: one path a line (blank lines and '#' comments skipped), relative
+ * paths resolved against the list's folder. */
+yq_status yq_calib_list_load(const char *path, yq_calib_list *out) {
+    memset(out, 0, sizeof *out);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    yq_status st = yq_read_file(path, &data, &len);
+    if (st != YQ_OK) return st;
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *text = (const char *)data;
+    int cap = 0;
+    yq_status rc = YQ_OK;
+    size_t i = 0;
+    while (i < len && rc == YQ_OK) {
+        size_t e = i;
+        while (e < len && text[e] != '\n') e++;
+        size_t a = i, b = e;
+        while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r')) a++;
+        while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r')) b--;
+        i = e + 1;
+        if (a == b || text[a] == '#') continue;
+        if (memchr(text + a, '\0', b - a)) {
+            rc = yq_fail(YQ_ERR_INVALID, "%s: not a text file", path);
+            break;
+        }
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **np = realloc(out->paths, (size_t)cap * sizeof *np);
+            if (!np) {
+                rc = yq_fail(YQ_ERR_NOMEM, "out of memory");
+                break;
+            }
+            out->paths = np;
+        }
+        int abs = text[a] == '/';
+        size_t n = (abs ? 0 : dirlen) + (b - a);
+        char *p = malloc(n + 1);
+        if (!p) {
+            rc = yq_fail(YQ_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (!abs) memcpy(p, path, dirlen);
+        memcpy(p + (abs ? 0 : dirlen), text + a, b - a);
+        p[n] = '\0';
+        out->paths[out->n++] = p;
+    }
+    free(data);
+    if (rc == YQ_OK && out->n == 0) rc = yq_fail(YQ_ERR_INVALID, "%s: the calibration list names no images", path);
+    if (rc != YQ_OK) yq_calib_list_free(out);
+    return rc;
+}
+
+yq_status yq_calib_list_input(void *arg, int index, float *nchw) {
+    yq_calib_list *l = arg;
+    yq_image img = {0};
+    YQ_TRY(yq_image_load(l->paths[index], &img));
+    yq_letterbox lb;
+    yq_status st = yq_letterbox_nchw(&img, l->w, l->h, nchw, &lb);
+    yq_image_free(&img);
+    if (st != YQ_OK) return yq_fail_prefix(st, "%s", l->paths[index]);
+    return YQ_OK;
+}
+
+static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+cJSON *yq_ptq_report_json(const yq_ptq_report *r, const char *model, const char *out, int ncalib) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "model", model);
+    cJSON_AddStringToObject(doc, "output", out);
+    cJSON_AddNumberToObject(doc, "calibration_images", ncalib);
+    cJSON_AddNumberToObject(doc, "report_images", r->report_images);
+    cJSON_AddNumberToObject(doc, "hessian_passes", r->hessian_passes);
+    cJSON_AddNumberToObject(doc, "hessian_peak_bytes", (double)r->hessian_peak_bytes);
+    cJSON_AddItemToObject(doc, "output_sqnr_db", num_or_null(r->output_sqnr_db));
+    cJSON_AddNumberToObject(doc, "weight_bytes", (double)r->weight_bytes);
+    cJSON_AddNumberToObject(doc, "float_weight_bytes", (double)r->float_weight_bytes);
+    cJSON_AddNumberToObject(doc, "activation_quantizers", r->act_quantizers);
+    cJSON *cnt = cJSON_AddObjectToObject(doc, "qdq_counts");
+    cJSON_AddNumberToObject(cnt, "quantize_before", r->counts_before_finalize.quantize);
+    cJSON_AddNumberToObject(cnt, "dequantize_before", r->counts_before_finalize.dequantize);
+    cJSON_AddNumberToObject(cnt, "clip_before", r->counts_before_finalize.clip);
+    cJSON_AddNumberToObject(cnt, "quantize", r->counts_after.quantize);
+    cJSON_AddNumberToObject(cnt, "dequantize", r->counts_after.dequantize);
+    cJSON_AddNumberToObject(cnt, "clip", r->counts_after.clip);
+    cJSON *tm = cJSON_AddObjectToObject(doc, "time_ms");
+    cJSON_AddNumberToObject(tm, "calibrate", r->calib_ms);
+    cJSON_AddNumberToObject(tm, "quantize", r->quantize_ms);
+    cJSON_AddNumberToObject(tm, "report", r->report_ms);
+    cJSON *arr = cJSON_AddArrayToObject(doc, "layers");
+    for (int i = 0; i < r->nlayers; i++) {
+        const yq_ptq_layer *l = &r->layers[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", l->name);
+        cJSON_AddStringToObject(o, "op_type", l->op_type);
+        cJSON_AddNumberToObject(o, "weight_bits", l->bits);
+        cJSON_AddStringToObject(o, "method", l->gptq ? "gptq" : "rtn");
+        cJSON_AddNumberToObject(o, "params", (double)l->params);
+        cJSON_AddItemToObject(o, "weight_sqnr_db", num_or_null(l->weight_sqnr_db));
+        cJSON_AddItemToObject(o, "output_sqnr_db", num_or_null(l->output_sqnr_db));
+        if (l->act_bits) {
+            cJSON_AddNumberToObject(o, "act_bits", l->act_bits);
+            cJSON_AddNumberToObject(o, "act_scale", l->act_scale);
+            cJSON_AddNumberToObject(o, "act_zero_point", l->act_zero_point);
+        } else {
+            cJSON_AddNullToObject(o, "act_bits");
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    return doc;
+}
+
+static int recipe_has(const yq_recipe *r, const char *section, const char *key) {
+    const cJSON *doc = r->json;
+    const cJSON *s = doc ? cJSON_GetObjectItemCaseSensitive(doc, section) : NULL;
+    return s && cJSON_GetObjectItemCaseSensitive(s, key) != NULL;
+}
+
+void yq_recipe_apply_bits(yq_recipe *recipe, int wbits, int abits) {
+    if (wbits) {
+        recipe->weights.bits = wbits;
+        if (!recipe_has(recipe, "weights", "method"))
+            recipe->weights.method = wbits == 4 ? YQ_WMETHOD_GPTQ : YQ_WMETHOD_RTN;
+        if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = wbits != 4;
+        /* int4 default: sequential GPTQ in 8 stages, as `yoloq quantize` (docs/STATUS.md, issue 5) */
+        const cJSON *gq = recipe->json ? cJSON_GetObjectItemCaseSensitive((const cJSON *)recipe->json, "gptq") : NULL;
+        if (wbits == 4 && !gq) recipe->gptq_sequential = 1;
+    }
+    if (abits >= 0) recipe->acts.bits = abits;
+}
+
+yq_status yq_quantize_model_file(const yq_quantize_job *job, yq_ptq_report *rep, int *ncalib_used) {
+    memset(rep, 0, sizeof *rep);
+    yq_recipe *recipe = NULL;
+    yq_status st = job->recipe_path ? yq_recipe_load(job->recipe_path, &recipe) : yq_recipe_default(&recipe);
+    if (st != YQ_OK) return st;
+    yq_recipe_apply_bits(recipe, job->wbits, job->abits);
+    int count = job->calib_count ? job->calib_count : recipe->calib_count;
+
+    yq_calib_list list;
+    st = yq_calib_list_load(job->calib, &list);
+    if (st != YQ_OK) {
+        yq_recipe_free(recipe);
+        return st;
+    }
+    if (count > list.n) count = list.n;
+    /* fail fast on a missing image rather than after minutes of calibration */
+    for (int i = 0; i < count && st == YQ_OK; i++) {
+        FILE *fp = fopen(list.paths[i], "rb");
+        if (!fp)
+            st = yq_fail(YQ_ERR_IO, "%s: cannot open calibration image '%s' (listed in %s)", list.paths[i],
+                         list.paths[i], job->calib);
+        else
+            fclose(fp);
+    }
+    yq_graph *g = NULL;
+    if (st == YQ_OK) st = yq_onnx_load(job->model, &g);
+    if (st == YQ_OK) {
+        yq_prepare_opts popt = yq_prepare_defaults();
+        st = yq_prepare_graph(g, NULL, &popt);
+    }
+    if (st == YQ_OK) {
+        const yq_value *in = g->ninputs == 1 ? &g->values[g->inputs[0]] : NULL;
+        if (!in || in->rank != 4 || in->dims[2] < 1 || in->dims[3] < 1)
+            st = yq_fail(YQ_ERR_INVALID, "%s: expected one image input [1,3,H,W]", job->model);
+        else {
+            list.h = (int)in->dims[2];
+            list.w = (int)in->dims[3];
+        }
+    }
+    if (st == YQ_OK) st = yq_ptq_quantize(g, recipe, count, yq_calib_list_input, &list, &job->ptq, rep);
+    if (st == YQ_OK) st = yq_onnx_save(g, job->out);
+    if (st != YQ_OK) yq_ptq_report_free(rep);
+    else if (ncalib_used) *ncalib_used = count;
+    yq_graph_free(g);
+    yq_calib_list_free(&list);
+    yq_recipe_free(recipe);
+    return st;
+}

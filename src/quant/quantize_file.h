@@ -1,0 +1,49 @@
+/* Quantizing a model file into a QCDQ model file: the body of `yoloq quantize`
+ * as a library call (the pipeline runs it in-process for every PTQ variant).
+ * Recipe + bit-width overrides, calibration list, model preparation, the PTQ
+ * driver (ptq.h), the export, and the report as JSON. */
+#ifndef YQ_QUANT_QUANTIZE_FILE_H
+#define YQ_QUANT_QUANTIZE_FILE_H
+
+#include <cjson/cJSON.h>
+
+#include "core/status.h"
+#include "quant/ptq.h"
+#include "quant/recipe.h"
+
+/* Calibration images: one path a line (blank lines and '#' comments skipped),
+ * relative paths resolved against the list's folder. w/h: the letterbox size. */
+typedef struct yq_calib_list {
+    char **paths;
+    int n;
+    int w, h;
+} yq_calib_list;
+
+yq_status yq_calib_list_load(const char *path, yq_calib_list *out);
+void yq_calib_list_free(yq_calib_list *l);
+/* yq_ptq_input_fn over a yq_calib_list (arg): image `index`, letterboxed to w x h. */
+yq_status yq_calib_list_input(void *arg, int index, float *nchw);
+
+/* Apply the command-line overrides to a recipe: wbits 8|4 (0: keep) also picks
+ * the method and symmetry unless the recipe names them; abits 0|8 (-1: keep). */
+void yq_recipe_apply_bits(yq_recipe *r, int wbits, int abits);
+
+typedef struct yq_quantize_job {
+    const char *model, *out;
+    const char *calib;       /* calibration list */
+    const char *recipe_path; /* NULL: the default recipe */
+    int wbits;               /* 8, 4 or 0 (the recipe's) */
+    int abits;               /* 0, 8 or -1 (the recipe's) */
+    int calib_count;         /* 0: the recipe's; capped at the list's length */
+    yq_ptq_opts ptq;
+} yq_quantize_job;
+
+/* Load, prepare, calibrate, quantize and save job->out (atomically). On
+ * success *rep holds the report (free with yq_ptq_report_free) and
+ * *ncalib_used the number of calibration images. Errors name the file. */
+yq_status yq_quantize_model_file(const yq_quantize_job *job, yq_ptq_report *rep, int *ncalib_used);
+
+/* The report as the JSON `yoloq quantize --report` writes (NULL: out of memory). */
+cJSON *yq_ptq_report_json(const yq_ptq_report *r, const char *model, const char *out, int ncalib);
+
+#endif
