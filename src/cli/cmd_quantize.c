@@ -11,6 +11,7 @@
 #include "core/atomic_file.h"
 #include "onnx/onnx.h"
 #include "quant/ptq.h"
+#include "quant/quantize_file.h"
 #include "rt/prepare.h"
 #include "vision/image.h"
 #include "vision/letterbox.h"
@@ -88,80 +89,6 @@ void cmd_quantize_help(FILE *fp) {
             "and layers that never run on the calibration images are errors.\n");
 }
 
-typedef struct calib_list {
-    char **paths;
-    int n;
-    int w, h;
-} calib_list;
-
-static void calib_list_free(calib_list *l) {
-    for (int i = 0; i < l->n; i++) free(l->paths[i]);
-    free(l->paths);
-}
-
-/* Read LIST: one path a line (blank lines and '#' comments skipped), relative
- * paths resolved against the list's folder. */
-static int read_calib_list(const char *path, calib_list *out) {
-    memset(out, 0, sizeof *out);
-    unsigned char *data = NULL;
-    size_t len = 0;
-    yq_status st = yq_read_file(path, &data, &len);
-    if (st != YQ_OK) return cli_fail(st);
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *text = (const char *)data;
-    int cap = 0, rc = CLI_OK;
-    size_t i = 0;
-    while (i < len && rc == CLI_OK) {
-        size_t e = i;
-        while (e < len && text[e] != '\n') e++;
-        size_t a = i, b = e;
-        while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r')) a++;
-        while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r')) b--;
-        i = e + 1;
-        if (a == b || text[a] == '#') continue;
-        if (memchr(text + a, '\0', b - a)) {
-            rc = cli_error("%s: not a text file", path);
-            break;
-        }
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **np = realloc(out->paths, (size_t)cap * sizeof *np);
-            if (!np) {
-                rc = cli_error("out of memory");
-                break;
-            }
-            out->paths = np;
-        }
-        int abs = text[a] == '/';
-        size_t n = (abs ? 0 : dirlen) + (b - a);
-        char *p = malloc(n + 1);
-        if (!p) {
-            rc = cli_error("out of memory");
-            break;
-        }
-        if (!abs) memcpy(p, path, dirlen);
-        memcpy(p + (abs ? 0 : dirlen), text + a, b - a);
-        p[n] = '\0';
-        out->paths[out->n++] = p;
-    }
-    free(data);
-    if (rc == CLI_OK && out->n == 0) rc = cli_error("%s: the calibration list names no images", path);
-    if (rc != CLI_OK) calib_list_free(out);
-    return rc;
-}
-
-static yq_status calib_input(void *arg, int index, float *nchw) {
-    calib_list *l = arg;
-    yq_image img = {0};
-    YQ_TRY(yq_image_load(l->paths[index], &img));
-    yq_letterbox lb;
-    yq_status st = yq_letterbox_nchw(&img, l->w, l->h, nchw, &lb);
-    yq_image_free(&img);
-    if (st != YQ_OK) return yq_fail_prefix(st, "%s", l->paths[index]);
-    return YQ_OK;
-}
-
 typedef struct progress_state {
     cli_progress bar;
     const char *stage;
@@ -176,87 +103,6 @@ static void on_progress(void *arg, const char *stage, int64_t done, int64_t tota
         p->stage = stage;
     }
     cli_progress_update(&p->bar, done);
-}
-
-static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
-
-static void add_counts(cJSON *parent, const char *key, const yq_qcdq_counts *c) {
-    cJSON *o = cJSON_AddObjectToObject(parent, key);
-    cJSON_AddNumberToObject(o, "quantize", c->quantize);
-    cJSON_AddNumberToObject(o, "dequantize", c->dequantize);
-    cJSON_AddNumberToObject(o, "clip", c->clip);
-    cJSON_AddNumberToObject(o, "nodes", c->nodes);
-}
-
-static cJSON *report_json(const yq_ptq_report *r, const char *model, const char *out, int ncalib) {
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "model", model);
-    cJSON_AddStringToObject(doc, "output", out);
-    cJSON_AddNumberToObject(doc, "calibration_images", ncalib);
-    cJSON_AddNumberToObject(doc, "report_images", r->report_images);
-    cJSON_AddNumberToObject(doc, "hessian_passes", r->hessian_passes);
-    cJSON_AddNumberToObject(doc, "hessian_peak_bytes", (double)r->hessian_peak_bytes);
-    cJSON_AddItemToObject(doc, "output_sqnr_db", num_or_null(r->output_sqnr_db));
-    cJSON_AddNumberToObject(doc, "weight_bytes", (double)r->weight_bytes);
-    cJSON_AddNumberToObject(doc, "float_weight_bytes", (double)r->float_weight_bytes);
-    cJSON_AddNumberToObject(doc, "activation_quantizers", r->act_quantizers);
-    cJSON_AddNumberToObject(doc, "int32_biases", r->int32_biases);
-    cJSON_AddNumberToObject(doc, "equalized_pairs", r->equalized_pairs);
-    /* Q/DQ/Clip and node counts of the graph before and after the clean-up
-     * passes; the flat keys are those of the written file */
-    cJSON *cnt = cJSON_AddObjectToObject(doc, "qdq_counts");
-    cJSON_AddNumberToObject(cnt, "quantize", r->counts_after.quantize);
-    cJSON_AddNumberToObject(cnt, "dequantize", r->counts_after.dequantize);
-    cJSON_AddNumberToObject(cnt, "clip", r->counts_after.clip);
-    cJSON_AddNumberToObject(cnt, "nodes", r->counts_after.nodes);
-    add_counts(cnt, "before_cleanup", &r->counts_before_cleanup);
-    add_counts(cnt, "after_cleanup", &r->counts_after);
-    cJSON *cl = cJSON_AddObjectToObject(doc, "cleanup");
-    cJSON_AddNumberToObject(cl, "identity_removed", r->cleanup.identity);
-    cJSON_AddNumberToObject(cl, "cast_removed", r->cleanup.cast);
-    cJSON_AddNumberToObject(cl, "transpose_removed", r->cleanup.transpose);
-    cJSON_AddNumberToObject(cl, "reshape_removed", r->cleanup.reshape);
-    cJSON_AddNumberToObject(cl, "transposes_fused", r->cleanup.transpose_fused);
-    cJSON_AddNumberToObject(cl, "reshapes_fused", r->cleanup.reshape_fused);
-    cJSON_AddNumberToObject(cl, "shape_pairs_removed", r->cleanup.shape_pairs);
-    cJSON_AddNumberToObject(cl, "constants_folded", r->cleanup.folded);
-    cJSON_AddNumberToObject(cl, "dead_removed", r->cleanup.dead);
-    cJSON *op = cJSON_AddObjectToObject(doc, "opset");
-    cJSON_AddNumberToObject(op, "model", (double)r->opset.model_opset);
-    cJSON_AddNumberToObject(op, "written", (double)r->opset.opset);
-    cJSON_AddStringToObject(op, "reason", r->opset.reason);
-    cJSON *tm = cJSON_AddObjectToObject(doc, "time_ms");
-    cJSON_AddNumberToObject(tm, "calibrate", r->calib_ms);
-    cJSON_AddNumberToObject(tm, "quantize", r->quantize_ms);
-    cJSON_AddNumberToObject(tm, "report", r->report_ms);
-    cJSON *arr = cJSON_AddArrayToObject(doc, "layers");
-    for (int i = 0; i < r->nlayers; i++) {
-        const yq_ptq_layer *l = &r->layers[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", l->name);
-        cJSON_AddStringToObject(o, "op_type", l->op_type);
-        cJSON_AddNumberToObject(o, "weight_bits", l->bits);
-        cJSON_AddStringToObject(o, "method", l->gptq ? "gptq" : "rtn");
-        cJSON_AddNumberToObject(o, "params", (double)l->params);
-        cJSON_AddItemToObject(o, "weight_sqnr_db", num_or_null(l->weight_sqnr_db));
-        cJSON_AddItemToObject(o, "output_sqnr_db", num_or_null(l->output_sqnr_db));
-        cJSON_AddStringToObject(o, "bias", l->int32_bias ? "int32" : "float");
-        if (l->gptq) {
-            cJSON_AddNumberToObject(o, "gptq_stage", l->gptq_stage);
-            cJSON_AddNumberToObject(o, "dead_columns", (double)l->dead_columns);
-            cJSON_AddNumberToObject(o, "damp_retries", l->damp_retries);
-            cJSON_AddNumberToObject(o, "bias_shift", l->bias_shift);
-        }
-        if (l->act_bits) {
-            cJSON_AddNumberToObject(o, "act_bits", l->act_bits);
-            cJSON_AddNumberToObject(o, "act_scale", l->act_scale);
-            cJSON_AddNumberToObject(o, "act_zero_point", l->act_zero_point);
-        } else {
-            cJSON_AddNullToObject(o, "act_bits");
-        }
-        cJSON_AddItemToArray(arr, o);
-    }
-    return doc;
 }
 
 static void print_table(const yq_ptq_report *r) {
@@ -284,12 +130,6 @@ static void print_table(const yq_ptq_report *r) {
            b->quantize, b->dequantize, b->clip, a->quantize, a->dequantize, a->clip, b->nodes, a->nodes,
            r->cleanup.folded, r->cleanup.identity + r->cleanup.cast + r->cleanup.transpose + r->cleanup.reshape,
            r->cleanup.transpose_fused + r->cleanup.reshape_fused + r->cleanup.shape_pairs, r->cleanup.dead);
-}
-
-static int recipe_has(const yq_recipe *r, const char *section, const char *key) {
-    const cJSON *doc = r->json;
-    const cJSON *s = doc ? cJSON_GetObjectItemCaseSensitive(doc, section) : NULL;
-    return s && cJSON_GetObjectItemCaseSensitive(s, key) != NULL;
 }
 
 int cmd_quantize(int argc, char **argv) {
@@ -395,17 +235,7 @@ int cmd_quantize(int argc, char **argv) {
     yq_recipe *recipe = NULL;
     yq_status st = recipe_path ? yq_recipe_load(recipe_path, &recipe) : yq_recipe_default(&recipe);
     if (st != YQ_OK) return cli_fail(st);
-    if (wbits) {
-        recipe->weights.bits = wbits;
-        if (!recipe_has(recipe, "weights", "method"))
-            recipe->weights.method = wbits == 4 ? YQ_WMETHOD_GPTQ : YQ_WMETHOD_RTN;
-        if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = wbits != 4;
-        /* int4 default: sequential GPTQ in 8 stages (yolov10n W4A16 +0.9 mAP points, W4A8 even;
-         * docs/STATUS.md issue 5) */
-        const cJSON *gq = recipe->json ? cJSON_GetObjectItemCaseSensitive((const cJSON *)recipe->json, "gptq") : NULL;
-        if (wbits == 4 && !gq) recipe->gptq_sequential = 1;
-    }
-    if (abits >= 0) recipe->acts.bits = abits;
+    yq_recipe_apply_bits(recipe, wbits, abits); /* int4: GPTQ, asymmetric, sequential (quantize_file.h) */
     if (bias32 >= 0) recipe->weights.int32_bias = bias32;
     /* an INT32 bias is scaled by the input's scale: with float inputs
      * everywhere there is none, and silently keeping float biases would hide
@@ -436,8 +266,8 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (!count) count = recipe->calib_count;
 
-    calib_list list;
-    int rc = read_calib_list(calib, &list);
+    yq_calib_list list;
+    int rc = (st = yq_calib_list_load(calib, &list)) == YQ_OK ? CLI_OK : cli_fail(st);
     if (rc != CLI_OK) {
         yq_recipe_free(recipe);
         return rc;
@@ -473,9 +303,9 @@ int cmd_quantize(int argc, char **argv) {
     yq_ptq_report rep = {0};
     cJSON *mixed = NULL;
     if (rc == CLI_OK && (recipe->mixed_avg_bits > 0 || recipe->mixed_weight_bytes > 0))
-        rc = cli_quantize_mixed(g, recipe, count, calib_input, &list, &po, metric_images, sens_path, quiet, &mixed);
+        rc = cli_quantize_mixed(g, recipe, count, yq_calib_list_input, &list, &po, metric_images, sens_path, quiet, &mixed);
     if (rc == CLI_OK) {
-        st = yq_ptq_quantize(g, recipe, count, calib_input, &list, &po, &rep);
+        st = yq_ptq_quantize(g, recipe, count, yq_calib_list_input, &list, &po, &rep);
         if (ps.stage) cli_progress_finish(&ps.bar);
         if (st != YQ_OK) rc = cli_fail(st);
     }
@@ -491,7 +321,7 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (rc == CLI_OK && (st = yq_onnx_save(g, out)) != YQ_OK) rc = cli_fail(st);
     if (rc == CLI_OK && report_path) {
-        cJSON *doc = report_json(&rep, model, out, count);
+        cJSON *doc = yq_ptq_report_json(&rep, model, out, count);
         if (mixed) cJSON_AddItemToObject(doc, "mixed", mixed);
         mixed = NULL;
         rc = cli_write_json(doc, report_path);
@@ -501,7 +331,7 @@ int cmd_quantize(int argc, char **argv) {
     cJSON_Delete(mixed);
     yq_ptq_report_free(&rep);
     yq_graph_free(g);
-    calib_list_free(&list);
+    yq_calib_list_free(&list);
     yq_recipe_free(recipe);
     return rc;
 }
