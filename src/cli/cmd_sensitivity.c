@@ -237,7 +237,7 @@ int cmd_sensitivity(int argc, char **argv) {
 
     int rc = CLI_OK;
     yq_graph *g = NULL;
-    cli_calib_list list = {0};
+    yq_calib_list list = {0};
     if ((st = yq_onnx_load(model, &g)) != YQ_OK) rc = cli_fail(st);
     if (rc == CLI_OK) {
         yq_prepare_opts popt = yq_prepare_defaults();
@@ -250,7 +250,7 @@ int cmd_sensitivity(int argc, char **argv) {
     yq_sens_result res = {0};
     int *order = NULL, n = 0;
     if (rc == CLI_OK) {
-        st = yq_sensitivity(g, recipe, count, cli_calib_input, &list, &so, on_progress, &ps, &res);
+        st = yq_sensitivity(g, recipe, count, yq_calib_list_input, &list, &so, on_progress, &ps, &res);
         if (ps.stage) cli_progress_finish(&ps.bar);
         if (st != YQ_OK) rc = cli_fail(st);
     }
@@ -286,7 +286,7 @@ int cmd_sensitivity(int argc, char **argv) {
     }
     free(order);
     yq_sens_result_free(&res);
-    cli_calib_list_free(&list);
+    yq_calib_list_free(&list);
     yq_graph_free(g);
     yq_recipe_free(recipe);
     return rc;
