@@ -33,6 +33,7 @@
 #define YQ_FUZZ_MAX_NODES 256
 #define YQ_FUZZ_MAX_INPUT_BYTES ((size_t)16 << 20)
 #define YQ_FUZZ_MAX_ARENA_BYTES ((size_t)64 << 20)
+#define YQ_FUZZ_MAX_ALLOC_BYTES ((size_t)256 << 20)
 #define YQ_FUZZ_MAX_FLOPS 5e7 /* ASan + reference kernels: ~10^7 simple ops per second */
 
 /* A failed call must explain itself and must not be an internal error. */
@@ -93,6 +94,9 @@ static inline double yq_fuzz_session_flops(const yq_session *s) {
 }
 
 static inline int yq_fuzz_onnx_model(const uint8_t *data, size_t size) {
+    /* Hostile shapes (Resize by 1000, ConstantOfShape of 10^9) must end in a
+     * clean limit error, not a multi-GiB request that libFuzzer calls OOM. */
+    yq_set_alloc_limit(YQ_FUZZ_MAX_ALLOC_BYTES);
     yq_graph *g = NULL;
     yq_status st = yq_onnx_load_buffer(data, size, "fuzz.onnx", NULL, &g);
     yq_fuzz_check(st, "yq_onnx_load_buffer");

@@ -1,8 +1,33 @@
 /* yoloq command-line entry point: dispatches to one file per verb. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "core/status.h"
+
+/* YOLOQ_MAX_MEMORY=SIZE (bytes, or with a K/M/G suffix): no single buffer may
+ * be larger. Returns 0, or -1 after printing why the value is unusable. */
+static int apply_memory_limit(void) {
+    const char *v = getenv("YOLOQ_MAX_MEMORY");
+    if (!v || !*v) return 0;
+    errno = 0;
+    char *end = NULL;
+    double x = strtod(v, &end);
+    double mult = 1;
+    if (end && (*end == 'K' || *end == 'k')) mult = 1024.0, end++;
+    else if (end && (*end == 'M' || *end == 'm')) mult = 1048576.0, end++;
+    else if (end && (*end == 'G' || *end == 'g')) mult = 1073741824.0, end++;
+    if (end && (*end == 'B' || *end == 'b' || *end == 'i')) end++;
+    if (end && (*end == 'B' || *end == 'b')) end++;
+    if (errno || end == v || (end && *end) || !(x > 0) || x * mult >= 1.8e19) {
+        fprintf(stderr, "yoloq: YOLOQ_MAX_MEMORY='%s' is not a size (bytes, or a number with K, M or G)\n", v);
+        return -1;
+    }
+    yq_set_alloc_limit((size_t)(x * mult));
+    return 0;
+}
 
 static void main_help(FILE *fp) {
     fprintf(fp,
@@ -18,7 +43,12 @@ static void main_help(FILE *fp) {
             "\n"
             "Exit status: 0 on success, 1 when an input cannot be used (the error line names the file\n"
             "and the problem), 2 for a wrong command line.\n"
-            "Outputs are written atomically: a failed command never leaves a partial file.\n");
+            "Outputs are written atomically: a failed command never leaves a partial file.\n"
+            "\n"
+            "Environment:\n"
+            "  YOLOQ_MAX_MEMORY=SIZE   refuse any single buffer larger than SIZE (e.g. 2G, 512M):\n"
+            "                          a model with absurd shapes then fails with one clear line.\n"
+            "  YOLOQ_DATA=DIR          the shared data folder (models/, data/coco/) for demo and tests.\n");
 }
 
 int main(int argc, char **argv) {
@@ -26,6 +56,7 @@ int main(int argc, char **argv) {
         main_help(stderr);
         return CLI_USAGE;
     }
+    if (apply_memory_limit() != 0) return CLI_USAGE;
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         main_help(stdout);

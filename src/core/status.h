@@ -41,6 +41,15 @@ void *yq_malloc(size_t n);
 void *yq_calloc(size_t count, size_t size);
 void *yq_realloc(void *p, size_t n);
 char *yq_strdup(const char *s);
+/* aligned_alloc with the size rounded up to a multiple of align (C17 needs it). */
+void *yq_aligned_alloc(size_t align, size_t n);
+/* A ceiling on any single allocation made through these helpers (0: none, the
+ * default). Over it they return NULL with YQ_ERR_LIMIT's message, so a hostile
+ * or mistaken shape (a Resize by 1000, a ConstantOfShape of 10^9) fails with a
+ * clear line instead of a multi-GiB request. The CLI sets it from
+ * YOLOQ_MAX_MEMORY; the fuzz targets set 256 MiB. */
+void yq_set_alloc_limit(size_t bytes);
+size_t yq_alloc_limit(void);
 /* Overflow-checked a*b; returns 0 and sets *out on success, -1 on overflow. */
 int yq_mul_overflow(size_t a, size_t b, size_t *out);
 

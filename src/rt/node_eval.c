@@ -70,9 +70,9 @@ yq_status yq_node_eval(yq_graph *g, int node_id, yq_pool *pool) {
         if (st != YQ_OK) goto done;
         state = pc.state;
         if (pc.scratch_bytes) {
-            scratch = aligned_alloc(64, (pc.scratch_bytes + 63) & ~(size_t)63);
+            scratch = yq_aligned_alloc(64, (pc.scratch_bytes + 63) & ~(size_t)63);
             if (!scratch) {
-                st = yq_fail(YQ_ERR_NOMEM, "out of memory for %zu bytes of scratch", pc.scratch_bytes);
+                st = yq_fail_prefix(YQ_ERR_NOMEM, "cannot allocate %zu bytes of scratch", pc.scratch_bytes);
                 goto done;
             }
         }

@@ -179,9 +179,9 @@ yq_status yq_session_new(yq_graph *g, const yq_session_opts *opts, yq_session **
     }
     st = plan_arena(s, offsets);
     if (st != YQ_OK) goto fail;
-    s->arena = aligned_alloc(ALIGN, s->arena_bytes ? s->arena_bytes : ALIGN);
+    s->arena = yq_aligned_alloc(ALIGN, s->arena_bytes ? s->arena_bytes : ALIGN);
     if (!s->arena) {
-        st = yq_fail(YQ_ERR_NOMEM, "out of memory for a %zu-byte activation arena", s->arena_bytes);
+        st = yq_fail_prefix(YQ_ERR_NOMEM, "%s: the activation arena", g->path ? g->path : "model");
         goto fail;
     }
     for (int v = 0; v < g->nvalues; v++) {
@@ -219,9 +219,9 @@ yq_status yq_session_new(yq_graph *g, const yq_session_opts *opts, yq_session **
         }
     }
     if (s->scratch_bytes) {
-        s->scratch = aligned_alloc(ALIGN, align_up(s->scratch_bytes));
+        s->scratch = yq_aligned_alloc(ALIGN, align_up(s->scratch_bytes));
         if (!s->scratch) {
-            st = yq_fail(YQ_ERR_NOMEM, "out of memory for %zu bytes of scratch", s->scratch_bytes);
+            st = yq_fail_prefix(YQ_ERR_NOMEM, "%s: the kernels' scratch buffer", g->path ? g->path : "model");
             goto fail;
         }
     }

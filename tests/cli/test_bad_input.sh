@@ -55,6 +55,14 @@ else
   echo "note: /usr/bin/python3 with onnx missing: skipping generated bad models"
 fi
 
+# --- absurd shapes under a memory ceiling (the fuzz regression models): one
+# clean line naming the file and the limit, no multi-GiB request
+R=$YOLOQ_SRC_DIR/tests/fuzz/regress/onnx_model
+for m in resize_huge cos_huge expand_huge tile_huge; do
+  expect "max_memory_$m" 1 "$m.onnx.*over the 64.0 MiB limit" -- env YOLOQ_MAX_MEMORY=64M "$BIN" bench "$R/$m.onnx" --runs 1 --warmup 0
+done
+expect max_memory_bad_value 2 "YOLOQ_MAX_MEMORY='lots'" -- env YOLOQ_MAX_MEMORY=lots "$BIN" info "$R/cos_huge.onnx"
+
 # --- images
 if [ -f "$SHARED/models/yolov10n.onnx" ]; then
   M="$SHARED/models/yolov10n.onnx"

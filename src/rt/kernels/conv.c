@@ -637,8 +637,8 @@ yq_status yq_conv2d_run(const yq_conv2d_plan *p, yq_pool *pool, const float *X, 
                        yq_pool_size(pool));
     void *owned = NULL;
     if (!scratch && p->scratch) {
-        owned = aligned_alloc(64, (p->scratch + 63) & ~(size_t)63);
-        if (!owned) return yq_fail(YQ_ERR_NOMEM, "conv2d: out of memory for %zu bytes of scratch", p->scratch);
+        owned = yq_aligned_alloc(64, (p->scratch + 63) & ~(size_t)63);
+        if (!owned) return yq_fail_prefix(YQ_ERR_NOMEM, "conv2d: out of memory for %zu bytes of scratch", p->scratch);
         scratch = owned;
     }
     yq_status st = YQ_OK;

@@ -302,10 +302,10 @@ yq_status yq_pack_a(const float *A, int64_t lda, int transA, int64_t M, int64_t 
         return yq_fail(YQ_ERR_LIMIT, "gemm: packed matrix %lldx%lld is too large", (long long)M, (long long)K);
     }
     pa->bytes = (size_t)round_up((int64_t)n, 64);
-    pa->data = aligned_alloc(64, pa->bytes);
+    pa->data = yq_aligned_alloc(64, pa->bytes);
     if (!pa->data) {
         free(pa);
-        return yq_fail(YQ_ERR_NOMEM, "gemm: out of memory packing a %lldx%lld matrix", (long long)M, (long long)K);
+        return yq_fail_prefix(YQ_ERR_NOMEM, "gemm: out of memory packing a %lldx%lld matrix", (long long)M, (long long)K);
     }
     pack_a_block(A, lda, transA, 0, M, 0, K, arch->mr, arch->mr * K, pa->data);
     *out = pa;
@@ -575,8 +575,8 @@ static yq_status run_job(yq_pool *pool, gemm_job *j, void *scratch) {
         size_t total;
         if (yq_mul_overflow(j->thread_bytes, (size_t)nthreads, &total))
             return yq_fail(YQ_ERR_LIMIT, "gemm: scratch size overflows");
-        owned = aligned_alloc(64, total);
-        if (!owned) return yq_fail(YQ_ERR_NOMEM, "gemm: out of memory for %zu bytes of scratch", total);
+        owned = yq_aligned_alloc(64, total);
+        if (!owned) return yq_fail_prefix(YQ_ERR_NOMEM, "gemm: out of memory for %zu bytes of scratch", total);
         scratch = owned;
     }
     j->scratch = scratch;

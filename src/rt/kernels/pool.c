@@ -326,8 +326,8 @@ static yq_status pool_run(yq_run_ctx *c) {
     pool2d_job j = {&p, c->in[0].data, c->out[0].data, c->scratch, pool2d_tmp_bytes(&p)};
     void *owned = NULL;
     if (!j.scratch) {
-        owned = aligned_alloc(64, j.tmp_bytes * (size_t)yq_pool_size(c->pool));
-        if (!owned) return yq_fail(YQ_ERR_NOMEM, "pool: out of memory for scratch");
+        owned = yq_aligned_alloc(64, j.tmp_bytes * (size_t)yq_pool_size(c->pool));
+        if (!owned) return yq_fail_prefix(YQ_ERR_NOMEM, "pool: out of memory for scratch");
         j.scratch = owned;
     }
     yq_parallel_for(c->pool, g.N * g.C, 1, pool2d_task, &j);
