@@ -14,7 +14,7 @@ void cmd_pipeline_help(FILE *fp) {
             "Usage: yoloq pipeline MODEL.onnx --calib LIST.txt --ann INSTANCES.json --images DIR\n"
             "                      [--variants baseline,w8a16,w8a8,w4a16,w4a8] [--max-images N]\n"
             "                      [--run-dir DIR] [--recipe RECIPE.json] [--calib-count N] [--resume]\n"
-            "                      [--ort-images N] [--threads N] [--quiet]\n"
+            "                      [--ort-images N] [--sensitivity-images N] [--threads N] [--quiet]\n"
             "\n"
             "Run the quantization workflow end to end and write a reproducible run bundle: the\n"
             "float32 baseline (cleaned) and its float16 version (float16 weights and compute,\n"
@@ -35,6 +35,8 @@ void cmd_pipeline_help(FILE *fp) {
             "                      NAME-w8a16-qcdq-ptq.onnx, ... (NAME: the model file's name)\n"
             "  metrics/VARIANT.json  quantize report, smoke run, evaluation metrics, ORT check\n"
             "  logs/STEP.log       one log per step; steps/STEP.json: what --resume compares\n"
+            "  metrics/sensitivity.json  per-layer sensitivity of the lowest-precision setting (each\n"
+            "                      layer alone quantized; as 'yoloq sensitivity --json' writes it)\n"
             "  plots/              accuracy vs size, per-layer SQNR per variant, sensitivity, and\n"
             "                      detections of baseline-fp32 vs the lowest-precision variant\n"
             "\n"
@@ -51,6 +53,10 @@ void cmd_pipeline_help(FILE *fp) {
             "      --calib-count N     calibration images (default: the recipe's, 128)\n"
             "      --ort-images N      evaluation images for the ONNX Runtime check besides the\n"
             "                          random input (default 5, at most 64)\n"
+            "      --sensitivity-images N  rank layers by the cost of quantizing each alone at the\n"
+            "                          lowest-precision variant's setting (e.g. W4 in the A8 context),\n"
+            "                          measured on the first N calibration images (default 16; 0: off,\n"
+            "                          the chart then ranks layers by the quantize report's SQNR)\n"
             "      --resume            skip the steps of an earlier run in DIR whose inputs, options\n"
             "                          and yoloq build are unchanged and whose outputs are intact\n"
             CLI_HELP_THREADS CLI_HELP_QUIET CLI_HELP_HELP
@@ -103,6 +109,7 @@ int pipeline_report(const yq_pipeline_result *res, yq_status st, pipeline_ui *ui
            res->nfailed, res->nskipped, res->nsteps, res->ort_ran, res->wall_s);
     printf("summary: %s\n", res->summary_path);
     if (res->nfailed) return cli_error("%d of %d artifact(s) failed; see %s", res->nfailed, res->nrows, res->summary_path);
+    if (res->nfailed_steps) return cli_error("the sensitivity step failed; see %s", res->summary_path);
     return CLI_OK;
 }
 
@@ -117,14 +124,14 @@ void pipeline_default_run_dir(char *buf, size_t cap) {
 }
 
 int cmd_pipeline(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_VARIANTS, OPT_COUNT, OPT_RESUME, OPT_ORT };
+    enum { OPT_CALIB = 256, OPT_VARIANTS, OPT_COUNT, OPT_RESUME, OPT_ORT, OPT_SENS };
     static const struct option longopts[] = {
         {"calib", required_argument, 0, OPT_CALIB},  {"ann", required_argument, 0, 'a'},
         {"images", required_argument, 0, 'i'},       {"variants", required_argument, 0, OPT_VARIANTS},
         {"max-images", required_argument, 0, 'n'},   {"run-dir", required_argument, 0, 'o'},
         {"recipe", required_argument, 0, 'r'},       {"calib-count", required_argument, 0, OPT_COUNT},
         {"resume", no_argument, 0, OPT_RESUME},      {"threads", required_argument, 0, 't'},
-        {"ort-images", required_argument, 0, OPT_ORT},
+        {"ort-images", required_argument, 0, OPT_ORT}, {"sensitivity-images", required_argument, 0, OPT_SENS},
         {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     yq_pipeline_opts o;
@@ -143,6 +150,10 @@ int cmd_pipeline(int argc, char **argv) {
         case OPT_COUNT: if (cli_parse_int("pipeline", "--calib-count", optarg, 1, 1000000, &o.calib_count)) return CLI_USAGE; break;
         case OPT_RESUME: o.resume = 1; break;
         case OPT_ORT: if (cli_parse_int("pipeline", "--ort-images", optarg, 0, 64, &o.ort_images)) return CLI_USAGE; break;
+        case OPT_SENS:
+            if (cli_parse_int("pipeline", "--sensitivity-images", optarg, 0, 100000, &o.sensitivity_images))
+                return CLI_USAGE;
+            break;
         case 't': if (cli_parse_int("pipeline", "--threads", optarg, 1, 256, &o.threads)) return CLI_USAGE; break;
         case 'q': quiet = 1; break;
         case 'h': cmd_pipeline_help(stdout); return CLI_OK;

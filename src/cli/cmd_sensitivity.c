@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "onnx/onnx.h"
 #include "quant/sensitivity.h"
-#include "report/chart.h"
+#include "quant/sensitivity_json.h"
 #include "rt/prepare.h"
 #include "vision/image.h"
 
@@ -78,89 +78,12 @@ static void on_progress(void *arg, const char *stage, int64_t done, int64_t tota
     cli_progress_update(&p->bar, done);
 }
 
-static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
-
-static const yq_sens_result *sort_res;
-static int cmp_rank(const void *a, const void *b) {
-    const yq_sens_layer *x = &sort_res->layers[*(const int *)a], *y = &sort_res->layers[*(const int *)b];
-    double gx = isnan(x->gain) ? -INFINITY : x->gain, gy = isnan(y->gain) ? -INFINITY : y->gain;
-    if (gx != gy) return gx > gy ? -1 : 1;
-    return *(const int *)a - *(const int *)b;
-}
-
-static int64_t bytes_saved(const yq_sens_result *r, const yq_sens_layer *l) {
-    return r->bits < 8 ? l->params * (8 - r->bits) / 8 : l->params * (32 - 8) / 8;
-}
-
-static cJSON *result_json(const yq_sens_result *r, const int *order, int n, const char *model, const char *calib) {
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "model", model);
-    cJSON_AddStringToObject(doc, "calib", calib);
-    cJSON_AddNumberToObject(doc, "calibration_images", r->calib_images);
-    cJSON_AddNumberToObject(doc, "metric_images", r->metric_images);
-    cJSON_AddNumberToObject(doc, "bits", r->bits);
-    cJSON_AddStringToObject(doc, "acts", r->act_bits ? "int8" : "float");
-    cJSON *heads = cJSON_AddArrayToObject(doc, "heads");
-    for (int h = 0; h < r->nheads; h++) cJSON_AddItemToArray(heads, cJSON_CreateString(r->heads[h]));
-    if (r->yolo_layout) {
-        cJSON *y = cJSON_AddObjectToObject(doc, "head_layout");
-        cJSON_AddNumberToObject(y, "reg_max", r->reg_max);
-        cJSON_AddNumberToObject(y, "box_channels", r->box_channels);
-        cJSON_AddNumberToObject(y, "class_channels", r->class_channels);
-    } else {
-        cJSON_AddNullToObject(doc, "head_layout");
-    }
-    cJSON *base = cJSON_AddObjectToObject(doc, "baseline");
-    cJSON_AddItemToObject(base, "sqnr_db", num_or_null(r->base_sqnr_db));
-    cJSON_AddItemToObject(base, "proxy", num_or_null(r->base_proxy));
-    cJSON_AddStringToObject(doc, "bytes_saved_against", r->bits < 8 ? "int8" : "float");
-    cJSON *arr = cJSON_AddArrayToObject(doc, "layers");
-    for (int k = 0; k < n; k++) {
-        const yq_sens_layer *l = &r->layers[order[k]];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "rank", k + 1);
-        cJSON_AddStringToObject(o, "name", l->name);
-        cJSON_AddStringToObject(o, "op_type", l->op_type);
-        cJSON_AddNumberToObject(o, "params", (double)l->params);
-        cJSON_AddNumberToObject(o, "recipe_bits", l->plan_bits);
-        cJSON_AddItemToObject(o, "weight_sqnr_db", num_or_null(l->weight_sqnr_db));
-        cJSON_AddItemToObject(o, "sqnr_db", num_or_null(l->sqnr_db));
-        cJSON_AddItemToObject(o, "proxy", num_or_null(l->proxy));
-        cJSON_AddItemToObject(o, "cls", num_or_null(l->cls));
-        cJSON_AddItemToObject(o, "box", num_or_null(l->box));
-        cJSON_AddItemToObject(o, "gain", num_or_null(l->gain));
-        cJSON_AddNumberToObject(o, "bytes_saved", (double)bytes_saved(r, l));
-        cJSON_AddItemToArray(arr, o);
-    }
-    cJSON *tm = cJSON_AddObjectToObject(doc, "time_ms");
-    cJSON_AddNumberToObject(tm, "calibrate", r->calib_ms);
-    cJSON_AddNumberToObject(tm, "measure", r->measure_ms);
-    return doc;
-}
-
-static int write_png(const yq_sens_result *r, const int *order, int n, const char *path) {
-    const char **labels = malloc(((size_t)n + 1) * sizeof *labels);
-    double *values = malloc(((size_t)n + 1) * sizeof *values);
-    int rc = CLI_OK;
-    if (!labels || !values) rc = cli_error("out of memory");
-    for (int k = 0; k < n && rc == CLI_OK; k++) {
-        labels[k] = r->layers[order[k]].name;
-        values[k] = isfinite(r->layers[order[k]].gain) ? r->layers[order[k]].gain : 0.0;
-    }
-    char title[160];
-    snprintf(title, sizeof title, "Sensitivity: one layer at W%d%s, the rest float (%d images)", r->bits,
-             r->act_bits ? " (A8 context)" : "", r->metric_images);
+static int write_png(const cJSON *doc, const char *path) {
     yq_image img = {0};
-    if (rc == CLI_OK) {
-        yq_status st = yq_chart_bars(title, r->yolo_layout ? "proxy gain (cls MSE + box KL)" : "proxy gain (rel. MSE)",
-                                     labels, values, n, &img);
-        if (st == YQ_OK) st = yq_image_save_png(path, &img);
-        if (st != YQ_OK) rc = cli_fail(st);
-    }
+    yq_status st = yq_sens_chart(doc, 0, &img);
+    if (st == YQ_OK) st = yq_image_save_png(path, &img);
     yq_image_free(&img);
-    free(labels);
-    free(values);
-    return rc;
+    return st == YQ_OK ? CLI_OK : cli_fail(st);
 }
 
 static int recipe_has(const yq_recipe *r, const char *section, const char *key) {
@@ -257,17 +180,14 @@ int cmd_sensitivity(int argc, char **argv) {
     if (rc == CLI_OK) {
         order = malloc(((size_t)res.nlayers + 1) * sizeof *order);
         if (!order) rc = cli_error("out of memory");
-        for (int k = 0; k < res.nlayers && rc == CLI_OK; k++)
-            if (res.layers[k].measured) order[n++] = k;
-        sort_res = &res;
-        if (order) qsort(order, (size_t)n, sizeof *order, cmp_rank);
+        else n = yq_sens_rank(&res, order);
     }
-    if (rc == CLI_OK && json_out) {
-        cJSON *doc = result_json(&res, order, n, model, calib);
-        rc = cli_write_json(doc, json_out);
-        cJSON_Delete(doc);
-    }
-    if (rc == CLI_OK && png_out) rc = write_png(&res, order, n, png_out);
+    cJSON *doc = NULL;
+    if (rc == CLI_OK && (json_out || png_out) && !(doc = yq_sens_result_json(&res, order, n, model, calib)))
+        rc = cli_error("out of memory");
+    if (rc == CLI_OK && json_out) rc = cli_write_json(doc, json_out);
+    if (rc == CLI_OK && png_out) rc = write_png(doc, png_out);
+    cJSON_Delete(doc);
     if (rc == CLI_OK) {
         printf("%4s %-48s %-6s %9s %9s %11s %11s %11s %9s\n", "rank", "layer", "op", "params", "SQNR dB", "proxy", "cls",
                "box", "saved");
@@ -277,7 +197,7 @@ int cmd_sensitivity(int argc, char **argv) {
             size_t len = strlen(name);
             if (len > 48) name += len - 48;
             printf("%4d %-48s %-6s %9lld %9.2f %11.4e %11.4e %11.4e %9lld\n", k + 1, name, l->op_type,
-                   (long long)l->params, l->sqnr_db, l->proxy, l->cls, l->box, (long long)bytes_saved(&res, l));
+                   (long long)l->params, l->sqnr_db, l->proxy, l->cls, l->box, (long long)yq_sens_bytes_saved(&res, l));
         }
         printf("W%d%s, one layer at a time: %d layer(s) on %d image(s) (calibration: %d image(s)); baseline SQNR "
                "%.2f dB, proxy %.4e; calibration %.1f s, measurement %.1f s\n",

@@ -25,6 +25,8 @@
 #include "pipeline/summary.h"
 #include "quant/fp16.h"
 #include "quant/quantize_file.h"
+#include "quant/sensitivity.h"
+#include "quant/sensitivity_json.h"
 #include "rt/prepare.h"
 #include "vision/letterbox.h"
 #include "yq_build_info.h"
@@ -35,6 +37,7 @@ void yq_pipeline_opts_default(yq_pipeline_opts *o) {
     memset(o, 0, sizeof *o);
     o->ort_images = 5;
     o->sample_images = 4;
+    o->sensitivity_images = 16;
 }
 
 /* ---- variants ------------------------------------------------------------------------------------ */
@@ -112,6 +115,8 @@ typedef struct pipe_run {
     yq_ort_env ort;
     row rows[2 * NKNOWN];
     int nrows;
+    cJSON *sens;      /* the sensitivity step's document (owned); NULL: off or failed */
+    char *sens_error; /* why the sensitivity step failed */
 } pipe_run;
 
 static char *path_in(const pipe_run *p, const char *rel) {
@@ -439,6 +444,108 @@ static void do_quantize(pipe_run *p, row *r) {
         if (st != YQ_OK) row_fail(r, id);
     }
     r->export_res = s.result;
+}
+
+/* ---- sensitivity ---------------------------------------------------------------------------------- */
+
+/* The per-layer sensitivity of the lowest-precision PTQ setting in the run
+ * (yq_sensitivity: each layer alone at that weight width, in that activation
+ * context), saved as metrics/sensitivity.json and drawn as the bundle's
+ * sensitivity chart. GPTQ runs one pass on the float model here, as `yoloq
+ * sensitivity` does: every layer is measured with the others float, so
+ * sequential Hessians (which need the earlier layers quantized) do not apply. */
+static yq_status run_sensitivity(pipe_run *p, int wbits, int abits, step *s) {
+    yq_recipe *recipe = NULL;
+    yq_status st = p->o->recipe ? yq_recipe_load(p->o->recipe, &recipe) : yq_recipe_default(&recipe);
+    if (st != YQ_OK) return st;
+    yq_recipe_apply_bits(recipe, wbits, abits);
+    recipe->gptq_sequential = 0;
+    yq_calib_list list = {0};
+    yq_graph *g = NULL;
+    st = yq_calib_list_load(p->o->calib, &list);
+    if (st == YQ_OK) st = yq_onnx_load(p->o->model, &g);
+    if (st == YQ_OK) {
+        yq_prepare_opts popt = yq_prepare_defaults();
+        st = yq_prepare_graph(g, NULL, &popt);
+    }
+    if (st == YQ_OK) {
+        const yq_value *in = g->ninputs == 1 ? &g->values[g->inputs[0]] : NULL;
+        if (!in || in->rank != 4 || in->dims[2] < 1 || in->dims[3] < 1)
+            st = yq_fail(YQ_ERR_INVALID, "%s: expected one image input [1,3,H,W]", p->o->model);
+        else
+            list.h = (int)in->dims[2], list.w = (int)in->dims[3];
+    }
+    const int count = p->ncalib < list.n ? p->ncalib : list.n;
+    yq_sens_opts so;
+    yq_sens_opts_default(&so);
+    so.bits = wbits;
+    so.act_bits = abits ? 8 : 0;
+    so.metric_images = p->o->sensitivity_images;
+    so.nthreads = so.ptq.nthreads = p->o->threads;
+    progress_ctx pc = {.o = p->o, .prefix = "sensitivity"};
+    so.ptq.progress = on_ptq_progress;
+    so.ptq.progress_arg = &pc;
+    yq_sens_result res = {0};
+    if (st == YQ_OK && count < 1) st = yq_fail(YQ_ERR_INVALID, "%s: no calibration images", p->o->calib);
+    if (st == YQ_OK)
+        st = yq_sensitivity(g, recipe, count, yq_calib_list_input, &list, &so, on_ptq_progress, &pc, &res);
+    int *order = NULL, n = 0;
+    if (st == YQ_OK) {
+        order = malloc(((size_t)res.nlayers + 1) * sizeof *order);
+        if (!order) st = yq_fail(YQ_ERR_NOMEM, "out of memory");
+        else n = yq_sens_rank(&res, order);
+    }
+    if (st == YQ_OK && !(s->result = yq_sens_result_json(&res, order, n, p->o->model, p->o->calib)))
+        st = yq_fail(YQ_ERR_NOMEM, "out of memory");
+    if (st == YQ_OK) {
+        logf_(s, "W%d%s, %d layers on %d image(s) (calibration %d); baseline SQNR %.2f dB, proxy %.4e; calibration "
+                 "%.1f s, measurement %.1f s\n",
+              res.bits, res.act_bits ? " in the A8 context" : ", float activations", n, res.metric_images,
+              res.calib_images, res.base_sqnr_db, res.base_proxy, res.calib_ms / 1000.0, res.measure_ms / 1000.0);
+        for (int k = 0; k < n; k++) {
+            const yq_sens_layer *l = &res.layers[order[k]];
+            logf_(s, "  %3d %-50s SQNR %7.2f dB  proxy %.4e  gain %.4e\n", k + 1, l->name, l->sqnr_db, l->proxy,
+                  l->gain);
+        }
+        char *path = path_in(p, "metrics/sensitivity.json");
+        st = path ? yq_json_write_atomic(path, s->result) : YQ_ERR_NOMEM;
+        free(path);
+    }
+    free(order);
+    yq_sens_result_free(&res);
+    yq_graph_free(g);
+    yq_calib_list_free(&list);
+    yq_recipe_free(recipe);
+    return st;
+}
+
+static void do_sensitivity(pipe_run *p) {
+    const row *lowest = NULL;
+    for (int i = 0; i < p->nrows; i++) {
+        const row *r = &p->rows[i];
+        if (r->kind != ROW_PTQ) continue;
+        if (!lowest || r->wbits < lowest->wbits || (r->wbits == lowest->wbits && r->abits && !lowest->abits))
+            lowest = r;
+    }
+    if (!lowest || p->o->sensitivity_images <= 0) return;
+    char key[1024];
+    snprintf(key, sizeof key, "sensitivity|model=%s|calib=%s|count=%d|recipe=%s|w=%d|a=%d|images=%d", p->model_sha,
+             p->calib_sha, p->ncalib, p->recipe_sha, lowest->wbits, lowest->abits, p->o->sensitivity_images);
+    step s;
+    if (!step_begin(p, &s, "sensitivity", key, "metrics/sensitivity.json")) {
+        yq_status st = run_sensitivity(p, lowest->wbits, lowest->abits, &s);
+        if (st != YQ_OK) {
+            cJSON_Delete(s.result);
+            s.result = NULL;
+        }
+        st = step_end(p, &s, st, "metrics/sensitivity.json");
+        if (st != YQ_OK) {
+            p->sens_error = strdup(yq_last_error());
+            p->res->nfailed_steps++;
+            return;
+        }
+    }
+    p->sens = s.result;
 }
 
 /* ---- checks on an artifact ----------------------------------------------------------------------- */
@@ -887,6 +994,7 @@ static yq_status write_config(pipe_run *p, const int *vidx, int nv) {
     cJSON_AddBoolToObject(c, "resume", o->resume);
     cJSON_AddNumberToObject(c, "ort_images", o->ort_images);
     cJSON_AddNumberToObject(c, "sample_images", o->sample_images);
+    cJSON_AddNumberToObject(c, "sensitivity_images", o->sensitivity_images);
     cJSON *ev = cJSON_AddObjectToObject(c, "eval");
     cJSON_AddNumberToObject(ev, "conf", 0.001);
     cJSON_AddNumberToObject(ev, "iou", 0.7);
@@ -918,6 +1026,44 @@ static void base_name(const char *path, char *out, size_t cap) {
 }
 
 /* ---- the whole run ------------------------------------------------------------------------------- */
+
+/* The summary's sensitivity paragraph: the five most sensitive layers and
+ * where the full ranking is, or why there is none. */
+static yq_status sensitivity_markdown(const pipe_run *p, char **out) {
+    *out = NULL;
+    if (!p->sens && !p->sens_error) return YQ_OK;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    if (!fp) return yq_fail(YQ_ERR_NOMEM, "out of memory");
+    if (p->sens_error) {
+        fprintf(fp, "The sensitivity step failed (`logs/sensitivity.log`): %s\n", p->sens_error);
+    } else {
+        const cJSON *acts = cJSON_GetObjectItemCaseSensitive(p->sens, "acts");
+        fprintf(fp,
+                "Each layer quantized alone to W%d%s, the rest float, measured on the head outputs of the first %d "
+                "calibration images (`metrics/sensitivity.json`, `yoloq sensitivity` gives the same ranking). "
+                "The most sensitive layers — the first candidates to keep at 8 bit with `yoloq quantize --avg-bits`:\n\n",
+                (int)num_at(p->sens, "bits", NULL, NULL),
+                cJSON_IsString(acts) && acts->valuestring[0] == 'i' ? " in the A8 context" : "",
+                (int)num_at(p->sens, "metric_images", NULL, NULL));
+        fprintf(fp, "| rank | layer | params | head SQNR (dB) | proxy gain |\n|---:|---|---:|---:|---:|\n");
+        const cJSON *l;
+        int k = 0;
+        cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(p->sens, "layers")) {
+            if (k++ >= 5) break;
+            const char *name = str_at(l, "name");
+            fprintf(fp, "| %d | `%s` | %.0f | %.2f | %.3e |\n", k, name ? name : "?", num_at(l, "params", NULL, NULL),
+                    num_at(l, "sqnr_db", NULL, NULL), num_at(l, "gain", NULL, NULL));
+        }
+    }
+    if (fclose(fp) != 0) {
+        free(text);
+        return yq_fail(YQ_ERR_NOMEM, "out of memory");
+    }
+    *out = text;
+    return YQ_OK;
+}
 
 static yq_status write_outputs(pipe_run *p, double t0) {
     yq_status st = YQ_OK;
@@ -967,14 +1113,26 @@ static yq_status write_outputs(pipe_run *p, double t0) {
         free(full);
         if (st == YQ_OK) plots[np] = (yq_summary_plot){ptitles[np], ppaths[np]}, np++;
     }
-    if (st == YQ_OK && lowest) {
+    if (st == YQ_OK && p->sens) {
         snprintf(ppaths[np], 64, "plots/sensitivity.png");
-        snprintf(ptitles[np], 160, "Sensitivity: the 20 layers with the lowest output SQNR under %s", lowest->variant);
+        snprintf(ptitles[np], 160, "Sensitivity: the 20 layers that cost most when quantized alone");
+        char *full = path_in(p, ppaths[np]);
+        yq_image img = {0};
+        st = full ? yq_sens_chart(p->sens, 20, &img) : YQ_ERR_NOMEM;
+        if (st == YQ_OK) st = yq_image_save_png(full, &img);
+        yq_image_free(&img);
+        free(full);
+        if (st == YQ_OK) plots[np] = (yq_summary_plot){ptitles[np], ppaths[np]}, np++;
+    } else if (st == YQ_OK && lowest) { /* sensitivity off or failed: the quantize report's proxy */
+        snprintf(ppaths[np], 64, "plots/sensitivity.png");
+        snprintf(ptitles[np], 160, "Sensitivity proxy: the 20 layers with the lowest output SQNR under %s", lowest->variant);
         char *full = path_in(p, ppaths[np]);
         st = full ? yq_plot_sensitivity(full, ptitles[np], lowest->export_res, 20) : YQ_ERR_NOMEM;
         free(full);
         if (st == YQ_OK) plots[np] = (yq_summary_plot){ptitles[np], ppaths[np]}, np++;
     }
+    char *sens_md = NULL;
+    if (st == YQ_OK) st = sensitivity_markdown(p, &sens_md);
     const row *fp32 = p->nrows > 0 && p->rows[0].kind == ROW_FP32 && !p->rows[0].error ? &p->rows[0] : NULL;
     if (st == YQ_OK && fp32 && lowest && !lowest->error)
         st = sample_pictures(p, fp32, lowest, plots, &np, ppaths, ptitles);
@@ -1024,7 +1182,8 @@ static yq_status write_outputs(pipe_run *p, double t0) {
                       .images_dir = p->o->images, .nimages = (int)p->nimages, .ncalib = p->ncalib,
                       .threads = p->o->threads, .rows = srows, .nrows = p->nrows,
                       .reference_row = p->nrows && p->rows[0].kind == ROW_FP32 ? 0 : -1, .plots = plots,
-                      .nplots = np, .wall_s = (yq_eval_now_ms() - t0) / 1000.0, .ort_note = ortnote};
+                      .nplots = np, .wall_s = (yq_eval_now_ms() - t0) / 1000.0, .ort_note = ortnote,
+                      .sensitivity = sens_md};
     char *md = NULL;
     if (st == YQ_OK) st = yq_summary_markdown(&sum, &md);
     char *path = path_in(p, "summary.md");
@@ -1032,6 +1191,7 @@ static yq_status write_outputs(pipe_run *p, double t0) {
     if (st == YQ_OK) snprintf(p->res->summary_path, sizeof p->res->summary_path, "%s", path);
     free(path);
     free(md);
+    free(sens_md);
     return st;
 }
 
@@ -1045,6 +1205,8 @@ static void pipe_free(pipe_run *p) {
         cJSON_Delete(r->eval_res);
         cJSON_Delete(r->ort_res);
     }
+    cJSON_Delete(p->sens);
+    free(p->sens_error);
     for (size_t i = 0; p->image_paths && i < p->nimages; i++) free(p->image_paths[i]);
     free(p->image_paths);
     free(p->image_ids);
@@ -1122,6 +1284,7 @@ yq_status yq_pipeline_run(const yq_pipeline_opts *o, yq_pipeline_result *res) {
         if (!r->error) do_eval(&p, r);
         if (!r->error) do_ort(&p, r);
     }
+    if (st == YQ_OK) do_sensitivity(&p);
     if (st == YQ_OK) {
         char *d = path_in(&p, "ort");
         if (d) rmdir(d); /* only temporaries went there */

@@ -45,6 +45,9 @@ typedef struct yq_pipeline_opts {
     int resume;
     int ort_images;         /* images for the ORT check besides the random input (5) */
     int sample_images;      /* pictures of detections, baseline vs lowest-bit variant (4) */
+    int sensitivity_images; /* per-layer sensitivity (yq_sensitivity) of the lowest-bit PTQ variant's
+                               setting, measured on the first N calibration images (16); 0: off, the
+                               chart then ranks layers by their output SQNR in the quantize report */
     yq_pipeline_step_fn on_step;
     yq_pipeline_progress_fn on_progress;
     void *arg;
@@ -60,6 +63,7 @@ yq_status yq_pipeline_parse_variants(const char *list, int *count);
 typedef struct yq_pipeline_result {
     int nrows;      /* artifacts (baseline counts twice: fp32 and fp16) */
     int nfailed;    /* artifacts with a failed step */
+    int nfailed_steps; /* run-wide steps that failed (sensitivity); reported in summary.md */
     int nskipped;   /* steps skipped by resume */
     int nsteps;     /* steps run or skipped */
     int ort_ran;    /* artifacts checked against ORT */

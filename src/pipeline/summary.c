@@ -91,6 +91,7 @@ yq_status yq_summary_markdown(const yq_summary *s, char **out) {
         if (r->artifact) fprintf(fp, " ([`%s`](%s))", r->artifact, r->artifact);
         fprintf(fp, ": %s\n", r->keeps_float ? r->keeps_float : "–");
     }
+    if (s->sensitivity) fprintf(fp, "\n## Layer sensitivity\n\n%s\n", s->sensitivity);
     if (s->nplots > 0) {
         fprintf(fp, "\n## Pictures\n\n");
         for (int i = 0; i < s->nplots; i++)

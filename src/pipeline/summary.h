@@ -40,6 +40,7 @@ typedef struct yq_summary {
     int nplots;
     double wall_s; /* < 0: omitted */
     const char *ort_note; /* one line on the ORT setup; may be NULL */
+    const char *sensitivity; /* Markdown paragraph(s) on the most sensitive layers; may be NULL */
 } yq_summary;
 
 /* The Markdown text (malloc'd, NUL-terminated). Deterministic for equal input. */

@@ -62,9 +62,19 @@ yq_status yq_chart_bars(const char *title, const char *value_label, const char *
             if (values[i] > hi) hi = values[i];
         }
     if (hi == lo) hi = lo + 1;
-    const int row = 8 * SCALE + 6, plot_w = 520, value_w = 70;
+    const int row = 8 * SCALE + 6, plot_w = 520;
+    int value_w = 0; /* the widest printed value, so none runs off the right edge */
+    for (int i = 0; i < n; i++) {
+        char buf[32];
+        if (isfinite(values[i])) format_value(buf, sizeof buf, values[i]);
+        else snprintf(buf, sizeof buf, "n/a");
+        int vw = yq_text_width(buf, SCALE) + 8;
+        if (vw > value_w) value_w = vw;
+    }
     const int top = MARGIN + 2 * (yq_text_height(SCALE) + 8);
     int w = MARGIN + label_w + 10 + plot_w + value_w + MARGIN;
+    const int title_w = 2 * MARGIN + yq_text_width(title ? title : "", SCALE);
+    if (w < title_w) w = title_w; /* the title is never clipped */
     int h = top + n * row + MARGIN + yq_text_height(SCALE);
     YQ_TRY(yq_image_alloc(out, w, h, 3));
     fill_image(out, WHITE);
@@ -77,7 +87,7 @@ yq_status yq_chart_bars(const char *title, const char *value_label, const char *
         if (labels[i]) { /* long labels keep their end: layer names differ at the end */
             char text[256];
             size_t len = strlen(labels[i]), fit = (size_t)(label_w / (6 * SCALE));
-            if (len > fit && fit > 2)
+            if (yq_text_width(labels[i], SCALE) > label_w && len > fit && fit > 2)
                 snprintf(text, sizeof text, "..%s", labels[i] + len - (fit - 2));
             else
                 snprintf(text, sizeof text, "%s", labels[i]);

@@ -24,6 +24,16 @@ check "float16 row" 'grep -q "^| baseline-fp16 | " "$T/d/summary.md"'
 check "w4a8 row with Q/DQ nodes" 'grep -qE "^\| w4a8 \| [01]\.[0-9]+ \| [01]\.[0-9]+ \| [-+]?[0-9.]+ \| [0-9.]+ kB \| [1-9][0-9]* \|" "$T/d/summary.md"'
 check "pictures" '[ -s "$T/d/plots/accuracy_vs_size.png" ] && [ -s "$T/d/plots/sensitivity.png" ] && [ -s "$T/d/plots/detections_1.png" ]'
 check "PNG signature" '[ "$(head -c 8 "$T/d/plots/detections_1.png" | od -An -tx1 | tr -d " \n")" = 89504e470d0a1a0a ]'
+# the sensitivity step: the bundle's ranking is the one `yoloq sensitivity` gives for the same setting
+check "metrics/sensitivity.json" '[ -s "$T/d/metrics/sensitivity.json" ]'
+check "summary has the sensitivity table" 'grep -q "^## Layer sensitivity" "$T/d/summary.md" && grep -q "^| 1 | \`" "$T/d/summary.md"'
+"$BIN" sensitivity "$T/d/synthetic/synthetic-squares.onnx" --calib "$T/d/synthetic/calib.txt" --acts int8 \
+  --json "$T/sens.json" --threads 2 --quiet >/dev/null 2>&1
+check "same ranking as yoloq sensitivity" '/usr/bin/python3 -c "
+import json, sys
+a = json.load(open(\"$T/sens.json\")); b = json.load(open(\"$T/d/metrics/sensitivity.json\"))
+k = lambda d: [(l[\"name\"], l[\"gain\"]) for l in d[\"layers\"]]
+sys.exit(not (k(a) == k(b) and len(k(a)) > 0 and b[\"bits\"] == 4 and b[\"acts\"] == \"int8\"))"'
 sha_before=$(cat "$T/d/synthetic/synthetic-squares.onnx" "$T/d/synthetic/instances_synthetic.json" | sha256sum)
 "$BIN" demo --synthetic --run-dir "$T/d" --variants $VARIANTS --threads 2 --resume --quiet >"$T/out2" 2>"$T/err2"; rc=$?
 check "resume exits 0" '[ $rc -eq 0 ]'

@@ -25,13 +25,15 @@ ok() { passes=$((passes+1)); }
 check() { if eval "$2"; then ok; else fail "$1"; fi; }
 py() { /usr/bin/python3 -c "$@"; }
 
+# Sensitivity (one session per layer and image) is measured on 2 images in Release; under ASan it is
+# switched off, and the chart falls back to the quantize report's SQNR ranking.
 if [ "${YOLOQ_SANITIZED:-0}" = 1 ]; then
-  VARIANTS=baseline,w8a16; N=3; ROWS="baseline-fp32 baseline-fp16 w8a16"; OKROWS="baseline-fp32 baseline-fp16"
+  VARIANTS=baseline,w8a16; N=3; ROWS="baseline-fp32 baseline-fp16 w8a16"; OKROWS="baseline-fp32 baseline-fp16"; SENS=0
 else
-  VARIANTS=baseline,w8a16,w8a8; N=6; ROWS="baseline-fp32 baseline-fp16 w8a16 w8a8"; OKROWS="baseline-fp32 baseline-fp16 w8a8"
+  VARIANTS=baseline,w8a16,w8a8; N=6; ROWS="baseline-fp32 baseline-fp16 w8a16 w8a8"; OKROWS="baseline-fp32 baseline-fp16 w8a8"; SENS=2
 fi
 R="$T/run"
-P=("$BIN" pipeline "$MODEL" --calib "$LIST" --ann "$ANN" --images "$IMG" --calib-count 4 --ort-images 2 --threads 2 --quiet)
+P=("$BIN" pipeline "$MODEL" --calib "$LIST" --ann "$ANN" --images "$IMG" --calib-count 4 --ort-images 2 --sensitivity-images $SENS --threads 2 --quiet)
 
 # ---- run 1: w8a16 cannot write its artifact -------------------------------------------------------
 mkdir -p "$R/onnx/yolov10n-w8a16-qcdq-ptq.onnx"
@@ -59,6 +61,8 @@ check "accuracy plot" '[ -s "$R/plots/accuracy_vs_size.png" ]'
 if [ "${YOLOQ_SANITIZED:-0}" != 1 ]; then
   check "w8a8 artifact" '[ -s "$R/onnx/yolov10n-w8a8-qcdq-ptq.onnx" ]'
   check "sqnr + sensitivity plots" '[ -s "$R/plots/sqnr_w8a8.png" ] && [ -s "$R/plots/sensitivity.png" ]'
+  check "sensitivity of W8 in the A8 context on 2 images, every quantized layer" 'py "import json,sys;d=json.load(open(\"$R/metrics/sensitivity.json\"));sys.exit(not(d[\"bits\"]==8 and d[\"acts\"]==\"int8\" and d[\"metric_images\"]==2 and len(d[\"layers\"])>50 and d[\"layers\"][0][\"rank\"]==1))"'
+  check "summary sensitivity table" 'grep -q "^## Layer sensitivity" "$R/summary.md"'
   check "4 detection pictures" '[ "$(ls "$R"/plots/detections_*.png | wc -l)" = 4 ]'
   check "w8a8 Q/DQ count and weight bytes in the table" 'grep -qE "^\| w8a8 \| 0\.[0-9]+ \| 0\.[0-9]+ \| [-+]0\.[0-9]+ \| 2\.[0-9]+ MB \| [1-9][0-9]+ \|" "$R/summary.md"'
 fi
@@ -81,6 +85,9 @@ fi
 if py "import onnx" 2>/dev/null; then
   check "fp16 artifact passes onnx.checker" 'py "import onnx;m=onnx.load(\"$R/onnx/yolov10n-baseline-fp16.onnx\");onnx.checker.check_model(m,full_check=True);assert m.graph.input[0].type.tensor_type.elem_type==1 and m.graph.output[0].type.tensor_type.elem_type==1 and any(i.data_type==10 for i in m.graph.initializer) and any(n.op_type==\"Cast\" for n in m.graph.node)"'
 fi
+if [ "$SENS" = 0 ]; then
+  check "sensitivity off: no metrics/sensitivity.json, SQNR-ranked chart" '[ ! -e "$R/metrics/sensitivity.json" ] && [ -s "$R/plots/sensitivity.png" ] && ! grep -q "Layer sensitivity" "$R/summary.md"'
+fi
 check "no temporaries left" '[ -z "$(find "$R" -name ".*tmp*" -o -name "*.bin")" ]'
 
 # ---- run 2: repaired, --resume ------------------------------------------------------------------
@@ -89,7 +96,8 @@ cp "$R/logs/baseline-fp32.eval.log" "$T/eval_before.log"
 "${P[@]}" --variants "$VARIANTS" --max-images $N --run-dir "$R" --resume >"$T/out2" 2>"$T/err2"; rc=$?
 check "resume exits 0 (rc=$rc: $(cat "$T/err2"))" '[ $rc -eq 0 ]'
 NOK=$(echo $OKROWS | wc -w)
-check "resume skipped the finished steps ($(head -1 "$T/out2"))" 'grep -q "0 failed, $((NOK * 4)) of $(( (NOK + 1) * 4 )) step(s) resumed" "$T/out2"'
+NS=$([ "$SENS" -gt 0 ] && echo 1 || echo 0) # the sensitivity step, done in run 1 already
+check "resume skipped the finished steps ($(head -1 "$T/out2"))" 'grep -q "0 failed, $((NOK * 4 + NS)) of $(( (NOK + 1) * 4 + NS)) step(s) resumed" "$T/out2"'
 check "finished step logs untouched" 'cmp -s "$T/eval_before.log" "$R/logs/baseline-fp32.eval.log"'
 check "w8a16 now in the table with numbers" 'grep -qE "^\| w8a16 \| 0\.[0-9]+" "$R/summary.md" && ! grep -q "Failures" "$R/summary.md"'
 
