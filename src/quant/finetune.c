@@ -408,9 +408,9 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
                                    .loss_cls = lcls_sum / o->batch, .lr_factor = f, .grad_norm = gn,
                                    .seconds = now_s() - t_run};
         ts.nlog = step + 1;
-        if (o->progress) o->progress(o->progress_arg, step + 1, o->steps, loss / o->batch, now_s() - t_run);
         if (o->checkpoint && ((o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0) || step + 1 == o->steps))
             if ((st = ckpt_save(o->checkpoint, config, step + 1, np, &ts)) != YQ_OK) goto done;
+        if (o->progress) o->progress(o->progress_arg, step + 1, o->steps, loss / o->batch, now_s() - t_run);
     }
     st = yq_tg_export(tg, ts.ema, export_to);
     if (st == YQ_OK) {

@@ -50,7 +50,7 @@ typedef struct yq_ft_aug {
 
 /* Fill the model input (float32 [1, 3, H, W]) with image `index` augmented. */
 typedef yq_status (*yq_ft_image_fn)(void *arg, int index, const yq_ft_aug *aug, int w, int h, float *nchw);
-/* Progress after each step. */
+/* Progress after each step (after that step's checkpoint is written). */
 typedef void (*yq_ft_progress_fn)(void *arg, int64_t step, int64_t steps, double loss, double seconds);
 
 typedef struct yq_finetune_opts {
