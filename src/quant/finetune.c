@@ -264,8 +264,9 @@ static yq_status ckpt_load(const char *path, uint64_t config, int64_t np, train_
 static double lr_factor(const yq_finetune_opts *o, int64_t step) {
     const int64_t w = (int64_t)llround((double)o->warmup * (double)o->steps);
     if (step < w) return (double)(step + 1) / (double)(w + 1);
-    const double t = o->steps - w > 1 ? (double)(step - w) / (double)(o->steps - w - 1) : 1.0;
-    return 0.5 * (1.0 + cos(M_PI * (t > 1 ? 1 : t)));
+    /* t reaches 1 one step after the last: every step learns something */
+    const double t = o->steps - w > 0 ? (double)(step - w) / (double)(o->steps - w) : 0.0;
+    return 0.5 * (1.0 + cos(M_PI * t));
 }
 
 yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nimages, yq_ft_image_fn image,
