@@ -111,29 +111,33 @@ static void distill_loss(const float *s, const float *t, int64_t C, int64_t A, i
                          float scale, float *d, double *lbox, double *lcls) {
     const int64_t nc = C - 4 * (int64_t)R;
     memset(d, 0, (size_t)(C * A) * sizeof(float));
-    double cls = 0, box = 0, wsum = 0;
-    float *wa = malloc((size_t)A * sizeof(float));
+    double cls = 0, box = 0, wsum = 0, csum = 0;
+    float *wa = malloc((size_t)A * 2 * sizeof(float));
+    float *wc = wa ? wa + A : NULL;
     for (int64_t a = 0; a < A; a++) {
-        float m = 0;
+        float mt = 0, ms = 0;
         for (int64_t c = 0; c < nc; c++) {
-            const float pt = 1.0f / (1.0f + expf(-t[(4 * R + c) * A + a]));
-            if (pt > m) m = pt;
+            const int64_t i = (4 * R + c) * A + a;
+            const float pt = 1.0f / (1.0f + expf(-t[i])), ps = 1.0f / (1.0f + expf(-s[i]));
+            if (pt > mt) mt = pt;
+            if (ps > ms) ms = ps;
         }
-        if (wa) wa[a] = m;
-        wsum += m;
+        if (wa) wa[a] = mt, wc[a] = mt > ms ? mt : ms;
+        wsum += mt;
+        csum += mt > ms ? mt : ms;
     }
-    /* both terms are normalised by the teacher's total confidence, so that
-     * they weigh the same whatever the share of background anchors */
-    const double norm = wsum > 1e-6 ? wsum : 1e-6;
-    for (int64_t c = 0; c < nc; c++)
+    /* class term: anchors weighted by the larger top score of either model
+     * (a constant in the gradient) — where both are background nothing is
+     * learnt, where either fires the scores must agree */
+    const double cnorm = csum > 1e-6 ? csum : 1e-6;
+    for (int64_t c = 0; c < nc && wa; c++)
         for (int64_t a = 0; a < A; a++) {
             const int64_t i = (4 * R + c) * A + a;
             const float ps = 1.0f / (1.0f + expf(-s[i])), pt = 1.0f / (1.0f + expf(-t[i]));
-            const double e = 1e-7;
-            cls += pt * log((pt + e) / (ps + e)) + (1 - pt) * log((1 - pt + e) / (1 - ps + e));
-            d[i] = (float)(scale * o->cls_weight * (ps - pt) / norm);
+            const double e = 1e-7, w = wc[a] / cnorm;
+            cls += w * (pt * log((pt + e) / (ps + e)) + (1 - pt) * log((1 - pt + e) / (1 - ps + e)));
+            d[i] = (float)(scale * o->cls_weight * w * (ps - pt));
         }
-    cls /= norm;
     if (R > 0 && wa && wsum > 0) {
         float p[64], q[64];
         for (int64_t a = 0; a < A; a++) {

@@ -18,10 +18,12 @@
  *    max_c σ(t_c) and normalised by the weights' sum — the DFL distribution is
  *    what decides the box, and background anchors' boxes are never used;
  *  - class: binary KL of σ(student) against σ(teacher) per class, summed over
- *    classes and anchors and divided by the same confidence sum as the box
- *    term, so both weigh alike (gradient σ(s) − σ(t): logits of confident
- *    negatives, which post-processing ignores, get almost no weight, unlike
- *    an MSE on logits).
+ *    classes; anchors weighted by max(top score of the teacher, of the
+ *    student) (held constant in the gradient) and normalised by the weights'
+ *    sum. Anchors where both models see background (the vast majority, and
+ *    irrelevant after post-processing) carry no weight, false positives of
+ *    the student do; the gradient σ(s) − σ(t) is bounded, unlike an MSE on
+ *    logits, which would chase the very negative logits of background.
  *  total = box_weight · box + cls_weight · class.
  *
  * Optimisation: Adam per parameter kind (weights in units of their initial
