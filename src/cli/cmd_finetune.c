@@ -19,7 +19,8 @@
 void cmd_finetune_help(FILE *fp) {
     fprintf(fp,
             "Usage: yoloq finetune QUANT_MODEL.onnx --teacher FLOAT.onnx --images LIST.txt -o OUT.onnx\n"
-            "                      [--steps N] [--batch B] [--lr LR] [--lr-scale LR] [--lr-bias LR]\n"
+            "                      [--steps N] [--batch B] [--lr LR] [--lr-scale LR] [--lr-act-scale LR]\n"
+            "                      [--lr-bias LR]\n"
             "                      [--seed S] [--checkpoint FILE] [--checkpoint-every K] [--resume]\n"
             "                      [--log OUT.csv] [--curve OUT.png] [--json OUT.json] [--threads N] [--quiet]\n"
             "\n"
@@ -47,14 +48,15 @@ void cmd_finetune_help(FILE *fp) {
             "      --images LIST    training images, one path a line, relative to LIST's folder\n"
             "                       (required; no labels needed)\n"
             "  -o, --output FILE    the fine-tuned QCDQ model (required; written only on success)\n"
-            "  -n, --steps N        optimiser steps (default 300)\n"
-            "  -b, --batch B        images per step (default 4)\n"
-            "      --lr LR          weight learning rate, in quantization steps per update (2e-3)\n"
-            "      --lr-scale LR    learning rate of the log-scales (1e-3)\n"
+            "  -n, --steps N        optimiser steps (default 200)\n"
+            "  -b, --batch B        images per step (default 2)\n"
+            "      --lr LR          weight learning rate, in quantization steps per update (1e-2)\n"
+            "      --lr-scale LR    learning rate of the weights' log-scales (1e-4)\n"
+            "      --lr-act-scale LR  learning rate of the activations' log-scales (1e-5)\n"
             "      --lr-bias LR     learning rate of the float biases (1e-4; 0 freezes them)\n"
             "      --warmup F       warm-up fraction of the steps (0.05)\n"
             "      --clip NORM      clip the global gradient norm (1.0; 0: off)\n"
-            "      --ema D          EMA decay of the exported parameters (0.995; 0: last step)\n"
+            "      --ema D          EMA decay of the exported parameters (0.98; 0: last step)\n"
             "      --jitter F       scale jitter +-F (0.2; 0: off)\n"
             "      --no-flip        no horizontal flips\n"
             "  -s, --seed S         seed of the image order and augmentation (default 0)\n"
@@ -73,7 +75,7 @@ void cmd_finetune_help(FILE *fp) {
             "\n"
             "Example:\n"
             "  yoloq quantize yolov10n.onnx --weights int4 --acts int8 --calib calib128.txt -o w4a8.onnx\n"
-            "  yoloq finetune w4a8.onnx --teacher yolov10n.onnx --images calib128.txt --steps 300 \\\n"
+            "  yoloq finetune w4a8.onnx --teacher yolov10n.onnx --images calib128.txt --steps 200 \\\n"
             "      --threads 2 --log qat.csv --curve qat.png -o w4a8-qat.onnx\n");
 }
 
@@ -136,6 +138,7 @@ static cJSON *summary_json(const yq_finetune_result *r, const yq_finetune_opts *
     cJSON_AddNumberToObject(h, "batch", o->batch);
     cJSON_AddNumberToObject(h, "lr", o->lr);
     cJSON_AddNumberToObject(h, "lr_scale", o->lr_scale);
+    cJSON_AddNumberToObject(h, "lr_act_scale", o->lr_act_scale);
     cJSON_AddNumberToObject(h, "lr_bias", o->lr_bias);
     cJSON_AddNumberToObject(h, "warmup", o->warmup);
     cJSON_AddNumberToObject(h, "clip_norm", o->clip_norm);
@@ -177,13 +180,14 @@ static int is_qcdq(const yq_graph *g) {
 }
 
 int cmd_finetune(int argc, char **argv) {
-    enum { OPT_TEACHER = 256, OPT_IMAGES, OPT_LR, OPT_LRS, OPT_LRB, OPT_WARM, OPT_CLIP, OPT_EMA, OPT_JIT, OPT_NOFLIP,
+    enum { OPT_TEACHER = 256, OPT_IMAGES, OPT_LR, OPT_LRS, OPT_LRA, OPT_LRB, OPT_WARM, OPT_CLIP, OPT_EMA, OPT_JIT, OPT_NOFLIP,
            OPT_CKPT, OPT_CKEVERY, OPT_RESUME, OPT_LOG, OPT_CURVE, OPT_JSON };
     static const struct option longopts[] = {
         {"teacher", required_argument, 0, OPT_TEACHER}, {"images", required_argument, 0, OPT_IMAGES},
         {"output", required_argument, 0, 'o'},           {"steps", required_argument, 0, 'n'},
         {"batch", required_argument, 0, 'b'},            {"lr", required_argument, 0, OPT_LR},
         {"lr-scale", required_argument, 0, OPT_LRS},     {"lr-bias", required_argument, 0, OPT_LRB},
+        {"lr-act-scale", required_argument, 0, OPT_LRA},
         {"warmup", required_argument, 0, OPT_WARM},      {"clip", required_argument, 0, OPT_CLIP},
         {"ema", required_argument, 0, OPT_EMA},          {"jitter", required_argument, 0, OPT_JIT},
         {"no-flip", no_argument, 0, OPT_NOFLIP},         {"seed", required_argument, 0, 's'},
@@ -210,6 +214,7 @@ int cmd_finetune(int argc, char **argv) {
         case 'b': if (cli_parse_int("finetune", "--batch", optarg, 1, 4096, &o.batch)) return CLI_USAGE; break;
         case OPT_LR: if (cli_parse_float("finetune", "--lr", optarg, 0, 10, &o.lr)) return CLI_USAGE; break;
         case OPT_LRS: if (cli_parse_float("finetune", "--lr-scale", optarg, 0, 10, &o.lr_scale)) return CLI_USAGE; break;
+        case OPT_LRA: if (cli_parse_float("finetune", "--lr-act-scale", optarg, 0, 10, &o.lr_act_scale)) return CLI_USAGE; break;
         case OPT_LRB: if (cli_parse_float("finetune", "--lr-bias", optarg, 0, 10, &o.lr_bias)) return CLI_USAGE; break;
         case OPT_WARM: if (cli_parse_float("finetune", "--warmup", optarg, 0, 1, &o.warmup)) return CLI_USAGE; break;
         case OPT_CLIP: if (cli_parse_float("finetune", "--clip", optarg, 0, 1e9, &o.clip_norm)) return CLI_USAGE; break;

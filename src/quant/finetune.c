@@ -14,8 +14,9 @@
 #include "vision/letterbox.h"
 
 void yq_finetune_opts_default(yq_finetune_opts *o) {
-    *o = (yq_finetune_opts){.steps = 300, .batch = 4, .lr = 2e-3f, .lr_scale = 1e-3f, .lr_bias = 1e-4f,
-                            .warmup = 0.05f, .clip_norm = 1.0f, .ema_decay = 0.995f, .jitter = 0.2f, .flip = 1,
+    *o = (yq_finetune_opts){.steps = 200, .batch = 2, .lr = 1e-2f, .lr_scale = 1e-4f, .lr_act_scale = 1e-5f,
+                            .lr_bias = 1e-4f, .warmup = 0.05f, .clip_norm = 1.0f, .ema_decay = 0.98f, .jitter = 0.2f,
+                            .flip = 1,
                             .box_weight = 1.0f, .cls_weight = 1.0f};
 }
 
@@ -183,7 +184,7 @@ typedef struct ckpt_header {
 
 static uint64_t config_hash(const yq_finetune_opts *o, int64_t nparams, int nimages) {
     uint64_t h = mix64((uint64_t)nparams) ^ mix64((uint64_t)nimages * 31u);
-    const double vals[] = {(double)o->steps, o->batch, o->lr, o->lr_scale, o->lr_bias, o->warmup, o->clip_norm,
+    const double vals[] = {(double)o->steps, o->batch, o->lr, o->lr_scale, o->lr_act_scale, o->lr_bias, o->warmup, o->clip_norm,
                            o->ema_decay, o->jitter, o->flip, o->box_weight, o->cls_weight, (double)o->seed};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         uint64_t b;
@@ -356,7 +357,7 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
     ts.log = calloc((size_t)o->steps, sizeof(yq_ft_log));
     if (!in || !tout || !dout || !perm || !ts.ema || !ts.log) { st = yq_fail(YQ_ERR_NOMEM, "finetune: out of memory"); goto done; }
     memcpy(ts.ema, ts.params, (size_t)np * sizeof(float));
-    const float lrs[YQ_TG_NKINDS] = {o->lr, o->lr_scale, o->lr_scale, o->lr_bias};
+    const float lrs[YQ_TG_NKINDS] = {o->lr, o->lr_scale, o->lr_act_scale, o->lr_bias};
     for (int k = 0; k < YQ_TG_NKINDS; k++) {
         yq_tg_kind_range(tg, (yq_tg_kind)k, &ts.range[k][0], &ts.range[k][1]);
         if ((st = yq_adam_init(&ts.adam[k], ts.range[k][1] - ts.range[k][0], lrs[k])) != YQ_OK) goto done;

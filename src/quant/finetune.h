@@ -56,14 +56,18 @@ typedef yq_status (*yq_ft_image_fn)(void *arg, int index, const yq_ft_aug *aug, 
 typedef void (*yq_ft_progress_fn)(void *arg, int64_t step, int64_t steps, double loss, double seconds);
 
 typedef struct yq_finetune_opts {
-    int64_t steps;     /* optimiser steps (300) */
-    int batch;         /* images per step (4) */
-    float lr;          /* weights, in quantization steps per update (2e-3) */
-    float lr_scale;    /* log-scales (1e-3) */
+    int64_t steps;     /* optimiser steps (200) */
+    int batch;         /* images per step (2) */
+    float lr;          /* weights, in quantization steps per update (1e-2) */
+    float lr_scale;    /* log of the weight scales (1e-4) */
+    float lr_act_scale; /* log of the activation scales (1e-5): a relative change
+                        * of 1e-3 already moves uint8 codes near 255 by a
+                        * quarter step, and yolov10n at A8 reacts to single
+                        * code flips, so these learn slowly */
     float lr_bias;     /* biases (1e-4); 0 keeps biases fixed */
     float warmup;      /* fraction of the steps (0.05) */
     float clip_norm;   /* global gradient norm (1.0; 0: none) */
-    float ema_decay;   /* (0.995; 0: export the raw parameters) */
+    float ema_decay;   /* (0.98; 0: export the raw parameters) */
     float jitter;      /* scale jitter ± (0.2) */
     int flip;          /* random horizontal flips (1) */
     float box_weight, cls_weight; /* (1, 1) */

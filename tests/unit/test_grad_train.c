@@ -495,6 +495,7 @@ static void finetune_run(const yq_graph *student, const yq_graph *teacher, int t
     o.batch = 2;
     o.lr = 0.05f;
     o.lr_scale = 0.01f;
+    o.lr_act_scale = 0.01f;
     o.lr_bias = 0.003f;
     o.seed = 42;
     o.nthreads = threads;
