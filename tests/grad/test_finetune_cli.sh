@@ -59,7 +59,7 @@ expect unknown_option 2 "unknown option" -- "${F[@]}" --frobnicate
 "$BIN" finetune --help | grep -q "Usage: yoloq finetune" && pass || fail "--help"
 
 # --- identity: no learning, the student comes back unchanged
-if "${F[@]}" --lr 0 --lr-scale 0 --lr-bias 0 --threads 1 >/dev/null 2>"$T/err"; then
+if "${F[@]}" --lr 0 --lr-scale 0 --lr-act-scale 0 --lr-bias 0 --threads 1 >/dev/null 2>"$T/err"; then
   cmp -s "$T/q.onnx" "$T/out.onnx" && pass || fail "lr 0: the export differs from the student"
 else fail "identity run: $(cat "$T/err")"; fi
 
