@@ -66,7 +66,7 @@ void cmd_finetune_help(FILE *fp) {
             "      --resume         continue from the checkpoint if it exists (same model, images and\n"
             "                       options, else an error)\n"
             "      --log FILE       per-step CSV: step, loss, box, cls, lr factor, grad norm, seconds\n"
-            "      --curve FILE     loss curve as PNG\n"
+            "      --curve FILE     loss curve as PNG (trailing mean over 16 steps)\n"
             "      --json FILE      summary: options, seed, counts, first/last loss, per-step log\n"
             CLI_HELP_THREADS CLI_HELP_QUIET CLI_HELP_HELP
             "\n"
@@ -116,9 +116,18 @@ static int write_curve(const char *path, const yq_finetune_result *r) {
         free(x), free(y);
         return cli_error("out of memory");
     }
-    for (int64_t i = 0; i < r->nlog; i++) x[i] = (double)r->log[i].step, y[i] = r->log[i].loss;
+    /* per-image losses vary by 20x, so the curve is a trailing mean */
+    enum { WINDOW = 16 };
+    double acc = 0;
+    for (int64_t i = 0; i < r->nlog; i++) {
+        acc += r->log[i].loss;
+        if (i >= WINDOW) acc -= r->log[i - WINDOW].loss;
+        x[i] = (double)r->log[i].step;
+        y[i] = acc / (double)(i + 1 < WINDOW ? i + 1 : WINDOW);
+    }
     yq_image img = {0};
-    yq_status st = yq_chart_line("QAT distillation loss", "step", "loss", x, y, (int)r->nlog, &img);
+    yq_status st = yq_chart_line("QAT distillation loss (mean of the last 16 steps)", "step", "loss", x, y,
+                                 (int)r->nlog, &img);
     if (st == YQ_OK) st = yq_image_save_png(path, &img);
     yq_image_free(&img);
     free(x), free(y);
