@@ -59,6 +59,8 @@ void cmd_finetune_help(FILE *fp) {
             "      --ema D          EMA decay of the exported parameters (0.98; 0: last step)\n"
             "      --jitter F       scale jitter +-F (0.2; 0: off)\n"
             "      --no-flip        no horizontal flips\n"
+            "      --box-weight W   weight of the box (DFL KL) term (1)\n"
+            "      --cls-weight W   weight of the class (binary KL) term (1)\n"
             "  -s, --seed S         seed of the image order and augmentation (default 0)\n"
             "      --checkpoint FILE  checkpoint file (default OUT.ckpt when --checkpoint-every or\n"
             "                       --resume is given); always written at the end\n"
@@ -154,6 +156,8 @@ static cJSON *summary_json(const yq_finetune_result *r, const yq_finetune_opts *
     cJSON_AddNumberToObject(h, "ema_decay", o->ema_decay);
     cJSON_AddNumberToObject(h, "jitter", o->jitter);
     cJSON_AddBoolToObject(h, "flip", o->flip);
+    cJSON_AddNumberToObject(h, "box_weight", o->box_weight);
+    cJSON_AddNumberToObject(h, "cls_weight", o->cls_weight);
     cJSON_AddNumberToObject(h, "seed", (double)o->seed);
     cJSON_AddStringToObject(d, "head_tensor", r->cut);
     cJSON_AddNumberToObject(d, "reg_max", r->reg_max);
@@ -190,7 +194,7 @@ static int is_qcdq(const yq_graph *g) {
 
 int cmd_finetune(int argc, char **argv) {
     enum { OPT_TEACHER = 256, OPT_IMAGES, OPT_LR, OPT_LRS, OPT_LRA, OPT_LRB, OPT_WARM, OPT_CLIP, OPT_EMA, OPT_JIT, OPT_NOFLIP,
-           OPT_CKPT, OPT_CKEVERY, OPT_RESUME, OPT_LOG, OPT_CURVE, OPT_JSON };
+           OPT_CKPT, OPT_CKEVERY, OPT_RESUME, OPT_LOG, OPT_CURVE, OPT_JSON, OPT_BOXW, OPT_CLSW };
     static const struct option longopts[] = {
         {"teacher", required_argument, 0, OPT_TEACHER}, {"images", required_argument, 0, OPT_IMAGES},
         {"output", required_argument, 0, 'o'},           {"steps", required_argument, 0, 'n'},
@@ -199,7 +203,8 @@ int cmd_finetune(int argc, char **argv) {
         {"lr-act-scale", required_argument, 0, OPT_LRA},
         {"warmup", required_argument, 0, OPT_WARM},      {"clip", required_argument, 0, OPT_CLIP},
         {"ema", required_argument, 0, OPT_EMA},          {"jitter", required_argument, 0, OPT_JIT},
-        {"no-flip", no_argument, 0, OPT_NOFLIP},         {"seed", required_argument, 0, 's'},
+        {"no-flip", no_argument, 0, OPT_NOFLIP},         {"box-weight", required_argument, 0, OPT_BOXW},
+        {"cls-weight", required_argument, 0, OPT_CLSW},         {"seed", required_argument, 0, 's'},
         {"checkpoint", required_argument, 0, OPT_CKPT},  {"checkpoint-every", required_argument, 0, OPT_CKEVERY},
         {"resume", no_argument, 0, OPT_RESUME},          {"log", required_argument, 0, OPT_LOG},
         {"curve", required_argument, 0, OPT_CURVE},      {"json", required_argument, 0, OPT_JSON},
@@ -230,6 +235,8 @@ int cmd_finetune(int argc, char **argv) {
         case OPT_EMA: if (cli_parse_float("finetune", "--ema", optarg, 0, 0.999999, &o.ema_decay)) return CLI_USAGE; break;
         case OPT_JIT: if (cli_parse_float("finetune", "--jitter", optarg, 0, 0.9, &o.jitter)) return CLI_USAGE; break;
         case OPT_NOFLIP: o.flip = 0; break;
+        case OPT_BOXW: if (cli_parse_float("finetune", "--box-weight", optarg, 0, 1e6, &o.box_weight)) return CLI_USAGE; break;
+        case OPT_CLSW: if (cli_parse_float("finetune", "--cls-weight", optarg, 0, 1e6, &o.cls_weight)) return CLI_USAGE; break;
         case 's': {
             char *end = NULL;
             errno = 0;

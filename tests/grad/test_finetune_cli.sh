@@ -54,6 +54,7 @@ expect steps_zero 2 "--steps" -- "${F[@]}" --steps 0
 expect batch_bad 2 "--batch" -- "${F[@]}" --batch x
 expect lr_negative 2 "--lr" -- "${F[@]}" --lr -1
 expect seed_bad 2 "--seed" -- "${F[@]}" --seed -3
+expect box_weight_bad 2 "--box-weight" -- "${F[@]}" --box-weight -1
 expect overwrite_input 2 "overwrite" -- "$BIN" finetune "$T/q.onnx" --teacher "$MODEL" --images "$T/two.txt" -o "$T/q.onnx"
 expect unknown_option 2 "unknown option" -- "${F[@]}" --frobnicate
 "$BIN" finetune --help | grep -q "Usage: yoloq finetune" && pass || fail "--help"
