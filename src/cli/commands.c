@@ -13,6 +13,8 @@ int cmd_eval(int argc, char **argv);
 void cmd_eval_help(FILE *fp);
 int cmd_sensitivity(int argc, char **argv);
 void cmd_sensitivity_help(FILE *fp);
+int cmd_finetune(int argc, char **argv);
+void cmd_finetune_help(FILE *fp);
 int cmd_pipeline(int argc, char **argv);
 void cmd_pipeline_help(FILE *fp);
 int cmd_demo(int argc, char **argv);
@@ -28,6 +30,8 @@ const cli_command cli_commands[] = {
      cmd_quantize_help},
     {"sensitivity", "rank layers by the accuracy cost of quantizing each one alone (table, JSON, PNG)",
      cmd_sensitivity, cmd_sensitivity_help},
+    {"finetune", "quantization-aware fine-tuning of a QCDQ model by distillation from its float model",
+     cmd_finetune, cmd_finetune_help},
     {"pipeline", "the whole workflow: baselines, PTQ variants, smoke/COCO/ORT checks, run bundle + summary",
      cmd_pipeline, cmd_pipeline_help},
     {"demo", "the pipeline on YOLOv10n + the COCO dev subset (or a built-in synthetic detector)", cmd_demo,

@@ -35,6 +35,13 @@ void yq_grad_conv2d_forward(const yq_conv2d_shape *s, const float *x, const floa
 /* dx += convᵀ(dy, w), dw += corr(x, dy), db += Σ dy. */
 void yq_grad_conv2d_backward(const yq_conv2d_shape *s, const float *x, const float *w, const float *dy, float *dx,
                              float *dw, float *db);
+/* The same gradients (accumulated the same way) computed with im2col + the
+ * runtime's packed, threaded SGEMM (a direct per-channel loop for depthwise),
+ * for training whole models. Bitwise independent of the pool's thread count;
+ * differs from the reference only by float summation order. Fails only on
+ * allocation (the im2col buffer). pool may be NULL. */
+yq_status yq_grad_conv2d_backward_fast(yq_pool *pool, const yq_conv2d_shape *s, const float *x, const float *w,
+                                       const float *dy, float *dx, float *dw, float *db);
 
 /* ---- activations ---------------------------------------------------------- */
 void yq_grad_silu_forward(int64_t n, const float *x, float *y);
