@@ -14,7 +14,8 @@ void cmd_pipeline_help(FILE *fp) {
             "Usage: yoloq pipeline MODEL.onnx --calib LIST.txt --ann INSTANCES.json --images DIR\n"
             "                      [--variants baseline,w8a16,w8a8,w4a16,w4a8] [--max-images N]\n"
             "                      [--run-dir DIR] [--recipe RECIPE.json] [--calib-count N] [--resume]\n"
-            "                      [--ort-images N] [--sensitivity-images N] [--threads N] [--quiet]\n"
+            "                      [--ort-images N] [--sensitivity-images N] [--qat-steps N]\n"
+            "                      [--threads N] [--quiet]\n"
             "\n"
             "Run the quantization workflow end to end and write a reproducible run bundle: the\n"
             "float32 baseline (cleaned) and its float16 version (float16 weights and compute,\n"
@@ -44,8 +45,13 @@ void cmd_pipeline_help(FILE *fp) {
             "      --calib LIST        calibration images, one path a line (as for 'yoloq quantize')\n"
             "  -a, --ann FILE          COCO instances JSON of the evaluation images\n"
             "  -i, --images DIR        folder of the annotation file's images\n"
-            "      --variants LIST     comma-separated, from baseline, w8a16, w8a8, w4a16, w4a8\n"
-            "                          (default: all five); baseline = float32 + float16 artifacts\n"
+            "      --variants LIST     comma-separated, from baseline, w8a16, w8a8, w4a16, w4a8,\n"
+            "                          w4a16-qat, w4a8-qat (default: the first five); baseline =\n"
+            "                          float32 + float16 artifacts; a -qat variant fine-tunes its PTQ\n"
+            "                          variant's model (added when not listed) as 'yoloq finetune' does,\n"
+            "                          by distillation from MODEL on the calibration images, into\n"
+            "                          onnx/NAME-w4a8-qcdq-qat.onnx, with a loss-curve picture\n"
+            "      --qat-steps N       optimiser steps of the -qat variants (default 200, batch 2)\n"
             "  -n, --max-images N      evaluate the first N images in id order (default: all)\n"
             "  -o, --run-dir DIR       the bundle folder (default: runs/<UTC timestamp>)\n"
             "  -r, --recipe FILE       quantization recipe for every PTQ variant; each variant still\n"
@@ -124,7 +130,7 @@ void pipeline_default_run_dir(char *buf, size_t cap) {
 }
 
 int cmd_pipeline(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_VARIANTS, OPT_COUNT, OPT_RESUME, OPT_ORT, OPT_SENS };
+    enum { OPT_CALIB = 256, OPT_VARIANTS, OPT_COUNT, OPT_RESUME, OPT_ORT, OPT_SENS, OPT_QAT_STEPS };
     static const struct option longopts[] = {
         {"calib", required_argument, 0, OPT_CALIB},  {"ann", required_argument, 0, 'a'},
         {"images", required_argument, 0, 'i'},       {"variants", required_argument, 0, OPT_VARIANTS},
@@ -132,6 +138,7 @@ int cmd_pipeline(int argc, char **argv) {
         {"recipe", required_argument, 0, 'r'},       {"calib-count", required_argument, 0, OPT_COUNT},
         {"resume", no_argument, 0, OPT_RESUME},      {"threads", required_argument, 0, 't'},
         {"ort-images", required_argument, 0, OPT_ORT}, {"sensitivity-images", required_argument, 0, OPT_SENS},
+        {"qat-steps", required_argument, 0, OPT_QAT_STEPS},
         {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     yq_pipeline_opts o;
@@ -150,6 +157,9 @@ int cmd_pipeline(int argc, char **argv) {
         case OPT_COUNT: if (cli_parse_int("pipeline", "--calib-count", optarg, 1, 1000000, &o.calib_count)) return CLI_USAGE; break;
         case OPT_RESUME: o.resume = 1; break;
         case OPT_ORT: if (cli_parse_int("pipeline", "--ort-images", optarg, 0, 64, &o.ort_images)) return CLI_USAGE; break;
+        case OPT_QAT_STEPS:
+            if (cli_parse_int("pipeline", "--qat-steps", optarg, 1, 10000000, &o.qat_steps)) return CLI_USAGE;
+            break;
         case OPT_SENS:
             if (cli_parse_int("pipeline", "--sensitivity-images", optarg, 0, 100000, &o.sensitivity_images))
                 return CLI_USAGE;

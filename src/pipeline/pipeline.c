@@ -23,10 +23,12 @@
 #include "pipeline/ort_check.h"
 #include "pipeline/plots.h"
 #include "pipeline/summary.h"
+#include "quant/finetune.h"
 #include "quant/fp16.h"
 #include "quant/quantize_file.h"
 #include "quant/sensitivity.h"
 #include "quant/sensitivity_json.h"
+#include "report/chart.h"
 #include "rt/prepare.h"
 #include "vision/letterbox.h"
 #include "yq_build_info.h"
@@ -45,10 +47,12 @@ void yq_pipeline_opts_default(yq_pipeline_opts *o) {
 typedef struct variant_def {
     const char *name;
     int wbits, abits; /* 0 bits: the baseline */
+    int qat;          /* fine-tuned from the PTQ variant of the same bits (yoloq finetune) */
 } variant_def;
 
 static const variant_def known_variants[] = {
-    {"baseline", 0, 0}, {"w8a16", 8, 0}, {"w8a8", 8, 8}, {"w4a16", 4, 0}, {"w4a8", 4, 8}};
+    {"baseline", 0, 0, 0}, {"w8a16", 8, 0, 0},     {"w8a8", 8, 8, 0},    {"w4a16", 4, 0, 0},
+    {"w4a8", 4, 8, 0},     {"w4a16-qat", 4, 0, 1}, {"w4a8-qat", 4, 8, 1}};
 #define NKNOWN ((int)(sizeof known_variants / sizeof known_variants[0]))
 
 /* Parse the list into indices of known_variants (each at most once). */
@@ -64,8 +68,8 @@ static yq_status parse_variants(const char *list, int *idx, int *n) {
             if (strlen(known_variants[k].name) == len && !strncmp(p, known_variants[k].name, len)) found = k;
         if (found < 0) {
             if (len > 4 && !strncmp(p + len - 4, "-qat", 4))
-                return yq_fail(YQ_ERR_ARG, "variant '%.*s': QAT variants need quantization-aware training, which "
-                                           "this yoloq does not have yet", (int)len, p);
+                return yq_fail(YQ_ERR_ARG, "variant '%.*s': quantization-aware training exists for w4a16-qat and "
+                                           "w4a8-qat", (int)len, p);
             return yq_fail(YQ_ERR_ARG, "unknown variant '%.*s' (known: %s)", (int)len, p,
                            yq_pipeline_default_variants);
         }
@@ -88,7 +92,7 @@ yq_status yq_pipeline_parse_variants(const char *list, int *count) {
 
 /* ---- the run ------------------------------------------------------------------------------------- */
 
-enum { ROW_FP32, ROW_FP16, ROW_PTQ };
+enum { ROW_FP32, ROW_FP16, ROW_PTQ, ROW_QAT };
 
 typedef struct row {
     char variant[32];
@@ -98,6 +102,7 @@ typedef struct row {
     char sha[YQ_SHA256_HEX_BYTES];
     cJSON *export_res, *smoke_res, *eval_res, *ort_res; /* step results (owned) */
     char *keeps_float;
+    int base; /* ROW_QAT: index of the PTQ row it starts from */
 } row;
 
 typedef struct pipe_run {
@@ -440,6 +445,127 @@ static void do_quantize(pipe_run *p, row *r) {
             yq_ptq_report_free(&rep);
         }
         free(out);
+        st = step_end(p, &s, st, r->artifact);
+        if (st != YQ_OK) row_fail(r, id);
+    }
+    r->export_res = s.result;
+}
+
+/* ---- quantization-aware fine-tuning ---------------------------------------------------------------- */
+
+typedef struct ft_progress_ctx {
+    const yq_pipeline_opts *o;
+    char label[96];
+} ft_progress_ctx;
+
+static void on_ft_progress(void *arg, int64_t step, int64_t steps, double loss, double seconds) {
+    (void)loss, (void)seconds;
+    ft_progress_ctx *c = arg;
+    if (c->o->on_progress) c->o->on_progress(c->o->arg, c->label, step, steps);
+}
+
+/* Copy key `k` of `from` (if any) into `to`. */
+static void copy_item(cJSON *to, const cJSON *from, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, k);
+    if (v) cJSON_AddItemToObject(to, k, cJSON_Duplicate(v, 1));
+}
+
+static yq_status run_finetune(pipe_run *p, row *r, const row *base, step *s) {
+    char *student_path = path_in(p, base->artifact), *out = path_in(p, r->artifact);
+    char ckrel[160];
+    snprintf(ckrel, sizeof ckrel, "checkpoints/%s.ckpt", r->variant);
+    char *ckpt = path_in(p, ckrel), *ckdir = path_in(p, "checkpoints");
+    yq_graph *student = NULL, *teacher = NULL, *export_to = NULL;
+    yq_calib_list list = {0};
+    yq_ft_files *files = NULL;
+    yq_finetune_result res = {0};
+    yq_status st = student_path && out && ckpt && ckdir ? probe_writable(out) : yq_fail(YQ_ERR_NOMEM, "out of memory");
+    if (st == YQ_OK) st = make_dir(ckdir);
+    if (st == YQ_OK) st = yq_onnx_load(student_path, &student);
+    if (st == YQ_OK) st = yq_onnx_load(p->o->model, &teacher);
+    if (st == YQ_OK) st = yq_onnx_load(student_path, &export_to);
+    if (st == YQ_OK) st = yq_calib_list_load(p->o->calib, &list);
+    const int n = p->ncalib < list.n ? p->ncalib : list.n;
+    if (st == YQ_OK && n < 1) st = yq_fail(YQ_ERR_INVALID, "%s: no images listed", p->o->calib);
+    if (st == YQ_OK) st = yq_ft_files_new((const char *const *)list.paths, n, &files);
+    yq_finetune_opts o;
+    yq_finetune_opts_default(&o);
+    if (p->o->qat_steps > 0) o.steps = p->o->qat_steps;
+    o.nthreads = p->o->threads;
+    o.checkpoint = ckpt;
+    o.checkpoint_every = 25;
+    o.resume = p->o->resume; /* a fresh run never continues an old checkpoint */
+    if (!o.resume) remove(ckpt);
+    ft_progress_ctx pc = {.o = p->o};
+    snprintf(pc.label, sizeof pc.label, "%s finetune", r->variant);
+    o.progress = on_ft_progress;
+    o.progress_arg = &pc;
+    if (st == YQ_OK) st = yq_finetune(student, teacher, n, yq_ft_files_image, files, &o, export_to, &res);
+    if (st == YQ_OK) st = yq_onnx_save(export_to, out);
+    if (st == YQ_OK) {
+        cJSON *d = s->result = cJSON_CreateObject();
+        cJSON *loss = d ? cJSON_AddArrayToObject(d, "loss") : NULL;
+        if (!d || !loss) st = yq_fail(YQ_ERR_NOMEM, "out of memory");
+        for (int64_t k = 0; st == YQ_OK && k < res.nlog; k++)
+            cJSON_AddItemToArray(loss, cJSON_CreateNumber(res.log[k].loss));
+        if (st == YQ_OK) {
+            cJSON_AddStringToObject(d, "from", base->artifact);
+            cJSON_AddStringToObject(d, "head", res.cut);
+            cJSON_AddNumberToObject(d, "steps", (double)o.steps);
+            cJSON_AddNumberToObject(d, "batch", o.batch);
+            cJSON_AddNumberToObject(d, "seed", (double)o.seed);
+            cJSON_AddNumberToObject(d, "images", n);
+            cJSON_AddNumberToObject(d, "lr", o.lr);
+            cJSON_AddNumberToObject(d, "trained_weights", res.weights);
+            cJSON_AddNumberToObject(d, "trained_act_quantizers", res.act_quantizers);
+            cJSON_AddNumberToObject(d, "seconds", res.seconds);
+            cJSON_AddNumberToObject(d, "loss_first", res.nlog ? res.log[0].loss : NAN);
+            cJSON_AddNumberToObject(d, "loss_last", res.nlog ? res.log[res.nlog - 1].loss : NAN);
+            /* structure and sizes are the PTQ model's: only initializer values change */
+            static const char *const same[] = {"weight_bytes", "float_weight_bytes", "qdq_counts",
+                                               "activation_quantizers", "layers", "weights", "acts"};
+            for (size_t k = 0; k < sizeof same / sizeof same[0]; k++) copy_item(d, base->export_res, same[k]);
+            logf_(s, "%s from %s: %lld steps x batch %d on %d images, seed %llu; loss %.5f -> %.5f; %.1f s\n",
+                  r->variant, base->artifact, (long long)o.steps, o.batch, n, (unsigned long long)o.seed,
+                  res.nlog ? res.log[0].loss : NAN, res.nlog ? res.log[res.nlog - 1].loss : NAN, res.seconds);
+        }
+        remove(ckpt); /* the step is done: its key, not the checkpoint, now says so */
+    }
+    yq_finetune_result_free(&res);
+    yq_ft_files_free(files);
+    yq_calib_list_free(&list);
+    yq_graph_free(student);
+    yq_graph_free(teacher);
+    yq_graph_free(export_to);
+    if (ckdir) rmdir(ckdir); /* only when empty */
+    free(student_path);
+    free(out);
+    free(ckpt);
+    free(ckdir);
+    return st;
+}
+
+/* A QAT row: `yoloq finetune` of its PTQ row's artifact (distillation from the
+ * float model on the calibration images), resumable from its checkpoint. */
+static void do_finetune(pipe_run *p, row *r, const row *base) {
+    char id[96];
+    snprintf(id, sizeof id, "%s.finetune", r->variant);
+    if (base->error) {
+        char *e = NULL;
+        if (asprintf(&e, "%s: its starting model (%s) failed", id, base->variant) < 0) e = NULL;
+        r->error = e;
+        return;
+    }
+    char key[1024];
+    snprintf(key, sizeof key, "finetune|from=%s|teacher=%s|calib=%s|count=%d|steps=%d", base->sha, p->model_sha,
+             p->calib_sha, p->ncalib, p->o->qat_steps);
+    step s;
+    if (!step_begin(p, &s, id, key, r->artifact)) {
+        yq_status st = run_finetune(p, r, base, &s);
+        if (st != YQ_OK) {
+            cJSON_Delete(s.result);
+            s.result = NULL;
+        }
         st = step_end(p, &s, st, r->artifact);
         if (st != YQ_OK) row_fail(r, id);
     }
@@ -797,6 +923,10 @@ static void make_note(row *r) {
                       num_at(e, "nodes_half", NULL, NULL), kept, num_at(e, "casts_added", NULL, NULL));
     } else {
         const cJSON *e = r->export_res;
+        char qat[200] = "";
+        if (r->kind == ROW_QAT)
+            snprintf(qat, sizeof qat, "fine-tuned %.0f steps by distillation from the float model (LSQ scales, STE) "
+                     "from %s; as there: ", num_at(e, "steps", NULL, NULL), str_at(e, "from") ? str_at(e, "from") : "?");
         int nl = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(e, "layers"));
         int gptq = 0;
         const cJSON *l;
@@ -806,17 +936,17 @@ static void make_note(row *r) {
         }
         if (r->abits)
             rc = asprintf(&s,
-                          "weights of %d Conv/MatMul layers in %d bits (%d by GPTQ, %d round-to-nearest, per output "
+                          "%sweights of %d Conv/MatMul layers in %d bits (%d by GPTQ, %d round-to-nearest, per output "
                           "channel); their float inputs quantized to uint8 per tensor (%.0f activation quantizers). "
                           "Float: biases, the DFL conv, the decode path after the head's final Concat, and every "
                           "tensor that is not the input of a quantized layer.",
-                          nl, r->wbits, gptq, nl - gptq, num_at(e, "activation_quantizers", NULL, NULL));
+                          qat, nl, r->wbits, gptq, nl - gptq, num_at(e, "activation_quantizers", NULL, NULL));
         else
             rc = asprintf(&s,
-                          "weights of %d Conv/MatMul layers in %d bits (%d by GPTQ, %d round-to-nearest, per output "
+                          "%sweights of %d Conv/MatMul layers in %d bits (%d by GPTQ, %d round-to-nearest, per output "
                           "channel). Float: all activations (A16 = not quantized, float32 here), biases, the DFL "
                           "conv and the decode path after the head's final Concat.",
-                          nl, r->wbits, gptq, nl - gptq);
+                          qat, nl, r->wbits, gptq, nl - gptq);
     }
     r->keeps_float = rc < 0 ? NULL : s;
 }
@@ -831,7 +961,8 @@ static cJSON *metrics_doc(const row *r) {
     cJSON_AddStringToObject(d, "status", r->error ? "failed" : "ok");
     if (r->error) cJSON_AddStringToObject(d, "error", r->error);
     if (r->keeps_float) cJSON_AddStringToObject(d, "keeps_float", r->keeps_float);
-    if (r->export_res) cJSON_AddItemReferenceToObject(d, r->kind == ROW_PTQ ? "quantize" : "export", r->export_res);
+    if (r->export_res) cJSON_AddItemReferenceToObject(d, r->kind == ROW_PTQ ? "quantize" : r->kind == ROW_QAT ? "finetune" : "export",
+                                    r->export_res);
     if (r->smoke_res) cJSON_AddItemReferenceToObject(d, "smoke", r->smoke_res);
     if (r->eval_res) cJSON_AddItemReferenceToObject(d, "eval", r->eval_res);
     if (r->ort_res) cJSON_AddItemReferenceToObject(d, "ort", r->ort_res);
@@ -995,6 +1126,7 @@ static yq_status write_config(pipe_run *p, const int *vidx, int nv) {
     cJSON_AddNumberToObject(c, "ort_images", o->ort_images);
     cJSON_AddNumberToObject(c, "sample_images", o->sample_images);
     cJSON_AddNumberToObject(c, "sensitivity_images", o->sensitivity_images);
+    cJSON_AddNumberToObject(c, "qat_steps", o->qat_steps);
     cJSON *ev = cJSON_AddObjectToObject(c, "eval");
     cJSON_AddNumberToObject(ev, "conf", 0.001);
     cJSON_AddNumberToObject(ev, "iou", 0.7);
@@ -1113,6 +1245,28 @@ static yq_status write_outputs(pipe_run *p, double t0) {
         free(full);
         if (st == YQ_OK) plots[np] = (yq_summary_plot){ptitles[np], ppaths[np]}, np++;
     }
+    for (int i = 0; st == YQ_OK && i < p->nrows; i++) { /* QAT loss curves */
+        const row *r = &p->rows[i];
+        const cJSON *loss = r->kind == ROW_QAT ? cJSON_GetObjectItemCaseSensitive(r->export_res, "loss") : NULL;
+        const int nl = cJSON_GetArraySize(loss);
+        if (nl < 2) continue;
+        double *x = malloc((size_t)nl * sizeof *x), *y = malloc((size_t)nl * sizeof *y);
+        int k = 0;
+        const cJSON *v;
+        cJSON_ArrayForEach(v, loss) if (x && y) x[k] = k + 1, y[k] = cJSON_IsNumber(v) ? v->valuedouble : NAN, k++;
+        snprintf(ppaths[np], 64, "plots/qat_loss_%s.png", r->variant);
+        snprintf(ptitles[np], 160, "QAT distillation loss per step, %s", r->variant);
+        char *full = path_in(p, ppaths[np]);
+        yq_image img = {0};
+        st = full && x && y ? yq_chart_line(ptitles[np], "step", "loss (box KL + class KL)", x, y, nl, &img)
+                            : yq_fail(YQ_ERR_NOMEM, "out of memory");
+        if (st == YQ_OK) st = yq_image_save_png(full, &img);
+        yq_image_free(&img);
+        free(full);
+        free(x);
+        free(y);
+        if (st == YQ_OK) plots[np] = (yq_summary_plot){ptitles[np], ppaths[np]}, np++;
+    }
     if (st == YQ_OK && p->sens) {
         snprintf(ppaths[np], 64, "plots/sensitivity.png");
         snprintf(ptitles[np], 160, "Sensitivity: the 20 layers that cost most when quantized alone");
@@ -1149,7 +1303,7 @@ static yq_status write_outputs(pipe_run *p, double t0) {
         s->map50 = num_at(r->eval_res, "coco", "stats", "AP50");
         double wb = num_at(r->export_res, "weight_bytes", NULL, NULL);
         s->weight_bytes = isfinite(wb) ? (int64_t)wb : -1;
-        if (r->kind == ROW_PTQ) {
+        if (r->kind == ROW_PTQ || r->kind == ROW_QAT) {
             double q = num_at(r->export_res, "qdq_counts", "quantize", NULL);
             double dq = num_at(r->export_res, "qdq_counts", "dequantize", NULL);
             s->qdq = isfinite(q) && isfinite(dq) ? (int)(q + dq) : -1;
@@ -1252,7 +1406,7 @@ yq_status yq_pipeline_run(const yq_pipeline_opts *o, yq_pipeline_result *res) {
             snprintf(b->variant, sizeof b->variant, "baseline-fp16");
             snprintf(b->artifact, sizeof b->artifact, "onnx/%s-baseline-fp16.onnx", p.name);
             b->kind = ROW_FP16;
-        } else {
+        } else if (!v->qat) {
             row *r = &p.rows[p.nrows++];
             snprintf(r->variant, sizeof r->variant, "%s", v->name);
             snprintf(r->artifact, sizeof r->artifact, "onnx/%s-%s-qcdq-ptq.onnx", p.name, v->name);
@@ -1261,6 +1415,32 @@ yq_status yq_pipeline_run(const yq_pipeline_opts *o, yq_pipeline_result *res) {
             r->abits = v->abits;
         }
     }
+    /* QAT rows last, each after the PTQ row it starts from (added when not listed) */
+    for (int i = 0; st == YQ_OK && i < nv; i++) {
+        const variant_def *v = &known_variants[vidx[i]];
+        if (!v->qat) continue;
+        char bname[32]; /* "w4a8" for "w4a8-qat" */
+        snprintf(bname, sizeof bname, "%.*s", (int)(strlen(v->name) - 4), v->name);
+        int base = -1;
+        for (int k = 0; k < p.nrows; k++)
+            if (p.rows[k].kind == ROW_PTQ && p.rows[k].wbits == v->wbits && p.rows[k].abits == v->abits) base = k;
+        if (base < 0) {
+            row *b = &p.rows[p.nrows++];
+            snprintf(b->variant, sizeof b->variant, "%s", bname);
+            snprintf(b->artifact, sizeof b->artifact, "onnx/%s-%s-qcdq-ptq.onnx", p.name, bname);
+            b->kind = ROW_PTQ;
+            b->wbits = v->wbits;
+            b->abits = v->abits;
+            base = p.nrows - 1;
+        }
+        row *r = &p.rows[p.nrows++];
+        snprintf(r->variant, sizeof r->variant, "%s", v->name);
+        snprintf(r->artifact, sizeof r->artifact, "onnx/%s-%s-qcdq-qat.onnx", p.name, bname);
+        r->kind = ROW_QAT;
+        r->wbits = v->wbits;
+        r->abits = v->abits;
+        r->base = base;
+    }
     /* keep the float32 row first when the baseline is listed later */
     for (int i = 1; st == YQ_OK && i < p.nrows; i++)
         if (p.rows[i].kind == ROW_FP32) {
@@ -1268,13 +1448,16 @@ yq_status yq_pipeline_run(const yq_pipeline_opts *o, yq_pipeline_result *res) {
             memmove(&p.rows[2], &p.rows[0], (size_t)i * sizeof(row));
             p.rows[0] = a;
             p.rows[1] = b;
+            for (int k = 2; k < p.nrows; k++)
+                if (p.rows[k].kind == ROW_QAT && p.rows[k].base < i) p.rows[k].base += 2;
             break;
         }
     for (int i = 0; st == YQ_OK && i < p.nrows; i++) {
         row *r = &p.rows[i];
         if (r->kind == ROW_FP32) do_export_fp32(&p, r);
         else if (r->kind == ROW_FP16) do_export_fp16(&p, r, &p.rows[i - 1]);
-        else do_quantize(&p, r);
+        else if (r->kind == ROW_PTQ) do_quantize(&p, r);
+        else do_finetune(&p, r, &p.rows[r->base]);
         if (!r->error) {
             char *a = path_in(&p, r->artifact);
             if (!a || yq_sha256_file(a, r->sha) != YQ_OK) row_fail(r, "hash");

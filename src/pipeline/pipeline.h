@@ -45,6 +45,7 @@ typedef struct yq_pipeline_opts {
     int resume;
     int ort_images;         /* images for the ORT check besides the random input (5) */
     int sample_images;      /* pictures of detections, baseline vs lowest-bit variant (4) */
+    int qat_steps;          /* optimiser steps of the -qat variants (0: yoloq finetune's default, 200) */
     int sensitivity_images; /* per-layer sensitivity (yq_sensitivity) of the lowest-bit PTQ variant's
                                setting, measured on the first N calibration images (16); 0: off, the
                                chart then ranks layers by their output SQNR in the quantize report */
