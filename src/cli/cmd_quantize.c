@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "quantize_ablate.h"
 #include "quantize_mixed.h"
 #include "core/atomic_file.h"
 #include "onnx/onnx.h"
@@ -21,7 +22,9 @@ void cmd_quantize_help(FILE *fp) {
             "Usage: yoloq quantize MODEL.onnx -o OUT.onnx --calib LIST.txt [--weights int8|int4]\n"
             "                      [--acts float|int8] [--calib-count N] [--recipe RECIPE.json]\n"
             "                      [--format qcdq|int4] [--bias float|int32] [--report REPORT.json]\n"
-            "                      [--avg-bits B]\n"
+            "                      [--avg-bits B] [--act-ranges float|quantized]\n"
+            "                      [--ablate --ann INSTANCES.json --images DIR [--ablate-images N]\n"
+            "                       [--ablate-ids FILE] [--ablate-json FILE]]\n"
             "                      [--threads N] [--quiet]\n"
             "\n"
             "Post-training quantization. Conv/MatMul/Gemm weights are quantized per output channel\n"
@@ -76,7 +79,11 @@ void cmd_quantize_help(FILE *fp) {
             "                       (the float function is unchanged): cross-layer equalization of\n"
             "                       weight ranges, or SmoothQuant's activation-to-weight migration\n"
             "                       (alpha 0.5); yolov10n has 2 such pairs (recipe \"equalize\")\n"
- CLI_HELP_MIXED CLI_HELP_THREADS
+            "      --act-ranges float|quantized  with --acts int8: observe the activation ranges on\n"
+            "                       the float model (float), or in one more calibration pass through\n"
+            "                       the model whose weights are all quantized (quantized), so the A8\n"
+            "                       ranges fit what the quantized layers produce (recipe \"act_ranges\")\n"
+ CLI_HELP_MIXED CLI_HELP_ABLATE CLI_HELP_THREADS
                 CLI_HELP_QUIET CLI_HELP_HELP
             "\n"
             "DEFAULTS for --weights int4 (unless the recipe sets them): GPTQ, asymmetric per-channel\n"
@@ -134,7 +141,8 @@ static void print_table(const yq_ptq_report *r) {
 
 int cmd_quantize(int argc, char **argv) {
     enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_BIAS, OPT_STAGES, OPT_BIASCORR,
-           OPT_INCORR, OPT_EQ, OPT_AVGBITS, OPT_METRIC, OPT_SENS };
+           OPT_INCORR, OPT_EQ, OPT_AVGBITS, OPT_METRIC, OPT_SENS, OPT_ACTRANGES,
+           OPT_ABLATE, OPT_ANN, OPT_IMAGES, OPT_ABL_N, OPT_ABL_IDS, OPT_ABL_JSON };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
@@ -144,13 +152,18 @@ int cmd_quantize(int argc, char **argv) {
         {"hessian-budget", required_argument, 0, OPT_HBUDGET}, {"bias", required_argument, 0, OPT_BIAS},
         {"gptq-stages", required_argument, 0, OPT_STAGES}, {"bias-correction", required_argument, 0, OPT_BIASCORR},
         {"input-correction", required_argument, 0, OPT_INCORR},
-        {"equalize", required_argument, 0, OPT_EQ},
+        {"equalize", required_argument, 0, OPT_EQ},        {"act-ranges", required_argument, 0, OPT_ACTRANGES},
         {"avg-bits", required_argument, 0, OPT_AVGBITS}, {"metric-images", required_argument, 0, OPT_METRIC},
         {"sensitivity", required_argument, 0, OPT_SENS},
+        {"ablate", no_argument, 0, OPT_ABLATE},     {"ann", required_argument, 0, OPT_ANN},
+        {"images", required_argument, 0, OPT_IMAGES}, {"ablate-images", required_argument, 0, OPT_ABL_N},
+        {"ablate-ids", required_argument, 0, OPT_ABL_IDS}, {"ablate-json", required_argument, 0, OPT_ABL_JSON},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL, *sens_path = NULL;
     int wbits = 0, abits = -1, count = 0, quiet = 0, bias32 = -1, c, stages = -1, biascorr = -1, incorr = -1, eq = -1;
+    int act_ranges = -1, ablate = 0;
+    cli_ablate_opts ao = {0};
     int metric_images = 0;
     double avg_bits = 0;
     yq_ptq_opts po;
@@ -211,6 +224,11 @@ int cmd_quantize(int argc, char **argv) {
             else if (!strcmp(optarg, "smoothquant")) eq = 2;
             else return cli_usage("quantize", "--equalize must be none, cle or smoothquant, got '%s'", optarg);
             break;
+        case OPT_ACTRANGES:
+            if (!strcmp(optarg, "float")) act_ranges = 0;
+            else if (!strcmp(optarg, "quantized")) act_ranges = 1;
+            else return cli_usage("quantize", "--act-ranges must be float or quantized, got '%s'", optarg);
+            break;
         case OPT_AVGBITS: {
             float f;
             if (cli_parse_float("quantize", "--avg-bits", optarg, 4.0, 8.0, &f)) return CLI_USAGE;
@@ -218,6 +236,14 @@ int cmd_quantize(int argc, char **argv) {
             break;
         }
         case OPT_SENS: sens_path = optarg; break;
+        case OPT_ABLATE: ablate = 1; break;
+        case OPT_ANN: ao.ann = optarg; break;
+        case OPT_IMAGES: ao.images = optarg; break;
+        case OPT_ABL_IDS: ao.ids = optarg; break;
+        case OPT_ABL_JSON: ao.json = optarg; break;
+        case OPT_ABL_N:
+            if (cli_parse_int("quantize", "--ablate-images", optarg, 1, 100000000, &ao.max_images)) return CLI_USAGE;
+            break;
         case OPT_METRIC:
             if (cli_parse_int("quantize", "--metric-images", optarg, 1, 100000, &metric_images)) return CLI_USAGE;
             break;
@@ -231,6 +257,15 @@ int cmd_quantize(int argc, char **argv) {
     if (!out) return cli_usage("quantize", "-o OUT.onnx is required");
     if (!calib) return cli_usage("quantize", "--calib LIST.txt is required");
     const char *model = argv[optind];
+    if (ablate && (!ao.ann || !ao.images))
+        return cli_usage("quantize", "--ablate needs --ann INSTANCES.json and --images DIR (the evaluation set)");
+    if (!ablate && (ao.ann || ao.images || ao.ids || ao.json || ao.max_images))
+        return cli_usage("quantize", "--ann, --images, --ablate-images, --ablate-ids and --ablate-json go with --ablate");
+    if (ao.ids && ao.max_images)
+        return cli_usage("quantize", "--ablate-images and --ablate-ids are exclusive");
+    if (ablate && (report_path || sens_path))
+        return cli_usage("quantize", "--ablate writes its own table: --report and --sensitivity are not supported "
+                         "with it");
 
     yq_recipe *recipe = NULL;
     yq_status st = recipe_path ? yq_recipe_load(recipe_path, &recipe) : yq_recipe_default(&recipe);
@@ -256,6 +291,7 @@ int cmd_quantize(int argc, char **argv) {
     if (biascorr >= 0) recipe->bias_correction = biascorr;
     if (incorr >= 0) recipe->gptq_input_correction = incorr;
     if (eq >= 0) recipe->equalize = eq;
+    if (act_ranges >= 0) recipe->act_ranges_quantized = act_ranges;
     if (avg_bits > 0) {
         recipe->mixed_avg_bits = avg_bits;
         recipe->mixed_weight_bytes = 0;
@@ -302,6 +338,14 @@ int cmd_quantize(int argc, char **argv) {
     po.progress_arg = &ps;
     yq_ptq_report rep = {0};
     cJSON *mixed = NULL;
+    if (rc == CLI_OK && ablate) {
+        if (metric_images > 0) recipe->mixed_metric_images = metric_images;
+        rc = cli_quantize_ablate(g, model, out, recipe, count, yq_calib_list_input, &list, &po, &ao, quiet);
+        yq_graph_free(g);
+        yq_calib_list_free(&list);
+        yq_recipe_free(recipe);
+        return rc;
+    }
     if (rc == CLI_OK && (recipe->mixed_avg_bits > 0 || recipe->mixed_weight_bytes > 0))
         rc = cli_quantize_mixed(g, recipe, count, yq_calib_list_input, &list, &po, metric_images, sens_path, quiet, &mixed);
     if (rc == CLI_OK) {

@@ -418,7 +418,8 @@ static yq_status parse_mixed(yq_recipe *r, const cJSON *obj) {
 
 static yq_status parse_root(yq_recipe *r, const cJSON *root) {
     static const char *const keys[] = {"weights",    "activations", "calibration",     "overrides", "keep_float",
-                                       "gptq",       "bias_correction", "equalize", "mixed",     NULL};
+                                       "gptq",       "bias_correction", "equalize", "mixed",     "act_ranges",
+                                       NULL};
     static const char *const calib_keys[] = {"count", NULL};
     static const char *const gptq_keys[] = {"sequential", "stages", "input_correction", NULL};
     const char *file = r->name;
@@ -459,6 +460,10 @@ static yq_status parse_root(yq_recipe *r, const cJSON *root) {
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "bias_correction")))
         YQ_TRY(want_bool(it, file, "bias_correction", &r->bias_correction));
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "act_ranges"))) {
+        static const char *const range_names[] = {"float", "quantized", NULL};
+        YQ_TRY(want_enum(it, file, "act_ranges", range_names, &r->act_ranges_quantized));
+    }
     YQ_TRY(check_cfg(&r->weights, &r->acts, file, ""));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "overrides"))) YQ_TRY(parse_overrides(r, it));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "keep_float"))) YQ_TRY(parse_keep_float(r, it));
@@ -531,6 +536,13 @@ yq_status yq_recipe_clone(const yq_recipe *r, yq_recipe **out) {
     c->mixed_weight_bytes = r->mixed_weight_bytes;
     c->mixed_metric_images = r->mixed_metric_images;
     c->mixed_by_proxy = r->mixed_by_proxy;
+    c->gptq_sequential = r->gptq_sequential;
+    c->gptq_stages = r->gptq_stages;
+    c->gptq_input_correction = r->gptq_input_correction;
+    c->bias_correction = r->bias_correction;
+    c->equalize = r->equalize;
+    c->smooth_alpha = r->smooth_alpha;
+    c->act_ranges_quantized = r->act_ranges_quantized;
     *out = c;
     return YQ_OK;
 }

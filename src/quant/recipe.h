@@ -48,6 +48,11 @@
  *                                      float inputs, min ||Ŵ·x_q - W·x_f||² (ptq.h)
  *     },
  *     "bias_correction": false,        subtract each GPTQ conv's expected output shift
+ *     "act_ranges": "float",           where the A8 activation ranges are observed: "float"
+ *                                      (the float model, first pass) or "quantized" (a last
+ *                                      pass through the model with every weight quantized, so
+ *                                      the ranges are those the quantized layers produce;
+ *                                      `--weights int4` default, ptq.h)
  *     "equalize": {"method": "none", "alpha": 0.5}
  *                                      "cle" or "smoothquant" on the Conv->Conv pairs
  *                                      with nothing in between (equalize.h); alpha:
@@ -149,6 +154,7 @@ typedef struct yq_recipe {
     int gptq_stages;      /* stages of the sequential mode (8) */
     int gptq_input_correction; /* sequential: min ||Ŵ x_q - W x_f||² (ptq.h) */
     int bias_correction;  /* empirical bias correction of GPTQ convs (ptq.h) */
+    int act_ranges_quantized; /* "act_ranges": "quantized": A8 ranges from the weight-quantized model */
     int equalize;         /* 0 none, 1 CLE, 2 SmoothQuant (equalize.h) */
     double smooth_alpha;  /* 0.5 */
     /* "mixed" (0 when absent): at most one of avg_bits / weight_bytes is set */
