@@ -79,6 +79,10 @@ void cmd_quantize_help(FILE *fp) {
             "                       (the float function is unchanged): cross-layer equalization of\n"
             "                       weight ranges, or SmoothQuant's activation-to-weight migration\n"
             "                       (alpha 0.5); yolov10n has 2 such pairs (recipe \"equalize\")\n"
+            "      --stage-acts on|off  with --gptq-stages and --acts int8: the calibration passes that\n"
+            "                       build the Hessians run the activation quantizers (on, default) or\n"
+            "                       only the quantized weights (off: the Hessians of W4A16; recipe\n"
+            "                       \"gptq\": {\"stage_acts\"})\n"
             "      --act-ranges float|quantized  with --acts int8: observe the activation ranges on\n"
             "                       the float model (float), or in one more calibration pass through\n"
             "                       the model whose weights are all quantized (quantized), so the A8\n"
@@ -142,7 +146,7 @@ static void print_table(const yq_ptq_report *r) {
 int cmd_quantize(int argc, char **argv) {
     enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_BIAS, OPT_STAGES, OPT_BIASCORR,
            OPT_INCORR, OPT_EQ, OPT_AVGBITS, OPT_METRIC, OPT_SENS, OPT_ACTRANGES,
-           OPT_ABLATE, OPT_ANN, OPT_IMAGES, OPT_ABL_N, OPT_ABL_IDS, OPT_ABL_JSON };
+           OPT_ABLATE, OPT_ANN, OPT_IMAGES, OPT_ABL_N, OPT_ABL_IDS, OPT_ABL_JSON, OPT_STAGEACTS, OPT_MIXCTX };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
@@ -155,6 +159,7 @@ int cmd_quantize(int argc, char **argv) {
         {"equalize", required_argument, 0, OPT_EQ},        {"act-ranges", required_argument, 0, OPT_ACTRANGES},
         {"avg-bits", required_argument, 0, OPT_AVGBITS}, {"metric-images", required_argument, 0, OPT_METRIC},
         {"sensitivity", required_argument, 0, OPT_SENS},
+        {"stage-acts", required_argument, 0, OPT_STAGEACTS}, {"mixed-context", required_argument, 0, OPT_MIXCTX},
         {"ablate", no_argument, 0, OPT_ABLATE},     {"ann", required_argument, 0, OPT_ANN},
         {"images", required_argument, 0, OPT_IMAGES}, {"ablate-images", required_argument, 0, OPT_ABL_N},
         {"ablate-ids", required_argument, 0, OPT_ABL_IDS}, {"ablate-json", required_argument, 0, OPT_ABL_JSON},
@@ -162,7 +167,7 @@ int cmd_quantize(int argc, char **argv) {
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL, *sens_path = NULL;
     int wbits = 0, abits = -1, count = 0, quiet = 0, bias32 = -1, c, stages = -1, biascorr = -1, incorr = -1, eq = -1;
-    int act_ranges = -1, ablate = 0;
+    int act_ranges = -1, ablate = 0, stage_acts = -1, mixed_ctx = -1;
     cli_ablate_opts ao = {0};
     int metric_images = 0;
     double avg_bits = 0;
@@ -210,12 +215,14 @@ int cmd_quantize(int argc, char **argv) {
             if (cli_parse_int("quantize", "--gptq-stages", optarg, 0, 256, &stages)) return CLI_USAGE;
             break;
         case OPT_BIASCORR:
-        case OPT_INCORR: {
-            int *dst = c == OPT_BIASCORR ? &biascorr : &incorr;
+        case OPT_INCORR:
+        case OPT_STAGEACTS: {
+            int *dst = c == OPT_BIASCORR ? &biascorr : c == OPT_INCORR ? &incorr : &stage_acts;
             if (!strcmp(optarg, "on")) *dst = 1;
             else if (!strcmp(optarg, "off")) *dst = 0;
             else return cli_usage("quantize", "--%s must be on or off, got '%s'",
-                                  c == OPT_BIASCORR ? "bias-correction" : "input-correction", optarg);
+                                  c == OPT_BIASCORR ? "bias-correction" : c == OPT_INCORR ? "input-correction"
+                                                                                          : "stage-acts", optarg);
             break;
         }
         case OPT_EQ:
@@ -223,6 +230,11 @@ int cmd_quantize(int argc, char **argv) {
             else if (!strcmp(optarg, "cle")) eq = 1;
             else if (!strcmp(optarg, "smoothquant")) eq = 2;
             else return cli_usage("quantize", "--equalize must be none, cle or smoothquant, got '%s'", optarg);
+            break;
+        case OPT_MIXCTX:
+            if (!strcmp(optarg, "alone")) mixed_ctx = 0;
+            else if (!strcmp(optarg, "quantized")) mixed_ctx = 1;
+            else return cli_usage("quantize", "--mixed-context must be alone or quantized, got '%s'", optarg);
             break;
         case OPT_ACTRANGES:
             if (!strcmp(optarg, "float")) act_ranges = 0;
@@ -290,6 +302,13 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (biascorr >= 0) recipe->bias_correction = biascorr;
     if (incorr >= 0) recipe->gptq_input_correction = incorr;
+    if (stage_acts >= 0) recipe->gptq_stage_acts = stage_acts;
+    if (mixed_ctx >= 0) recipe->mixed_quantized_context = mixed_ctx;
+    if (sens_path && recipe->mixed_quantized_context) {
+        yq_recipe_free(recipe);
+        return cli_usage("quantize", "--sensitivity holds an analysis of each layer alone: it cannot serve the "
+                         "quantized context (--mixed-context quantized)");
+    }
     if (eq >= 0) recipe->equalize = eq;
     if (act_ranges >= 0) recipe->act_ranges_quantized = act_ranges;
     if (avg_bits > 0) {

@@ -1200,7 +1200,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
                 }
             }
             if (st != YQ_OK) break;
-            if ((st = stage_session(&c, c.L[first_of_pass[pass]].stage, 1, nthreads, &qs)) != YQ_OK) break;
+            if ((st = stage_session(&c, c.L[first_of_pass[pass]].stage, r->gptq_stage_acts, nthreads, &qs)) != YQ_OK) break;
             ps = qs;
         }
         for (int li = 0; li < c.nl && st == YQ_OK; li++) {
