@@ -13,6 +13,8 @@
 #include "testutil.h"
 #include "test_quant_common.h"
 #include "quant/ablate.h"
+#include "quant/mixed.h"
+#include "quant/sensitivity.h"
 #include "quant/ptq.h"
 #include "rt/prepare.h"
 #include "rt/session.h"
@@ -248,11 +250,57 @@ static void test_ablate_ladder(void **state) {
     yq_recipe_free(r);
 }
 
+/* Leave-one-out sensitivity: the context is the whole W4A8 model; restoring
+ * any one layer's float weights must lower the head noise (the chain's
+ * layers all matter), and the noise gain is base noise minus the layer's. */
+static void test_quantized_context(void **state) {
+    (void)state;
+    yq_graph *g = make_chain();
+    yq_recipe *r;
+    const char *t = recipe_text(1);
+    assert_int_equal(yq_recipe_parse(t, strlen(t), "t.json", &r), YQ_OK);
+    yq_sens_opts so;
+    yq_sens_opts_default(&so);
+    so.metric_images = NIMG;
+    so.nthreads = 1;
+    so.ptq.nthreads = 1;
+    so.quantized_context = 1;
+    yq_sens_result alone, loo;
+    assert_int_equal(yq_sensitivity(g, r, NIMG, image_input, NULL, &so, NULL, NULL, &loo), YQ_OK);
+    so.quantized_context = 0;
+    assert_int_equal(yq_sensitivity(g, r, NIMG, image_input, NULL, &so, NULL, NULL, &alone), YQ_OK);
+    assert_int_equal(loo.nlayers, 3);
+    assert_true(loo.quantized_context && !alone.quantized_context);
+    assert_true(isfinite(loo.base_sqnr_db));
+    for (int k = 0; k < 3; k++) {
+        const yq_sens_layer *l = &loo.layers[k];
+        print_message("%s: alone %.2f dB, all-but-this %.2f dB (all %.2f dB), gain %.3e\n", l->name,
+                      alone.layers[k].sqnr_db, l->sqnr_db, loo.base_sqnr_db, yq_mixed_gain(&loo, l, YQ_MIXED_NOISE));
+        assert_true(l->sqnr_db > loo.base_sqnr_db);
+        double want = pow(10.0, -loo.base_sqnr_db / 10.0) - pow(10.0, -l->sqnr_db / 10.0);
+        assert_true(fabs(yq_mixed_gain(&loo, l, YQ_MIXED_NOISE) - want) <= 1e-12 * fabs(want) + 1e-300);
+        assert_true(yq_mixed_gain(&loo, l, YQ_MIXED_NOISE) > 0);
+        assert_true(l->gain == loo.base_proxy - l->proxy);
+    }
+    yq_sens_result_free(&alone);
+    yq_sens_result_free(&loo);
+    yq_recipe_free(r);
+    yq_graph_free(g);
+    const char *bad = "{\"mixed\": {\"avg_bits\": 4.5, \"context\": \"float\"}}";
+    assert_int_equal(yq_recipe_parse(bad, strlen(bad), "m.json", &r), YQ_ERR_PARSE);
+    assert_non_null(strstr(yq_last_error(), "mixed.context"));
+    const char *ok = "{\"mixed\": {\"avg_bits\": 4.5, \"context\": \"quantized\"}}";
+    assert_int_equal(yq_recipe_parse(ok, strlen(ok), "m.json", &r), YQ_OK);
+    assert_int_equal(r->mixed_quantized_context, 1);
+    yq_recipe_free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ranges_from_quantized_weights),
         cmocka_unit_test(test_recipe_key),
         cmocka_unit_test(test_ablate_ladder),
+        cmocka_unit_test(test_quantized_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
