@@ -56,6 +56,7 @@ yq_status yq_ablate_build(const yq_recipe *f, yq_ablate_ladder *out) {
     cur->act_ranges_quantized = 0;
     cur->mixed_avg_bits = 0;
     cur->mixed_weight_bytes = 0;
+    cur->acts.observer = YQ_OBS_MINMAX;
     char what[160];
     snprintf(what, sizeof what, "float model (reference)");
     if (st == YQ_OK) st = push(out, NULL, "float", what);
@@ -88,6 +89,13 @@ yq_status yq_ablate_build(const yq_recipe *f, yq_ablate_ladder *out) {
         cur->equalize = f->equalize;
         cur->smooth_alpha = f->smooth_alpha;
         st = push(out, cur, "equalize", f->equalize == 2 ? "SmoothQuant on Conv->Conv pairs" : "CLE on Conv->Conv pairs");
+    }
+    if (st == YQ_OK && f->acts.bits && f->acts.observer != YQ_OBS_MINMAX) {
+        cur->acts.observer = f->acts.observer;
+        cur->acts.percentile = f->acts.percentile;
+        snprintf(what, sizeof what, "A8 ranges by the %s observer (instead of min/max)",
+                 yq_observer_kind_name(f->acts.observer));
+        st = push(out, cur, "act-observer", what);
     }
     if (st == YQ_OK && f->act_ranges_quantized && f->acts.bits) {
         cur->act_ranges_quantized = 1;

@@ -6,6 +6,7 @@
  *   rtn              round to nearest, same bits / grids / activations;
  *   gptq             GPTQ with every Hessian from the float model (one pass);
  *   gptq-seq         sequential GPTQ (Hessians from the partly quantized model);
+ *   act-observer     the A8 range observer (rows above: min/max);
  *   act-ranges       A8 ranges observed on the weight-quantized model;
  *   bias-correction, equalize, input-correction
  *   mixed            the mixed-precision budget (layers moved to 8 bit);

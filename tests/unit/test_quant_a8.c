@@ -218,6 +218,7 @@ static void test_ablate_ladder(void **state) {
     const char *t = "{\"weights\": {\"bits\": 4, \"method\": \"gptq\", \"symmetric\": false},"
                     " \"activations\": {\"bits\": 8}, \"gptq\": {\"sequential\": true, \"stages\": 5},"
                     " \"act_ranges\": \"quantized\", \"bias_correction\": true, \"mixed\": {\"avg_bits\": 4.5}}";
+    const char *t2 = "{\"weights\": {\"bits\": 4, \"method\": \"gptq\"}, \"activations\": {\"bits\": 8, \"observer\": \"mse\"}}";
     yq_recipe *r;
     assert_int_equal(yq_recipe_parse(t, strlen(t), "t.json", &r), YQ_OK);
     yq_ablate_ladder l;
@@ -238,6 +239,15 @@ static void test_ablate_ladder(void **state) {
     assert_true(l.rows[4].recipe->bias_correction && !l.rows[4].recipe->act_ranges_quantized);
     assert_true(l.rows[5].recipe->act_ranges_quantized && !l.rows[5].mixed);
     assert_true(l.rows[6].mixed && fin->mixed_avg_bits == 4.5 && fin->bias_correction && fin->gptq_sequential);
+    yq_ablate_free(&l);
+    yq_recipe_free(r);
+    /* the observer row: rows above it use min/max */
+    assert_int_equal(yq_recipe_parse(t2, strlen(t2), "t2.json", &r), YQ_OK);
+    assert_int_equal(yq_ablate_build(r, &l), YQ_OK);
+    names(&l, buf, sizeof buf);
+    assert_string_equal(buf, "float rtn gptq act-observer");
+    assert_int_equal(l.rows[2].recipe->acts.observer, YQ_OBS_MINMAX);
+    assert_int_equal(l.rows[3].recipe->acts.observer, YQ_OBS_MSE);
     yq_ablate_free(&l);
     yq_recipe_free(r);
     /* W8 round to nearest: float and rtn only; A16 has no act-ranges row */
