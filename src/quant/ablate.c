@@ -72,8 +72,9 @@ yq_status yq_ablate_build(const yq_recipe *f, yq_ablate_ladder *out) {
         if (st == YQ_OK && f->gptq_sequential) {
             cur->gptq_sequential = 1;
             cur->gptq_stages = f->gptq_stages;
-            snprintf(what, sizeof what, "sequential: Hessians from the partly quantized model, %d stages",
-                     f->gptq_stages);
+            snprintf(what, sizeof what, "sequential: Hessians from the partly quantized model, %d stages%s",
+                     f->gptq_stages, !f->acts.bits ? "" : f->gptq_stage_acts ? " (A8 in the passes)"
+                                                                             : " (weights only in the passes)");
             st = push(out, cur, "gptq-seq", what);
         }
         if (st == YQ_OK && f->gptq_sequential && f->gptq_input_correction) {

@@ -16,6 +16,7 @@
 #include "quant/mixed.h"
 #include "quant/sensitivity.h"
 #include "quant/ptq.h"
+#include "quant/quantize_file.h"
 #include "rt/prepare.h"
 #include "rt/session.h"
 
@@ -205,6 +206,29 @@ static void test_recipe_key(void **state) {
     assert_non_null(strstr(yq_last_error(), "r.json"));
 }
 
+/* --weights int4 defaults: sequential GPTQ with weight-only passes, A8
+ * ranges from the quantized model; a recipe's own choices win. */
+static void test_int4_defaults(void **state) {
+    (void)state;
+    yq_recipe *r;
+    assert_int_equal(yq_recipe_default(&r), YQ_OK);
+    yq_recipe_apply_bits(r, 4, 8);
+    assert_true(r->gptq_sequential && !r->gptq_stage_acts && r->act_ranges_quantized);
+    assert_int_equal(r->weights.method, YQ_WMETHOD_GPTQ);
+    yq_recipe_free(r);
+    assert_int_equal(yq_recipe_default(&r), YQ_OK);
+    yq_recipe_apply_bits(r, 8, 8);
+    assert_false(r->gptq_sequential || r->act_ranges_quantized);
+    assert_int_equal(r->gptq_stage_acts, 1);
+    yq_recipe_free(r);
+    const char *t = "{\"gptq\": {\"stages\": 4}, \"act_ranges\": \"float\"}";
+    assert_int_equal(yq_recipe_parse(t, strlen(t), "t.json", &r), YQ_OK);
+    yq_recipe_apply_bits(r, 4, 8);
+    assert_false(r->gptq_sequential || r->act_ranges_quantized);
+    assert_int_equal(r->gptq_stage_acts, 1);
+    yq_recipe_free(r);
+}
+
 static void names(const yq_ablate_ladder *l, char *buf, size_t n) {
     buf[0] = '\0';
     for (int k = 0; k < l->n; k++) {
@@ -309,6 +333,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ranges_from_quantized_weights),
         cmocka_unit_test(test_recipe_key),
+        cmocka_unit_test(test_int4_defaults),
         cmocka_unit_test(test_ablate_ladder),
         cmocka_unit_test(test_quantized_context),
     };
