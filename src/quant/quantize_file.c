@@ -178,7 +178,7 @@ void yq_recipe_apply_bits(yq_recipe *recipe, int wbits, int abits) {
         if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = wbits != 4;
         /* int4 default: sequential GPTQ in 8 stages (yolov10n W4A16 +0.9 mAP points), whose
          * Hessian passes run the quantized weights only, and with A8 the activation ranges
-         * observed on the weight-quantized model (W4A8 +0.65 points together; docs/STATUS.md
+         * observed on the weight-quantized model (W4A8 0.3636 -> 0.3701 together; docs/STATUS.md
          * issue 5) */
         const cJSON *root = recipe->json;
         const cJSON *gq = root ? cJSON_GetObjectItemCaseSensitive(root, "gptq") : NULL;
@@ -188,6 +188,8 @@ void yq_recipe_apply_bits(yq_recipe *recipe, int wbits, int abits) {
         }
         if (wbits == 4 && !(root && cJSON_GetObjectItemCaseSensitive(root, "act_ranges")))
             recipe->act_ranges_quantized = 1;
+        /* and the MSE observer for the A8 ranges (W4A8 0.3701 -> 0.3737 with min/max) */
+        if (wbits == 4 && !recipe_has(recipe, "activations", "observer")) recipe->acts.observer = YQ_OBS_MSE;
     }
     if (abits >= 0) recipe->acts.bits = abits;
 }

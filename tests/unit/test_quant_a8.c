@@ -215,17 +215,21 @@ static void test_int4_defaults(void **state) {
     yq_recipe_apply_bits(r, 4, 8);
     assert_true(r->gptq_sequential && !r->gptq_stage_acts && r->act_ranges_quantized);
     assert_int_equal(r->weights.method, YQ_WMETHOD_GPTQ);
+    assert_int_equal(r->acts.observer, YQ_OBS_MSE);
     yq_recipe_free(r);
     assert_int_equal(yq_recipe_default(&r), YQ_OK);
     yq_recipe_apply_bits(r, 8, 8);
     assert_false(r->gptq_sequential || r->act_ranges_quantized);
     assert_int_equal(r->gptq_stage_acts, 1);
+    assert_int_equal(r->acts.observer, YQ_OBS_MINMAX);
     yq_recipe_free(r);
-    const char *t = "{\"gptq\": {\"stages\": 4}, \"act_ranges\": \"float\"}";
+    const char *t = "{\"gptq\": {\"stages\": 4}, \"act_ranges\": \"float\","
+                    " \"activations\": {\"observer\": \"percentile\"}}";
     assert_int_equal(yq_recipe_parse(t, strlen(t), "t.json", &r), YQ_OK);
     yq_recipe_apply_bits(r, 4, 8);
     assert_false(r->gptq_sequential || r->act_ranges_quantized);
     assert_int_equal(r->gptq_stage_acts, 1);
+    assert_int_equal(r->acts.observer, YQ_OBS_PERCENTILE);
     yq_recipe_free(r);
 }
 
