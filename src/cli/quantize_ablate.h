@@ -11,8 +11,8 @@
 #define CLI_HELP_ABLATE                                                                                  \
     "      --ablate         ablation: quantize and evaluate the ladder float -> round to nearest ->\n"   \
     "                       GPTQ one pass -> sequential GPTQ -> each further feature the recipe uses\n"  \
-    "                       (input/bias correction, equalization, A8 ranges on the quantized\n"          \
-    "                       weights, mixed precision), each row adding one; prints mAP50-95 and\n"       \
+    "                       (input/bias correction, equalization, A8 observer, A8 ranges on the\n"       \
+    "                       quantized weights, mixed precision), each row adding one; prints mAP50-95 and\n" \
     "                       mAP50 of every row, on all evaluated images and on the halves with even\n"   \
     "                       and odd image ids, and the change from the row above. The last row is\n"     \
     "                       the final recipe and is written to -o. Needs --ann and --images\n"           \
