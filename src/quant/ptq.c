@@ -1128,7 +1128,9 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     }
     /* The float model's pass for the activation ranges (A8) of sequential
      * GPTQ; without it, pass 0 (which runs the float model) observes them. */
-    const int float_pass = c.sequential && c.na > 0;
+    /* Not needed when the passes run weights only and the ranges come from the
+     * last pass (recalibrate_acts): pass 0, on the float model, observes them. */
+    const int float_pass = c.sequential && c.na > 0 && !(r->act_ranges_quantized && !r->gptq_stage_acts);
     if (npasses == 0 && c.na > 0 && !float_pass) npasses = 1;
     int64_t kmax = 0;
     for (int li = 0; li < c.nl; li++)

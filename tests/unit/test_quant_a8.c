@@ -132,6 +132,10 @@ static float watch_max(const yq_graph *g, const char *value, const char *op) {
 }
 
 static const char *recipe_text(int quantized_ranges) {
+    if (quantized_ranges == 2) /* weights-only Hessian passes: no float pass at all */
+        return "{\"weights\": {\"bits\": 4, \"method\": \"gptq\", \"symmetric\": false},"
+               " \"activations\": {\"bits\": 8}, \"gptq\": {\"sequential\": true, \"stages\": 3,"
+               " \"stage_acts\": false}, \"act_ranges\": \"quantized\"}";
     return quantized_ranges ? "{\"weights\": {\"bits\": 4, \"method\": \"gptq\", \"symmetric\": false},"
                               " \"activations\": {\"bits\": 8}, \"gptq\": {\"sequential\": true, \"stages\": 3},"
                               " \"act_ranges\": \"quantized\"}"
@@ -173,6 +177,14 @@ static void test_ranges_from_quantized_weights(void **state) {
     assert_true(fabs(rq.layers[1].act_scale - mq / 255.0) <= 1e-5 * mq / 255.0);
     assert_true(fabs(rf.layers[1].act_scale - mf / 255.0) <= 1e-5 * mf / 255.0);
     assert_true(fabs(mq - mf) > 1e-3 * mf); /* the two differ: the test can tell them apart */
+    /* the same with weight-only passes (the driver then skips the float pass) */
+    yq_ptq_report rw;
+    yq_graph *gw = quantize(2, 2, &rw);
+    float mw = watch_max(gw, "conv1_relu", "QuantizeLinear");
+    assert_true(fabs(rw.layers[1].act_scale - mw / 255.0) <= 1e-5 * mw / 255.0);
+    assert_float_equal(rw.layers[0].act_scale, 1.0f / 255.0f, 1e-9);
+    yq_ptq_report_free(&rw);
+    yq_graph_free(gw);
     /* deterministic across thread counts */
     for (int i = 0; i < 3; i++) {
         assert_true(rq.layers[i].act_scale == r2.layers[i].act_scale);
