@@ -153,9 +153,8 @@ static yq_status eval_file(const char *path, const yq_ablate_eval *ev, yq_ablate
     o.det.nthreads = ev->nthreads;
     yq_eval_run run;
     double t0 = now_ms();
-    yq_status st = yq_eval_setup(&o, &run);
-    if (st != YQ_OK) return st;
-    st = yq_eval_execute(&run);
+    yq_status st = yq_eval_setup(&o, &run); /* run is freed whatever the outcome, as yoloq eval does */
+    if (st == YQ_OK) st = yq_eval_execute(&run);
     if (st == YQ_OK) {
         row->map = run.res.stats[YQ_COCO_AP];
         row->map50 = run.res.stats[YQ_COCO_AP50];
