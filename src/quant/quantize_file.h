@@ -27,9 +27,8 @@ yq_status yq_calib_list_input(void *arg, int index, float *nchw);
 /* Apply the command-line overrides to a recipe: wbits 8|4 (0: keep) also picks
  * the method and symmetry unless the recipe names them (4: GPTQ, asymmetric,
  * and, without a "gptq" section, sequential in 8 stages whose Hessian passes run
- * the quantized weights only ("stage_acts": false), and unless the recipe names
- * "act_ranges", A8 ranges from the weight-quantized model, by the MSE observer
- * unless the recipe names "activations.observer"; 8: round to nearest,
+ * the quantized weights only ("stage_acts": false), and A8 ranges by the MSE
+ * observer unless the recipe names "activations.observer"; 8: round to nearest,
  * symmetric); abits 0|8 (-1: keep). */
 void yq_recipe_apply_bits(yq_recipe *r, int wbits, int abits);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # yoloq quantize --ablate on yolov10n (1 calibration image, 2 GPTQ stages, 3 evaluation images):
 #  - bad input: one error line, non-zero exit (1 input, 2 usage), no ONNX/JSON left behind;
-#  - the ladder of the default W4A8 recipe (2 stages): rows float, rtn, gptq, gptq-seq,
+#  - the ladder of the default W4A8 recipe (2 stages) with --act-ranges quantized: rows float, rtn, gptq, gptq-seq,
 #    act-observer, act-ranges, in that order, finite mAPs, deltas = differences of consecutive rows;
 #  - the written model is byte-identical to a plain `yoloq quantize` with the same options;
 #  - the float row's mAP and its even/odd halves equal `yoloq eval` of the float model on the
@@ -45,7 +45,7 @@ printf '1\n' >"$T/bad_ids.txt"
 expect bad_id 1 "bad_ids.txt|not in" -- "${Q[@]}" --gptq-stages 0 --ablate --ann "$ANN" --images "$IMGS" --ablate-ids "$T/bad_ids.txt" --ablate-json "$T/o.json"
 
 if [ "$SAN" = 1 ]; then N=2; STAGES=(--gptq-stages 0 --act-ranges float); WANT="float rtn gptq act-observer"
-else N=3; STAGES=(--gptq-stages 2); WANT="float rtn gptq gptq-seq act-observer act-ranges"; fi
+else N=3; STAGES=(--gptq-stages 2 --act-ranges quantized); WANT="float rtn gptq gptq-seq act-observer act-ranges"; fi
 "${Q[@]}" "${STAGES[@]}" --ablate --ann "$ANN" --images "$IMGS" --ablate-images $N --ablate-json "$T/abl.json" \
   >"$T/table.txt" 2>"$T/err" || { fail "ablate run: $(cat "$T/err")"; }
 cp "$T/o.onnx" "$T/final.onnx" 2>/dev/null

@@ -218,14 +218,14 @@ static void test_recipe_key(void **state) {
     assert_non_null(strstr(yq_last_error(), "r.json"));
 }
 
-/* --weights int4 defaults: sequential GPTQ with weight-only passes, A8
- * ranges from the quantized model; a recipe's own choices win. */
+/* --weights int4 defaults: sequential GPTQ with weight-only passes, MSE
+ * observer; a recipe's own choices win. */
 static void test_int4_defaults(void **state) {
     (void)state;
     yq_recipe *r;
     assert_int_equal(yq_recipe_default(&r), YQ_OK);
     yq_recipe_apply_bits(r, 4, 8);
-    assert_true(r->gptq_sequential && !r->gptq_stage_acts && r->act_ranges_quantized);
+    assert_true(r->gptq_sequential && !r->gptq_stage_acts && !r->act_ranges_quantized);
     assert_int_equal(r->weights.method, YQ_WMETHOD_GPTQ);
     assert_int_equal(r->acts.observer, YQ_OBS_MSE);
     yq_recipe_free(r);
