@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "quantize_ablate.h"
 #include "quantize_mixed.h"
 #include "core/atomic_file.h"
 #include "onnx/onnx.h"
@@ -21,14 +22,16 @@ void cmd_quantize_help(FILE *fp) {
             "Usage: yoloq quantize MODEL.onnx -o OUT.onnx --calib LIST.txt [--weights int8|int4]\n"
             "                      [--acts float|int8] [--calib-count N] [--recipe RECIPE.json]\n"
             "                      [--format qcdq|int4] [--bias float|int32] [--report REPORT.json]\n"
-            "                      [--avg-bits B]\n"
+            "                      [--avg-bits B] [--act-ranges float|quantized]\n"
+            "                      [--ablate --ann INSTANCES.json --images DIR [--ablate-images N]\n"
+            "                       [--ablate-ids FILE] [--ablate-json FILE]]\n"
             "                      [--threads N] [--quiet]\n"
             "\n"
             "Post-training quantization. Conv/MatMul/Gemm weights are quantized per output channel\n"
             "(8-bit: round to nearest with max scales; 4-bit: GPTQ, asymmetric, act-order, damping\n"
             "0.01, Hessians from the calibration images); with --acts int8 the float inputs of the\n"
             "quantized layers get per-tensor uint8 QuantizeLinear/DequantizeLinear pairs (min/max\n"
-            "observer; tensors meeting at a Concat share one scale). The DFL conv and the decode path\n"
+            "observer, MSE with 4-bit weights; tensors meeting at a Concat share one scale). The DFL conv and the decode path\n"
             "stay float. Biases stay float unless --bias int32. The written graph is cleaned up\n"
             "(Identity, no-op Cast/Reshape/Transpose, merged Reshape/Transpose chains, constant\n"
             "folding, dead nodes) without ever folding a QuantizeLinear/DequantizeLinear or a weight\n"
@@ -76,12 +79,22 @@ void cmd_quantize_help(FILE *fp) {
             "                       (the float function is unchanged): cross-layer equalization of\n"
             "                       weight ranges, or SmoothQuant's activation-to-weight migration\n"
             "                       (alpha 0.5); yolov10n has 2 such pairs (recipe \"equalize\")\n"
- CLI_HELP_MIXED CLI_HELP_THREADS
+            "      --stage-acts on|off  with --gptq-stages and --acts int8: the calibration passes that\n"
+            "                       build the Hessians run the activation quantizers (on, default) or\n"
+            "                       only the quantized weights (off: the Hessians of W4A16; recipe\n"
+            "                       \"gptq\": {\"stage_acts\"})\n"
+            "      --act-ranges float|quantized  with --acts int8: observe the activation ranges on\n"
+            "                       the float model (float), or in one more calibration pass through\n"
+            "                       the model whose weights are all quantized (quantized), so the A8\n"
+            "                       ranges fit what the quantized layers produce (recipe \"act_ranges\")\n"
+ CLI_HELP_MIXED CLI_HELP_ABLATE CLI_HELP_THREADS
                 CLI_HELP_QUIET CLI_HELP_HELP
             "\n"
             "DEFAULTS for --weights int4 (unless the recipe sets them): GPTQ, asymmetric per-channel\n"
             "max scales, act-order, damping 0.01, 256 Hessian positions per image, sequential in 8\n"
-            "stages (--gptq-stages 0: one pass on the float model, about 4x less CPU); no input or\n"
+            "stages (--gptq-stages 0: one pass on the float model, about 4x less CPU) whose passes run\n"
+            "the quantized weights only (--stage-acts off); with --acts int8, activation ranges by\n"
+            "the MSE observer (recipe \"activations\": {\"observer\"}) on the float model; no input or\n"
             "bias correction, no equalization (measured no better on yolov10n; docs/STATUS.md).\n"
             "\n"
             "Warnings (stderr): layers whose Hessian was singular (inputs that are zero on every\n"
@@ -134,7 +147,8 @@ static void print_table(const yq_ptq_report *r) {
 
 int cmd_quantize(int argc, char **argv) {
     enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_BIAS, OPT_STAGES, OPT_BIASCORR,
-           OPT_INCORR, OPT_EQ, OPT_AVGBITS, OPT_METRIC, OPT_SENS };
+           OPT_INCORR, OPT_EQ, OPT_AVGBITS, OPT_METRIC, OPT_SENS, OPT_ACTRANGES,
+           OPT_ABLATE, OPT_ANN, OPT_IMAGES, OPT_ABL_N, OPT_ABL_IDS, OPT_ABL_JSON, OPT_STAGEACTS, OPT_MIXCTX };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
@@ -144,13 +158,19 @@ int cmd_quantize(int argc, char **argv) {
         {"hessian-budget", required_argument, 0, OPT_HBUDGET}, {"bias", required_argument, 0, OPT_BIAS},
         {"gptq-stages", required_argument, 0, OPT_STAGES}, {"bias-correction", required_argument, 0, OPT_BIASCORR},
         {"input-correction", required_argument, 0, OPT_INCORR},
-        {"equalize", required_argument, 0, OPT_EQ},
+        {"equalize", required_argument, 0, OPT_EQ},        {"act-ranges", required_argument, 0, OPT_ACTRANGES},
         {"avg-bits", required_argument, 0, OPT_AVGBITS}, {"metric-images", required_argument, 0, OPT_METRIC},
         {"sensitivity", required_argument, 0, OPT_SENS},
+        {"stage-acts", required_argument, 0, OPT_STAGEACTS}, {"mixed-context", required_argument, 0, OPT_MIXCTX},
+        {"ablate", no_argument, 0, OPT_ABLATE},     {"ann", required_argument, 0, OPT_ANN},
+        {"images", required_argument, 0, OPT_IMAGES}, {"ablate-images", required_argument, 0, OPT_ABL_N},
+        {"ablate-ids", required_argument, 0, OPT_ABL_IDS}, {"ablate-json", required_argument, 0, OPT_ABL_JSON},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL, *sens_path = NULL;
     int wbits = 0, abits = -1, count = 0, quiet = 0, bias32 = -1, c, stages = -1, biascorr = -1, incorr = -1, eq = -1;
+    int act_ranges = -1, ablate = 0, stage_acts = -1, mixed_ctx = -1;
+    cli_ablate_opts ao = {0};
     int metric_images = 0;
     double avg_bits = 0;
     yq_ptq_opts po;
@@ -197,12 +217,14 @@ int cmd_quantize(int argc, char **argv) {
             if (cli_parse_int("quantize", "--gptq-stages", optarg, 0, 256, &stages)) return CLI_USAGE;
             break;
         case OPT_BIASCORR:
-        case OPT_INCORR: {
-            int *dst = c == OPT_BIASCORR ? &biascorr : &incorr;
+        case OPT_INCORR:
+        case OPT_STAGEACTS: {
+            int *dst = c == OPT_BIASCORR ? &biascorr : c == OPT_INCORR ? &incorr : &stage_acts;
             if (!strcmp(optarg, "on")) *dst = 1;
             else if (!strcmp(optarg, "off")) *dst = 0;
             else return cli_usage("quantize", "--%s must be on or off, got '%s'",
-                                  c == OPT_BIASCORR ? "bias-correction" : "input-correction", optarg);
+                                  c == OPT_BIASCORR ? "bias-correction" : c == OPT_INCORR ? "input-correction"
+                                                                                          : "stage-acts", optarg);
             break;
         }
         case OPT_EQ:
@@ -211,6 +233,16 @@ int cmd_quantize(int argc, char **argv) {
             else if (!strcmp(optarg, "smoothquant")) eq = 2;
             else return cli_usage("quantize", "--equalize must be none, cle or smoothquant, got '%s'", optarg);
             break;
+        case OPT_MIXCTX:
+            if (!strcmp(optarg, "alone")) mixed_ctx = 0;
+            else if (!strcmp(optarg, "quantized")) mixed_ctx = 1;
+            else return cli_usage("quantize", "--mixed-context must be alone or quantized, got '%s'", optarg);
+            break;
+        case OPT_ACTRANGES:
+            if (!strcmp(optarg, "float")) act_ranges = 0;
+            else if (!strcmp(optarg, "quantized")) act_ranges = 1;
+            else return cli_usage("quantize", "--act-ranges must be float or quantized, got '%s'", optarg);
+            break;
         case OPT_AVGBITS: {
             float f;
             if (cli_parse_float("quantize", "--avg-bits", optarg, 4.0, 8.0, &f)) return CLI_USAGE;
@@ -218,6 +250,14 @@ int cmd_quantize(int argc, char **argv) {
             break;
         }
         case OPT_SENS: sens_path = optarg; break;
+        case OPT_ABLATE: ablate = 1; break;
+        case OPT_ANN: ao.ann = optarg; break;
+        case OPT_IMAGES: ao.images = optarg; break;
+        case OPT_ABL_IDS: ao.ids = optarg; break;
+        case OPT_ABL_JSON: ao.json = optarg; break;
+        case OPT_ABL_N:
+            if (cli_parse_int("quantize", "--ablate-images", optarg, 1, 100000000, &ao.max_images)) return CLI_USAGE;
+            break;
         case OPT_METRIC:
             if (cli_parse_int("quantize", "--metric-images", optarg, 1, 100000, &metric_images)) return CLI_USAGE;
             break;
@@ -231,6 +271,15 @@ int cmd_quantize(int argc, char **argv) {
     if (!out) return cli_usage("quantize", "-o OUT.onnx is required");
     if (!calib) return cli_usage("quantize", "--calib LIST.txt is required");
     const char *model = argv[optind];
+    if (ablate && (!ao.ann || !ao.images))
+        return cli_usage("quantize", "--ablate needs --ann INSTANCES.json and --images DIR (the evaluation set)");
+    if (!ablate && (ao.ann || ao.images || ao.ids || ao.json || ao.max_images))
+        return cli_usage("quantize", "--ann, --images, --ablate-images, --ablate-ids and --ablate-json go with --ablate");
+    if (ao.ids && ao.max_images)
+        return cli_usage("quantize", "--ablate-images and --ablate-ids are exclusive");
+    if (ablate && (report_path || sens_path))
+        return cli_usage("quantize", "--ablate writes its own table: --report and --sensitivity are not supported "
+                         "with it");
 
     yq_recipe *recipe = NULL;
     yq_status st = recipe_path ? yq_recipe_load(recipe_path, &recipe) : yq_recipe_default(&recipe);
@@ -255,7 +304,15 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (biascorr >= 0) recipe->bias_correction = biascorr;
     if (incorr >= 0) recipe->gptq_input_correction = incorr;
+    if (stage_acts >= 0) recipe->gptq_stage_acts = stage_acts;
+    if (mixed_ctx >= 0) recipe->mixed_quantized_context = mixed_ctx;
+    if (sens_path && recipe->mixed_quantized_context) {
+        yq_recipe_free(recipe);
+        return cli_usage("quantize", "--sensitivity holds an analysis of each layer alone: it cannot serve the "
+                         "quantized context (--mixed-context quantized)");
+    }
     if (eq >= 0) recipe->equalize = eq;
+    if (act_ranges >= 0) recipe->act_ranges_quantized = act_ranges;
     if (avg_bits > 0) {
         recipe->mixed_avg_bits = avg_bits;
         recipe->mixed_weight_bytes = 0;
@@ -302,6 +359,14 @@ int cmd_quantize(int argc, char **argv) {
     po.progress_arg = &ps;
     yq_ptq_report rep = {0};
     cJSON *mixed = NULL;
+    if (rc == CLI_OK && ablate) {
+        if (metric_images > 0) recipe->mixed_metric_images = metric_images;
+        rc = cli_quantize_ablate(g, model, out, recipe, count, yq_calib_list_input, &list, &po, &ao, quiet);
+        yq_graph_free(g);
+        yq_calib_list_free(&list);
+        yq_recipe_free(recipe);
+        return rc;
+    }
     if (rc == CLI_OK && (recipe->mixed_avg_bits > 0 || recipe->mixed_weight_bytes > 0))
         rc = cli_quantize_mixed(g, recipe, count, yq_calib_list_input, &list, &po, metric_images, sens_path, quiet, &mixed);
     if (rc == CLI_OK) {

@@ -122,6 +122,7 @@ int cli_quantize_mixed(const yq_graph *g, yq_recipe *recipe, int ncalib, yq_ptq_
     cJSON_AddNumberToObject(o, "metric_images", res.sens.metric_images);
     cJSON_AddStringToObject(o, "analysis_acts", res.sens.act_bits ? "int8" : "float");
     cJSON_AddStringToObject(o, "criterion", b.criterion == YQ_MIXED_PROXY ? "proxy" : "noise");
+    cJSON_AddStringToObject(o, "context", res.sens.quantized_context ? "quantized" : "alone");
     if (sens_path) cJSON_AddStringToObject(o, "analysis", sens_path);
     cJSON_AddNumberToObject(o, "sensitivity_ms", res.sens.calib_ms + res.sens.measure_ms);
     cJSON *arr = cJSON_AddArrayToObject(o, "layers");

@@ -24,6 +24,10 @@ struct cJSON;
     "                       layers need at 4 bit is an error. Recipe: \"mixed\": {\"avg_bits\": B} or\n"    \
     "                       {\"weight_bytes\": N} (sum(bits * params) / 8 <= N)\n"                          \
     "      --metric-images N  calibration images the sensitivity is measured on (16)\n"              \
+    "      --mixed-context alone|quantized  how the layers are ranked: each quantized alone in the\n"  \
+    "                       float model (alone), or every layer quantized and each restored to\n"    \
+    "                       float alone, what its 8 bits buy in the final model (quantized;\n"      \
+    "                       recipe \"mixed\": {\"context\"})\n"                                      \
     "      --sensitivity FILE  use a saved analysis (yoloq sensitivity --json at 4 bit, same model\n"  \
     "                       and recipe; float activations may serve --acts int8) instead of\n"     \
     "                       measuring it again\n"

@@ -91,6 +91,8 @@ static double noise_fraction(double sqnr_db) { return isnan(sqnr_db) ? NAN : pow
 double yq_mixed_gain(const yq_sens_result *s, const yq_sens_layer *l, yq_mixed_criterion c) {
     if (c == YQ_MIXED_PROXY) return l->gain;
     double base = isfinite(s->base_sqnr_db) ? noise_fraction(s->base_sqnr_db) : 0.0;
+    /* leave-one-out: the noise that restoring the layer removes */
+    if (s->quantized_context) return base - noise_fraction(l->sqnr_db);
     return noise_fraction(l->sqnr_db) - base;
 }
 
@@ -193,6 +195,7 @@ yq_status yq_mixed_apply(const yq_graph *g, yq_recipe *r, const yq_mixed_budget 
         so.bits = LO_BITS;
         so.act_bits = -1;
         so.only = NULL;
+        so.quantized_context = r->mixed_quantized_context;
         if ((st = yq_sensitivity(g, r, ncalib, input, input_arg, &so, progress, progress_arg, &res->sens)) != YQ_OK)
             goto out;
     }

@@ -176,10 +176,18 @@ void yq_recipe_apply_bits(yq_recipe *recipe, int wbits, int abits) {
         if (!recipe_has(recipe, "weights", "method"))
             recipe->weights.method = wbits == 4 ? YQ_WMETHOD_GPTQ : YQ_WMETHOD_RTN;
         if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = wbits != 4;
-        /* int4 default: sequential GPTQ in 8 stages (yolov10n W4A16 +0.9 mAP points, W4A8 even;
-         * docs/STATUS.md issue 5) */
-        const cJSON *gq = recipe->json ? cJSON_GetObjectItemCaseSensitive((const cJSON *)recipe->json, "gptq") : NULL;
-        if (wbits == 4 && !gq) recipe->gptq_sequential = 1;
+        /* int4 default: sequential GPTQ in 8 stages (yolov10n W4A16 +0.9 mAP points), whose
+         * Hessian passes run the quantized weights only (W4A8 0.3636 -> 0.3748; docs/STATUS.md
+         * issue 5) */
+        const cJSON *root = recipe->json;
+        const cJSON *gq = root ? cJSON_GetObjectItemCaseSensitive(root, "gptq") : NULL;
+        if (wbits == 4 && !gq) {
+            recipe->gptq_sequential = 1;
+            recipe->gptq_stage_acts = 0;
+        }
+        /* and the MSE observer for the A8 ranges, observed on the float model (W4A8 0.3751;
+         * ranges from the weight-quantized model, "act_ranges": "quantized", 0.3737) */
+        if (wbits == 4 && !recipe_has(recipe, "activations", "observer")) recipe->acts.observer = YQ_OBS_MSE;
     }
     if (abits >= 0) recipe->acts.bits = abits;
 }

@@ -26,8 +26,10 @@ yq_status yq_calib_list_input(void *arg, int index, float *nchw);
 
 /* Apply the command-line overrides to a recipe: wbits 8|4 (0: keep) also picks
  * the method and symmetry unless the recipe names them (4: GPTQ, asymmetric,
- * and sequential in 8 stages unless the recipe has a "gptq" section; 8: round
- * to nearest, symmetric); abits 0|8 (-1: keep). */
+ * and, without a "gptq" section, sequential in 8 stages whose Hessian passes run
+ * the quantized weights only ("stage_acts": false), and A8 ranges by the MSE
+ * observer unless the recipe names "activations.observer"; 8: round to nearest,
+ * symmetric); abits 0|8 (-1: keep). */
 void yq_recipe_apply_bits(yq_recipe *r, int wbits, int abits);
 
 typedef struct yq_quantize_job {

@@ -305,6 +305,7 @@ static yq_status recipe_new(const char *name, yq_recipe **out) {
     act_defaults(&r->acts);
     r->calib_count = 128;
     r->gptq_stages = 8;
+    r->gptq_stage_acts = 1;
     r->smooth_alpha = 0.5;
     *out = r;
     return YQ_OK;
@@ -387,8 +388,10 @@ static yq_status parse_keep_float(yq_recipe *r, const cJSON *arr) {
 
 /* "mixed": the budget of mixed precision (quant/mixed.h does the choosing). */
 static yq_status parse_mixed(yq_recipe *r, const cJSON *obj) {
-    static const char *const keys[] = {"avg_bits", "weight_bytes", "metric_images", "criterion", NULL};
+    static const char *const keys[] = {"avg_bits", "weight_bytes", "metric_images", "criterion", "context",
+                                       NULL};
     static const char *const criteria[] = {"noise", "proxy", NULL};
+    static const char *const contexts[] = {"alone", "quantized", NULL};
     const char *file = r->name;
     YQ_TRY(want_object(obj, file, "mixed"));
     YQ_TRY(check_keys(obj, keys, file, "mixed"));
@@ -413,14 +416,17 @@ static yq_status parse_mixed(yq_recipe *r, const cJSON *obj) {
     if (mi) YQ_TRY(want_int(mi, file, "mixed.metric_images", 1, 1000000, &r->mixed_metric_images));
     const cJSON *cr = cJSON_GetObjectItemCaseSensitive(obj, "criterion");
     if (cr) YQ_TRY(want_enum(cr, file, "mixed.criterion", criteria, &r->mixed_by_proxy));
+    const cJSON *cx = cJSON_GetObjectItemCaseSensitive(obj, "context");
+    if (cx) YQ_TRY(want_enum(cx, file, "mixed.context", contexts, &r->mixed_quantized_context));
     return YQ_OK;
 }
 
 static yq_status parse_root(yq_recipe *r, const cJSON *root) {
     static const char *const keys[] = {"weights",    "activations", "calibration",     "overrides", "keep_float",
-                                       "gptq",       "bias_correction", "equalize", "mixed",     NULL};
+                                       "gptq",       "bias_correction", "equalize", "mixed",     "act_ranges",
+                                       NULL};
     static const char *const calib_keys[] = {"count", NULL};
-    static const char *const gptq_keys[] = {"sequential", "stages", "input_correction", NULL};
+    static const char *const gptq_keys[] = {"sequential", "stages", "input_correction", "stage_acts", NULL};
     const char *file = r->name;
     if (!cJSON_IsObject(root)) return perr(YQ_ERR_PARSE, file, "the recipe must be a JSON object");
     YQ_TRY(check_keys(root, keys, file, ""));
@@ -443,6 +449,8 @@ static yq_status parse_root(yq_recipe *r, const cJSON *root) {
             YQ_TRY(want_int(c, file, "gptq.stages", 1, 256, &r->gptq_stages));
         if ((c = cJSON_GetObjectItemCaseSensitive(it, "input_correction")))
             YQ_TRY(want_bool(c, file, "gptq.input_correction", &r->gptq_input_correction));
+        if ((c = cJSON_GetObjectItemCaseSensitive(it, "stage_acts")))
+            YQ_TRY(want_bool(c, file, "gptq.stage_acts", &r->gptq_stage_acts));
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "equalize"))) {
         static const char *const eq_keys[] = {"method", "alpha", NULL};
@@ -459,6 +467,10 @@ static yq_status parse_root(yq_recipe *r, const cJSON *root) {
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "bias_correction")))
         YQ_TRY(want_bool(it, file, "bias_correction", &r->bias_correction));
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "act_ranges"))) {
+        static const char *const range_names[] = {"float", "quantized", NULL};
+        YQ_TRY(want_enum(it, file, "act_ranges", range_names, &r->act_ranges_quantized));
+    }
     YQ_TRY(check_cfg(&r->weights, &r->acts, file, ""));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "overrides"))) YQ_TRY(parse_overrides(r, it));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "keep_float"))) YQ_TRY(parse_keep_float(r, it));
@@ -531,6 +543,15 @@ yq_status yq_recipe_clone(const yq_recipe *r, yq_recipe **out) {
     c->mixed_weight_bytes = r->mixed_weight_bytes;
     c->mixed_metric_images = r->mixed_metric_images;
     c->mixed_by_proxy = r->mixed_by_proxy;
+    c->mixed_quantized_context = r->mixed_quantized_context;
+    c->gptq_sequential = r->gptq_sequential;
+    c->gptq_stages = r->gptq_stages;
+    c->gptq_input_correction = r->gptq_input_correction;
+    c->gptq_stage_acts = r->gptq_stage_acts;
+    c->bias_correction = r->bias_correction;
+    c->equalize = r->equalize;
+    c->smooth_alpha = r->smooth_alpha;
+    c->act_ranges_quantized = r->act_ranges_quantized;
     *out = c;
     return YQ_OK;
 }

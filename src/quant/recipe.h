@@ -44,10 +44,18 @@
  *       "sequential": false,           true: from the partly quantized model, stage by stage
  *       "stages": 8,                   stages of the sequential mode (layers split in
  *                                      topological order), 1..256
- *       "input_correction": false      sequential only: target the float layer on the
+ *       "input_correction": false,     sequential only: target the float layer on the
  *                                      float inputs, min ||Ŵ·x_q - W·x_f||² (ptq.h)
+ *       "stage_acts": true             sequential with A8: the passes that build the Hessians
+ *                                      run the activation quantizers too (false: weights only,
+ *                                      the Hessians of W4A16)
  *     },
  *     "bias_correction": false,        subtract each GPTQ conv's expected output shift
+ *     "act_ranges": "float",           where the A8 activation ranges are observed: "float"
+ *                                      (the float model, first pass) or "quantized" (a last
+ *                                      pass through the model with every weight quantized, so
+ *                                      the ranges are those the quantized layers produce;
+ *                                      `--weights int4` default, ptq.h)
  *     "equalize": {"method": "none", "alpha": 0.5}
  *                                      "cle" or "smoothquant" on the Conv->Conv pairs
  *                                      with nothing in between (equalize.h); alpha:
@@ -58,7 +66,10 @@
  *                                      {"weight_bytes": N}: Σ params·bits/8 <= N; optional
  *                                      "metric_images": calibration images the sensitivity
  *                                      is measured on (16); "criterion": "noise" (default) or
- *                                      "proxy", what ranks the layers (quant/mixed.h)
+ *                                      "proxy", what ranks the layers (quant/mixed.h);
+ *                                      "context": "alone" (default: each layer quantized alone)
+ *                                      or "quantized" (every layer quantized, each restored
+ *                                      alone: what 8 bits buy in the final model)
  *   }
  *
  * Every key is optional; the values above are the defaults (an empty object
@@ -148,7 +159,9 @@ typedef struct yq_recipe {
     int gptq_sequential;  /* Hessians from the partly quantized model (ptq.h) */
     int gptq_stages;      /* stages of the sequential mode (8) */
     int gptq_input_correction; /* sequential: min ||Ŵ x_q - W x_f||² (ptq.h) */
+    int gptq_stage_acts;  /* sequential A8: activation quantizers in the Hessian passes (1) */
     int bias_correction;  /* empirical bias correction of GPTQ convs (ptq.h) */
+    int act_ranges_quantized; /* "act_ranges": "quantized": A8 ranges from the weight-quantized model */
     int equalize;         /* 0 none, 1 CLE, 2 SmoothQuant (equalize.h) */
     double smooth_alpha;  /* 0.5 */
     /* "mixed" (0 when absent): at most one of avg_bits / weight_bytes is set */
@@ -156,6 +169,7 @@ typedef struct yq_recipe {
     int64_t mixed_weight_bytes;
     int mixed_metric_images;
     int mixed_by_proxy; /* "criterion": "proxy" (default "noise") */
+    int mixed_quantized_context; /* "context": "quantized" (leave-one-out; default "alone") */
     void *json; /* the parsed document (cJSON), owned */
 } yq_recipe;
 

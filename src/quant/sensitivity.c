@@ -376,6 +376,7 @@ yq_status yq_sensitivity(const yq_graph *g, const yq_recipe *r, int ncalib, yq_p
     res->act_bits = act_bits;
     res->calib_images = ncalib;
     res->metric_images = s.nmetric;
+    res->quantized_context = o->quantized_context != 0;
     yq_status st = YQ_OK;
     yq_node_qconfig *cfg = calloc((size_t)g->nnodes + 1, sizeof *cfg);
     yq_recipe *rc = NULL;
@@ -477,8 +478,12 @@ yq_status yq_sensitivity(const yq_graph *g, const yq_recipe *r, int ncalib, yq_p
     double t1 = now_ms();
     res->calib_ms = t1 - t0;
 
-    /* the context: float, or the recipe's activation quantizers with float weights */
-    if (act_bits == 0) {
+    /* the context: float, or the recipe's activation quantizers with float
+     * weights; or (quantized context) the whole quantized model */
+    if (o->quantized_context) {
+        base = qg;
+        qg = NULL;
+    } else if (act_bits == 0) {
         yq_graph_free(qg);
         qg = NULL;
         if ((st = yq_graph_clone(g, &base)) != YQ_OK) goto out;
@@ -513,7 +518,7 @@ yq_status yq_sensitivity(const yq_graph *g, const yq_recipe *r, int ncalib, yq_p
     double dummy_c, dummy_b;
     res->base_sqnr_db = INFINITY;
     res->base_proxy = 0;
-    if (act_bits != 0) {
+    if (act_bits != 0 || o->quantized_context) {
         acc m = {0};
         if ((st = yq_graph_clone(base, &work)) != YQ_OK) goto out;
         st = measure(&s, work, 0, &m);
@@ -530,7 +535,8 @@ yq_status yq_sensitivity(const yq_graph *g, const yq_recipe *r, int ncalib, yq_p
         double ta = now_ms();
         acc m = {0};
         if ((st = yq_graph_clone(base, &work)) != YQ_OK) goto out;
-        if ((st = set_weight(work, s.L[k].out_name, s.L[k].w, s.L[k].dq)) != YQ_OK) goto out;
+        const float *wk = o->quantized_context ? (const float *)s.L[k].w->data : s.L[k].dq;
+        if ((st = set_weight(work, s.L[k].out_name, s.L[k].w, wk)) != YQ_OK) goto out;
         st = measure(&s, work, 0, &m);
         work = NULL;
         if (st != YQ_OK) {
@@ -538,7 +544,7 @@ yq_status yq_sensitivity(const yq_graph *g, const yq_recipe *r, int ncalib, yq_p
             goto out;
         }
         acc_result(&m, &out->sqnr_db, &out->proxy, &out->cls, &out->box, s.yolo);
-        out->gain = out->proxy - res->base_proxy;
+        out->gain = o->quantized_context ? res->base_proxy - out->proxy : out->proxy - res->base_proxy;
         out->ms = now_ms() - ta;
         progress(prog, prog_arg, "layers", ++done, nmeasured);
     }

@@ -53,6 +53,12 @@ typedef struct yq_sens_opts {
     yq_ptq_opts ptq;   /* the calibration run (threads, Hessian sampling, budget); its
                           report_images is ignored, its progress receives its stages */
     int nthreads;      /* sessions (<= 0: one per CPU) */
+    /* 1: leave-one-out in the quantized context: every layer at `bits` (and
+     * the recipe's activation quantizers), one layer at a time restored to
+     * its float weights; gain = what restoring it buys (base metric minus
+     * the layer's). 0 (default): the layer alone quantized in the float
+     * (or float-weight A8) context. */
+    int quantized_context;
 } yq_sens_opts;
 
 void yq_sens_opts_default(yq_sens_opts *o);
@@ -64,7 +70,8 @@ typedef struct yq_sens_layer {
     int plan_bits;  /* bits the recipe itself gives the layer */
     int measured;   /* 0: skipped (`only`); the metrics below are then NAN */
     double weight_sqnr_db;
-    double sqnr_db; /* head tensors, this layer alone at `bits` (in the A8 context with act_bits 8) */
+    double sqnr_db; /* head tensors, this layer alone at `bits` (in the A8 context with act_bits 8);
+                       quantized context: every other layer at `bits`, this one float */
     double cls, box, proxy;
     double gain;    /* proxy - base_proxy */
     double ms;      /* session setup + runs */
@@ -79,7 +86,9 @@ typedef struct yq_sens_result {
     int nheads;
     int yolo_layout;          /* 1: class/box proxy (reg_max, box and class channels below) */
     int reg_max, box_channels, class_channels;
-    double base_sqnr_db, base_proxy; /* the context without quantized weights (+inf / 0 for float) */
+    double base_sqnr_db, base_proxy; /* the context without quantized weights (+inf / 0 for float);
+                                        quantized context: every layer quantized */
+    int quantized_context;           /* the analysis is leave-one-out (yq_sens_opts) */
     double calib_ms, measure_ms;
 } yq_sens_result;
 
