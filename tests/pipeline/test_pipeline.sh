@@ -109,16 +109,16 @@ check "changed option exits 0 (rc=$rc)" '[ $rc -eq 0 ]'
 check "only the evaluations reran ($(head -1 "$T/out3"))" 'grep -q "2 artifact(s), 0 failed, 6 of 8 step(s) resumed" "$T/out3"'
 check "eval now on $M images" 'py "import json,sys;sys.exit(json.load(open(\"$R/metrics/baseline-fp16.json\"))[\"eval\"][\"counts\"][\"images\"]!=$M)"'
 
-# ---- run 4 (Release only): a QAT variant; its PTQ start (w4a8) is added to the run, fine-tuned 1 step
+# ---- run 4 (Release only): a QAT variant; its PTQ start (w4a8) is added to the run, fine-tuned 2 steps
 if [ "${YOLOQ_SANITIZED:-0}" != 1 ]; then
   Q="$T/qat"
   QP=("$BIN" pipeline "$MODEL" --calib "$LIST" --ann "$ANN" --images "$IMG" --calib-count 2 --ort-images 0
-      --sensitivity-images 0 --threads 2 --quiet --variants w4a8-qat --qat-steps 1 --max-images 2 --run-dir "$Q")
+      --sensitivity-images 0 --threads 2 --quiet --variants w4a8-qat --qat-steps 2 --max-images 2 --run-dir "$Q")
   "${QP[@]}" >"$T/outq" 2>"$T/errq"; rc=$?
   check "qat run exits 0 (rc=$rc: $(tail -2 "$T/errq"))" '[ $rc -eq 0 ]'
   check "qat: PTQ start and QAT rows" 'grep -q "^| w4a8 | 0\." "$Q/summary.md" && grep -q "^| w4a8-qat | 0\." "$Q/summary.md"'
-  check "qat: artifact, loss curve, note" '[ -s "$Q/onnx/yolov10n-w4a8-qcdq-qat.onnx" ] && [ -s "$Q/plots/qat_loss_w4a8-qat.png" ] && grep -q "fine-tuned 1 steps by distillation" "$Q/summary.md"'
-  check "qat: metrics record the finetune (1 step, loss, from the PTQ file)" 'py "import json,sys;f=json.load(open(\"$Q/metrics/w4a8-qat.json\"))[\"finetune\"];sys.exit(not(f[\"steps\"]==1 and len(f[\"loss\"])==1 and f[\"from\"].endswith(\"w4a8-qcdq-ptq.onnx\") and f[\"weight_bytes\"]>0))"'
+  check "qat: artifact, loss curve, note" '[ -s "$Q/onnx/yolov10n-w4a8-qcdq-qat.onnx" ] && [ -s "$Q/plots/qat_loss_w4a8-qat.png" ] && grep -q "fine-tuned 2 steps by distillation" "$Q/summary.md"'
+  check "qat: metrics record the finetune (2 steps, loss, from the PTQ file)" 'py "import json,sys;f=json.load(open(\"$Q/metrics/w4a8-qat.json\"))[\"finetune\"];sys.exit(not(f[\"steps\"]==2 and len(f[\"loss\"])==2 and f[\"from\"].endswith(\"w4a8-qcdq-ptq.onnx\") and f[\"weight_bytes\"]>0))"'
   check "qat: no checkpoint left" '[ ! -e "$Q/checkpoints" ]'
   "${QP[@]}" --resume >"$T/outq2" 2>&1; rc=$?
   check "qat: resume skips every step ($(head -1 "$T/outq2"))" '[ $rc -eq 0 ] && grep -qE "0 failed, ([0-9]+) of \1 step\(s\) resumed" "$T/outq2"'
