@@ -7,10 +7,10 @@
 
 int cli_calib_list_open(const char *list_path, const yq_graph *g, const char *model, int *count, yq_calib_list *out) {
     memset(out, 0, sizeof *out);
-    const yq_value *in = g->ninputs == 1 ? &g->values[g->inputs[0]] : NULL;
-    if (!in || in->rank != 4 || in->dims[0] != 1 || in->dims[1] != 3 || in->dims[2] < 1 || in->dims[3] < 1)
-        return cli_error("%s: expected one image input [1,3,H,W]", model);
-    yq_status st = yq_calib_list_load(list_path, out);
+    yq_calib_list probe = {0};
+    yq_status st = yq_calib_list_fit(&probe, g, model);
+    if (st != YQ_OK) return cli_fail(st);
+    st = yq_calib_list_load(list_path, out);
     if (st != YQ_OK) return cli_fail(st);
     int rc = CLI_OK;
     if (*count <= 0 || *count > out->n) *count = out->n;
@@ -20,8 +20,8 @@ int cli_calib_list_open(const char *list_path, const yq_graph *g, const char *mo
         if (!fp) rc = cli_error("%s: cannot open calibration image (listed in %s)", out->paths[i], list_path);
         else fclose(fp);
     }
-    out->h = (int)in->dims[2];
-    out->w = (int)in->dims[3];
+    out->h = probe.h;
+    out->w = probe.w;
     if (rc != CLI_OK) yq_calib_list_free(out);
     return rc;
 }

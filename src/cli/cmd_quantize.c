@@ -345,15 +345,7 @@ int cmd_quantize(int argc, char **argv) {
         yq_prepare_opts popt = yq_prepare_defaults();
         if ((st = yq_prepare_graph(g, NULL, &popt)) != YQ_OK) rc = cli_fail(st);
     }
-    if (rc == CLI_OK) {
-        const yq_value *in = g->ninputs == 1 ? &g->values[g->inputs[0]] : NULL;
-        if (!in || in->rank != 4 || in->dims[2] < 1 || in->dims[3] < 1)
-            rc = cli_error("%s: expected one image input [1,3,H,W]", model);
-        else {
-            list.h = (int)in->dims[2];
-            list.w = (int)in->dims[3];
-        }
-    }
+    if (rc == CLI_OK && (st = yq_calib_list_fit(&list, g, model)) != YQ_OK) rc = cli_fail(st);
     progress_state ps = {.quiet = quiet};
     po.progress = on_progress;
     po.progress_arg = &ps;

@@ -86,12 +86,6 @@ static int write_png(const cJSON *doc, const char *path) {
     return st == YQ_OK ? CLI_OK : cli_fail(st);
 }
 
-static int recipe_has(const yq_recipe *r, const char *section, const char *key) {
-    const cJSON *doc = r->json;
-    const cJSON *s = doc ? cJSON_GetObjectItemCaseSensitive(doc, section) : NULL;
-    return s && cJSON_GetObjectItemCaseSensitive(s, key) != NULL;
-}
-
 int cmd_sensitivity(int argc, char **argv) {
     enum { OPT_CALIB = 256, OPT_COUNT, OPT_METRIC, OPT_ONLY, OPT_HPOS };
     static const struct option longopts[] = {
@@ -150,11 +144,8 @@ int cmd_sensitivity(int argc, char **argv) {
     yq_recipe *recipe = NULL;
     yq_status st = recipe_path ? yq_recipe_load(recipe_path, &recipe) : yq_recipe_default(&recipe);
     if (st != YQ_OK) return cli_fail(st);
-    /* as `yoloq quantize --weights int4|int8` sets them */
-    recipe->weights.bits = bits;
-    if (!recipe_has(recipe, "weights", "method")) recipe->weights.method = bits == 4 ? YQ_WMETHOD_GPTQ : YQ_WMETHOD_RTN;
-    if (!recipe_has(recipe, "weights", "symmetric")) recipe->weights.symmetric = bits != 4;
-    if (abits >= 0) recipe->acts.bits = abits;
+    /* as `yoloq quantize --weights int4|int8` sets them, GPTQ in one pass */
+    yq_recipe_apply_bits_one_layer(recipe, bits, abits);
     if (!count) count = recipe->calib_count;
     so.bits = bits;
 

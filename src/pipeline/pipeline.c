@@ -515,7 +515,7 @@ static yq_status run_finetune(pipe_run *p, row *r, const row *base, step *s) {
             cJSON_AddNumberToObject(d, "batch", o.batch);
             cJSON_AddNumberToObject(d, "seed", (double)o.seed);
             cJSON_AddNumberToObject(d, "images", n);
-            cJSON_AddNumberToObject(d, "lr", o.lr);
+            cJSON_AddItemToObject(d, "options", yq_finetune_opts_json(&o));
             cJSON_AddNumberToObject(d, "trained_weights", res.weights);
             cJSON_AddNumberToObject(d, "trained_act_quantizers", res.act_quantizers);
             cJSON_AddNumberToObject(d, "seconds", res.seconds);
@@ -584,8 +584,7 @@ static yq_status run_sensitivity(pipe_run *p, int wbits, int abits, step *s) {
     yq_recipe *recipe = NULL;
     yq_status st = p->o->recipe ? yq_recipe_load(p->o->recipe, &recipe) : yq_recipe_default(&recipe);
     if (st != YQ_OK) return st;
-    yq_recipe_apply_bits(recipe, wbits, abits);
-    recipe->gptq_sequential = 0;
+    yq_recipe_apply_bits_one_layer(recipe, wbits, abits);
     yq_calib_list list = {0};
     yq_graph *g = NULL;
     st = yq_calib_list_load(p->o->calib, &list);
@@ -594,13 +593,7 @@ static yq_status run_sensitivity(pipe_run *p, int wbits, int abits, step *s) {
         yq_prepare_opts popt = yq_prepare_defaults();
         st = yq_prepare_graph(g, NULL, &popt);
     }
-    if (st == YQ_OK) {
-        const yq_value *in = g->ninputs == 1 ? &g->values[g->inputs[0]] : NULL;
-        if (!in || in->rank != 4 || in->dims[2] < 1 || in->dims[3] < 1)
-            st = yq_fail(YQ_ERR_INVALID, "%s: expected one image input [1,3,H,W]", p->o->model);
-        else
-            list.h = (int)in->dims[2], list.w = (int)in->dims[3];
-    }
+    if (st == YQ_OK) st = yq_calib_list_fit(&list, g, p->o->model);
     const int count = p->ncalib < list.n ? p->ncalib : list.n;
     yq_sens_opts so;
     yq_sens_opts_default(&so);
@@ -1118,8 +1111,9 @@ static yq_status write_config(pipe_run *p, const int *vidx, int nv) {
         cJSON *doc = NULL;
         if (yq_json_load(o->recipe, 1 << 24, 64, &doc) == YQ_OK) cJSON_AddItemToObject(rec, "content", doc);
     } else {
-        cJSON_AddStringToObject(rec, "path", "(built-in default: int4 GPTQ asymmetric act-order damp 0.01; int8 "
-                                             "per-channel max RTN; A8 uint8 min/max per tensor)");
+        cJSON_AddStringToObject(rec, "path", "(built-in default: int4 sequential GPTQ in 8 stages, asymmetric, "
+                                             "act-order, damp 0.01, A8 uint8 per tensor with the MSE observer; int8 "
+                                             "per-channel max RTN, A8 min/max)");
     }
     cJSON_AddNumberToObject(c, "threads", o->threads);
     cJSON_AddBoolToObject(c, "resume", o->resume);

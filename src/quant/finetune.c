@@ -6,12 +6,34 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/atomic_file.h"
 #include "grad/grad.h"
 #include "grad/train_graph.h"
 #include "rt/session.h"
 #include "vision/image.h"
 #include "vision/letterbox.h"
+
+cJSON *yq_finetune_opts_json(const yq_finetune_opts *o) {
+    cJSON *h = cJSON_CreateObject();
+    if (!h) return NULL;
+    cJSON_AddNumberToObject(h, "steps", (double)o->steps);
+    cJSON_AddNumberToObject(h, "batch", o->batch);
+    cJSON_AddNumberToObject(h, "lr", o->lr);
+    cJSON_AddNumberToObject(h, "lr_scale", o->lr_scale);
+    cJSON_AddNumberToObject(h, "lr_act_scale", o->lr_act_scale);
+    cJSON_AddNumberToObject(h, "lr_bias", o->lr_bias);
+    cJSON_AddNumberToObject(h, "warmup", o->warmup);
+    cJSON_AddNumberToObject(h, "clip_norm", o->clip_norm);
+    cJSON_AddNumberToObject(h, "ema_decay", o->ema_decay);
+    cJSON_AddNumberToObject(h, "jitter", o->jitter);
+    cJSON_AddBoolToObject(h, "flip", o->flip);
+    cJSON_AddNumberToObject(h, "box_weight", o->box_weight);
+    cJSON_AddNumberToObject(h, "cls_weight", o->cls_weight);
+    cJSON_AddNumberToObject(h, "seed", (double)o->seed);
+    return h;
+}
 
 void yq_finetune_opts_default(yq_finetune_opts *o) {
     *o = (yq_finetune_opts){.steps = 200, .batch = 2, .lr = 1e-2f, .lr_scale = 1e-4f, .lr_act_scale = 1e-5f,

@@ -83,6 +83,8 @@ typedef struct yq_finetune_opts {
 } yq_finetune_opts;
 
 void yq_finetune_opts_default(yq_finetune_opts *o);
+/* Every hyperparameter and the seed, as the run's records keep them (NULL: out of memory). */
+struct cJSON *yq_finetune_opts_json(const yq_finetune_opts *o);
 
 typedef struct yq_ft_log {
     int64_t step;

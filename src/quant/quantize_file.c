@@ -170,6 +170,15 @@ static int recipe_has(const yq_recipe *r, const char *section, const char *key) 
     return s && cJSON_GetObjectItemCaseSensitive(s, key) != NULL;
 }
 
+yq_status yq_calib_list_fit(yq_calib_list *l, const yq_graph *g, const char *model) {
+    const yq_value *in = g->ninputs == 1 ? &g->values[g->inputs[0]] : NULL;
+    if (!in || in->rank != 4 || in->dims[0] != 1 || in->dims[1] != 3 || in->dims[2] < 1 || in->dims[3] < 1)
+        return yq_fail(YQ_ERR_INVALID, "%s: expected one image input [1,3,H,W]", model);
+    l->h = (int)in->dims[2];
+    l->w = (int)in->dims[3];
+    return YQ_OK;
+}
+
 void yq_recipe_apply_bits(yq_recipe *recipe, int wbits, int abits) {
     if (wbits) {
         recipe->weights.bits = wbits;
@@ -190,6 +199,11 @@ void yq_recipe_apply_bits(yq_recipe *recipe, int wbits, int abits) {
         if (wbits == 4 && !recipe_has(recipe, "activations", "observer")) recipe->acts.observer = YQ_OBS_MSE;
     }
     if (abits >= 0) recipe->acts.bits = abits;
+}
+
+void yq_recipe_apply_bits_one_layer(yq_recipe *recipe, int wbits, int abits) {
+    yq_recipe_apply_bits(recipe, wbits, abits);
+    recipe->gptq_sequential = 0;
 }
 
 yq_status yq_quantize_model_file(const yq_quantize_job *job, yq_ptq_report *rep, int *ncalib_used) {
@@ -223,13 +237,7 @@ yq_status yq_quantize_model_file(const yq_quantize_job *job, yq_ptq_report *rep,
         st = yq_prepare_graph(g, NULL, &popt);
     }
     if (st == YQ_OK) {
-        const yq_value *in = g->ninputs == 1 ? &g->values[g->inputs[0]] : NULL;
-        if (!in || in->rank != 4 || in->dims[2] < 1 || in->dims[3] < 1)
-            st = yq_fail(YQ_ERR_INVALID, "%s: expected one image input [1,3,H,W]", job->model);
-        else {
-            list.h = (int)in->dims[2];
-            list.w = (int)in->dims[3];
-        }
+        st = yq_calib_list_fit(&list, g, job->model);
     }
     if (st == YQ_OK) st = yq_ptq_quantize(g, recipe, count, yq_calib_list_input, &list, &job->ptq, rep);
     if (st == YQ_OK) st = yq_onnx_save(g, job->out);

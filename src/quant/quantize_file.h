@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/status.h"
+#include "ir/graph.h"
 #include "quant/ptq.h"
 #include "quant/recipe.h"
 
@@ -21,6 +22,9 @@ typedef struct yq_calib_list {
 
 yq_status yq_calib_list_load(const char *path, yq_calib_list *out);
 void yq_calib_list_free(yq_calib_list *l);
+/* Set the letterbox size to the model's one image input [1,3,H,W] (g prepared);
+ * YQ_ERR_INVALID naming `model` for any other input. */
+yq_status yq_calib_list_fit(yq_calib_list *l, const yq_graph *g, const char *model);
 /* yq_ptq_input_fn over a yq_calib_list (arg): image `index`, letterboxed to w x h. */
 yq_status yq_calib_list_input(void *arg, int index, float *nchw);
 
@@ -31,6 +35,11 @@ yq_status yq_calib_list_input(void *arg, int index, float *nchw);
  * observer unless the recipe names "activations.observer"; 8: round to nearest,
  * symmetric); abits 0|8 (-1: keep). */
 void yq_recipe_apply_bits(yq_recipe *r, int wbits, int abits);
+
+/* The same for measuring one layer at a time with the rest float (sensitivity):
+ * the defaults of `yoloq quantize` except that GPTQ runs one pass on the float
+ * model, since sequential Hessians need the earlier layers quantized. */
+void yq_recipe_apply_bits_one_layer(yq_recipe *r, int wbits, int abits);
 
 typedef struct yq_quantize_job {
     const char *model, *out;
