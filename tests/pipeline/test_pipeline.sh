@@ -85,9 +85,6 @@ fi
 if py "import onnx" 2>/dev/null; then
   check "fp16 artifact passes onnx.checker" 'py "import onnx;m=onnx.load(\"$R/onnx/yolov10n-baseline-fp16.onnx\");onnx.checker.check_model(m,full_check=True);assert m.graph.input[0].type.tensor_type.elem_type==1 and m.graph.output[0].type.tensor_type.elem_type==1 and any(i.data_type==10 for i in m.graph.initializer) and any(n.op_type==\"Cast\" for n in m.graph.node)"'
 fi
-if [ "$SENS" = 0 ]; then
-  check "sensitivity off: no metrics/sensitivity.json, SQNR-ranked chart" '[ ! -e "$R/metrics/sensitivity.json" ] && [ -s "$R/plots/sensitivity.png" ] && ! grep -q "Layer sensitivity" "$R/summary.md"'
-fi
 check "no temporaries left" '[ -z "$(find "$R" -name ".*tmp*" -o -name "*.bin")" ]'
 
 # ---- run 2: repaired, --resume ------------------------------------------------------------------
@@ -100,6 +97,10 @@ NS=$([ "$SENS" -gt 0 ] && echo 1 || echo 0) # the sensitivity step, done in run 
 check "resume skipped the finished steps ($(head -1 "$T/out2"))" 'grep -q "0 failed, $((NOK * 4 + NS)) of $(( (NOK + 1) * 4 + NS)) step(s) resumed" "$T/out2"'
 check "finished step logs untouched" 'cmp -s "$T/eval_before.log" "$R/logs/baseline-fp32.eval.log"'
 check "w8a16 now in the table with numbers" 'grep -qE "^\| w8a16 \| 0\.[0-9]+" "$R/summary.md" && ! grep -q "Failures" "$R/summary.md"'
+# (after run 2: in run 1 the only PTQ variant under ASan, w8a16, failed, so there was nothing to chart)
+if [ "$SENS" = 0 ]; then
+  check "sensitivity off: no metrics/sensitivity.json, SQNR-ranked chart" '[ ! -e "$R/metrics/sensitivity.json" ] && [ -s "$R/plots/sensitivity.png" ] && ! grep -q "Layer sensitivity" "$R/summary.md"'
+fi
 
 # ---- run 3: --max-images changed (baseline only): its evaluations rerun; exports, smoke runs and the
 # ORT checks (same first images) do not
