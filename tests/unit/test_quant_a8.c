@@ -12,6 +12,7 @@
 
 #include "testutil.h"
 #include "test_quant_common.h"
+#include "test_quant_graph.h"
 #include "quant/ablate.h"
 #include "quant/mixed.h"
 #include "quant/sensitivity.h"
@@ -19,39 +20,6 @@
 #include "quant/quantize_file.h"
 #include "rt/prepare.h"
 #include "rt/session.h"
-
-static int add_value(yq_graph *g, const char *name) {
-    int id;
-    assert_int_equal(yq_graph_add_value(g, name, &id), YQ_OK);
-    return id;
-}
-
-static int add_conv(yq_graph *g, const char *name, int x, int64_t cout, int64_t cin, int64_t k, double sd,
-                    uint64_t *seed, int relu) {
-    float *w = malloc((size_t)(cout * cin * k * k) * sizeof *w), *b = malloc((size_t)cout * sizeof *b);
-    for (int64_t i = 0; i < cout * cin * k * k; i++) w[i] = (float)(sd * rng_normal(seed));
-    for (int64_t i = 0; i < cout; i++) b[i] = (float)(0.05 * rng_normal(seed));
-    const int64_t wd[4] = {cout, cin, k, k};
-    char nm[64];
-    int wv, bv, n;
-    snprintf(nm, sizeof nm, "%s_w", name);
-    assert_int_equal(yq_graph_add_initializer(g, nm, YQ_DT_FLOAT, 4, wd, w, &wv), YQ_OK);
-    snprintf(nm, sizeof nm, "%s_b", name);
-    assert_int_equal(yq_graph_add_initializer(g, nm, YQ_DT_FLOAT, 1, &cout, b, &bv), YQ_OK);
-    free(w);
-    free(b);
-    snprintf(nm, sizeof nm, "%s_out", name);
-    int y = add_value(g, nm);
-    int in[3] = {x, wv, bv};
-    assert_int_equal(yq_graph_add_node(g, "Conv", "", name, in, 3, &y, 1, &n), YQ_OK);
-    const int64_t p = k / 2, pads[4] = {p, p, p, p};
-    assert_int_equal(yq_node_set_attr_ints(&g->nodes[n], "pads", pads, 4), YQ_OK);
-    if (!relu) return y;
-    snprintf(nm, sizeof nm, "%s_relu", name);
-    int r = add_value(g, nm);
-    assert_int_equal(yq_graph_add_node(g, "Relu", "", nm, &y, 1, &r, 1, &n), YQ_OK);
-    return r;
-}
 
 static yq_graph *make_chain(void) {
     yq_graph *g;
