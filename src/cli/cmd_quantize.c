@@ -22,7 +22,7 @@ void cmd_quantize_help(FILE *fp) {
             "Usage: yoloq quantize MODEL.onnx -o OUT.onnx --calib LIST.txt [--weights int8|int4]\n"
             "                      [--acts float|int8] [--calib-count N] [--recipe RECIPE.json]\n"
             "                      [--format qcdq|int4] [--bias float|int32] [--report REPORT.json]\n"
-            "                      [--avg-bits B] [--act-ranges float|quantized]\n"
+            "                      [--avg-bits B] [--act-ranges float|quantized] [--reconstruct N]\n"
             "                      [--ablate --ann INSTANCES.json --images DIR [--ablate-images N]\n"
             "                       [--ablate-ids FILE] [--ablate-json FILE]]\n"
             "                      [--threads N] [--quiet]\n"
@@ -87,6 +87,15 @@ void cmd_quantize_help(FILE *fp) {
             "                       the float model (float), or in one more calibration pass through\n"
             "                       the model whose weights are all quantized (quantized), so the A8\n"
             "                       ranges fit what the quantized layers produce (recipe \"act_ranges\")\n"
+            "      --reconstruct N  after PTQ, block reconstruction: the model is cut into blocks of\n"
+            "                       about 4 convolutions (up to the raw detection head) and, block by\n"
+            "                       block, each weight's rounding (its code or the neighbour towards its\n"
+            "                       float value) is learnt as in AdaRound, in N Adam steps of 2 images,\n"
+            "                       to match the float model's block outputs given the inputs the\n"
+            "                       quantized model produces, with the activation quantizers active;\n"
+            "                       a block keeps the new codes only when its error on the 32 images\n"
+            "                       fell. 0: off (default). Recipe \"reconstruct\": {\"iters\", \"images\",\n"
+            "                       \"batch\", \"block_convs\", \"lr\"}; the report lists each block\n"
  CLI_HELP_MIXED CLI_HELP_ABLATE CLI_HELP_THREADS
                 CLI_HELP_QUIET CLI_HELP_HELP
             "\n"
@@ -143,11 +152,16 @@ static void print_table(const yq_ptq_report *r) {
            b->quantize, b->dequantize, b->clip, a->quantize, a->dequantize, a->clip, b->nodes, a->nodes,
            r->cleanup.folded, r->cleanup.identity + r->cleanup.cast + r->cleanup.transpose + r->cleanup.reshape,
            r->cleanup.transpose_fused + r->cleanup.reshape_fused + r->cleanup.shape_pairs, r->cleanup.dead);
+    if (r->recon_blocks > 0)
+        printf("reconstruction: %d blocks on %d images, %d kept their learnt rounding; mean block error %.5f -> "
+               "%.5f; %.1f s (the output SQNR above is before it)\n",
+               r->recon_blocks, r->recon_images, r->recon_kept, r->recon_err_before, r->recon_err_after,
+               r->recon_ms / 1e3);
 }
 
 int cmd_quantize(int argc, char **argv) {
     enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_BIAS, OPT_STAGES, OPT_BIASCORR,
-           OPT_INCORR, OPT_EQ, OPT_AVGBITS, OPT_METRIC, OPT_SENS, OPT_ACTRANGES,
+           OPT_INCORR, OPT_EQ, OPT_AVGBITS, OPT_METRIC, OPT_SENS, OPT_ACTRANGES, OPT_RECON,
            OPT_ABLATE, OPT_ANN, OPT_IMAGES, OPT_ABL_N, OPT_ABL_IDS, OPT_ABL_JSON, OPT_STAGEACTS, OPT_MIXCTX };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
@@ -159,6 +173,7 @@ int cmd_quantize(int argc, char **argv) {
         {"gptq-stages", required_argument, 0, OPT_STAGES}, {"bias-correction", required_argument, 0, OPT_BIASCORR},
         {"input-correction", required_argument, 0, OPT_INCORR},
         {"equalize", required_argument, 0, OPT_EQ},        {"act-ranges", required_argument, 0, OPT_ACTRANGES},
+        {"reconstruct", required_argument, 0, OPT_RECON},
         {"avg-bits", required_argument, 0, OPT_AVGBITS}, {"metric-images", required_argument, 0, OPT_METRIC},
         {"sensitivity", required_argument, 0, OPT_SENS},
         {"stage-acts", required_argument, 0, OPT_STAGEACTS}, {"mixed-context", required_argument, 0, OPT_MIXCTX},
@@ -169,7 +184,7 @@ int cmd_quantize(int argc, char **argv) {
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL, *sens_path = NULL;
     int wbits = 0, abits = -1, count = 0, quiet = 0, bias32 = -1, c, stages = -1, biascorr = -1, incorr = -1, eq = -1;
-    int act_ranges = -1, ablate = 0, stage_acts = -1, mixed_ctx = -1;
+    int act_ranges = -1, ablate = 0, stage_acts = -1, mixed_ctx = -1, recon = -1;
     cli_ablate_opts ao = {0};
     int metric_images = 0;
     double avg_bits = 0;
@@ -237,6 +252,9 @@ int cmd_quantize(int argc, char **argv) {
             if (!strcmp(optarg, "alone")) mixed_ctx = 0;
             else if (!strcmp(optarg, "quantized")) mixed_ctx = 1;
             else return cli_usage("quantize", "--mixed-context must be alone or quantized, got '%s'", optarg);
+            break;
+        case OPT_RECON:
+            if (cli_parse_int("quantize", "--reconstruct", optarg, 0, 1000000, &recon)) return CLI_USAGE;
             break;
         case OPT_ACTRANGES:
             if (!strcmp(optarg, "float")) act_ranges = 0;
@@ -313,6 +331,7 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (eq >= 0) recipe->equalize = eq;
     if (act_ranges >= 0) recipe->act_ranges_quantized = act_ranges;
+    if (recon >= 0) recipe->recon_iters = recon;
     if (avg_bits > 0) {
         recipe->mixed_avg_bits = avg_bits;
         recipe->mixed_weight_bytes = 0;
@@ -362,7 +381,7 @@ int cmd_quantize(int argc, char **argv) {
     if (rc == CLI_OK && (recipe->mixed_avg_bits > 0 || recipe->mixed_weight_bytes > 0))
         rc = cli_quantize_mixed(g, recipe, count, yq_calib_list_input, &list, &po, metric_images, sens_path, quiet, &mixed);
     if (rc == CLI_OK) {
-        st = yq_ptq_quantize(g, recipe, count, yq_calib_list_input, &list, &po, &rep);
+        st = yq_quantize_graph(g, recipe, count, yq_calib_list_input, &list, &po, &rep);
         if (ps.stage) cli_progress_finish(&ps.bar);
         if (st != YQ_OK) rc = cli_fail(st);
     }

@@ -78,6 +78,7 @@ typedef struct tnode {
     yq_fq_shape fq;
     int32_t *zp;
     float *s0, *scale, *latent, *dlatent, *dscale;
+    float *base; /* soft rounding: floor-side code (minus zp) per weight; NULL: straight-through */
     int64_t u_off, ls_off;
     char *codes_name, *scale_name;
     yq_dtype codes_dtype;
@@ -101,6 +102,7 @@ struct yq_tg {
     /* biases: parameter offset → initializer name */
     char **bias_names;
     int64_t *bias_offs, *bias_n;
+    int hard; /* soft rounding: forward with h(V) rounded to 0/1 */
     char summary[512];
 };
 
@@ -245,7 +247,7 @@ void yq_tg_free(yq_tg *t) {
     for (int i = 0; i < t->nnodes; i++) {
         tnode *n = &t->nodes[i];
         free(n->argmax), free(n->my), free(n->mx), free(n->len), free(n->zp), free(n->s0), free(n->scale);
-        free(n->latent), free(n->dlatent), free(n->dscale), free(n->codes_name), free(n->scale_name);
+        free(n->latent), free(n->dlatent), free(n->dscale), free(n->base), free(n->codes_name), free(n->scale_name);
     }
     free(t->nodes);
     for (int i = 0; i < t->naq; i++) {
@@ -529,6 +531,53 @@ static yq_status build_fqw(yq_tg *t, int ni, int clip, layout *lay, tnode *tn) {
     return YQ_OK;
 }
 
+/* Soft rounding of one weight chain (axis-0 channels): the float weights W of
+ * the float graph's Conv with the same name as the chain's consumer; each
+ * weight chooses between its current code c and the neighbour towards W/s
+ * (c − 1 when the code lies above it, else c + 1), as AdaRound chooses between
+ * floor and ceil, but starting from the PTQ (e.g. GPTQ) codes:
+ * base = min(c, neighbour) − zp, and h(V) starts leaning towards c. */
+static yq_status soft_round_init(yq_tg *t, tnode *tn, const yq_graph *fl) {
+    const yq_graph *g = t->g;
+    int conv = -1;
+    for (int i = 0; i < g->nnodes && conv < 0; i++) {
+        const yq_node *n = &g->nodes[i];
+        if (!n->dead && is_op(n, "Conv") && n->ninputs > 1 && n->inputs[1] == tn->out[0]) conv = i;
+    }
+    if (conv < 0) return YQ_OK; /* not a conv weight: stays straight-through */
+    const char *name = g->nodes[conv].name;
+    const yq_value *wf = NULL;
+    for (int i = 0; name && name[0] && i < fl->nnodes && !wf; i++) {
+        const yq_node *n = &fl->nodes[i];
+        if (!n->dead && is_op(n, "Conv") && n->name && strcmp(n->name, name) == 0 && n->ninputs > 1 && n->inputs[1] >= 0)
+            wf = &fl->values[n->inputs[1]];
+    }
+    const int64_t nw = tn->fq.nch * tn->fq.inner;
+    if (!wf || !wf->data || wf->dtype != YQ_DT_FLOAT || numel_of(wf) != nw)
+        return node_fail(g, conv, "soft rounding: the float model has no conv of this name with float weights of "
+                                  "the same size");
+    if (!(tn->base = falloc(nw))) return YQ_ERR_NOMEM;
+    const float *w = wf->data;
+    for (int64_t c = 0; c < tn->fq.nch; c++)
+        for (int64_t k = 0; k < tn->fq.inner; k++) {
+            const int64_t i = c * tn->fq.inner + k;
+            const float q = t->params[tn->u_off + i]; /* code − zp */
+            const float r = w[i] / tn->s0[c];
+            int up; /* 1: the code is the upper of the pair */
+            float lo = q;
+            if (r < q) lo = q - 1.0f, up = 1;
+            else up = 0;
+            /* the pair must stay on the grid */
+            if (lo + (float)tn->zp[c] < (float)tn->fq.qmin) lo = q, up = 0;
+            if (lo + 1.0f + (float)tn->zp[c] > (float)tn->fq.qmax) lo = q - 1.0f, up = 1;
+            tn->base[i] = lo;
+            t->params[tn->u_off + i] = yq_adaround_v_init(up ? 0.75f : 0.25f);
+        }
+    return YQ_OK;
+}
+
+void yq_tg_set_hard_rounding(yq_tg *t, int hard) { t->hard = hard; }
+
 yq_status yq_tg_new(const yq_graph *src, const yq_tg_opts *o, yq_tg **out) {
     *out = NULL;
     if (!o || o->noutputs < 1) return yq_fail(YQ_ERR_ARG, "train graph: no outputs named");
@@ -720,6 +769,8 @@ yq_status yq_tg_new(const yq_graph *src, const yq_tg_opts *o, yq_tg **out) {
                         const int64_t idx = (o2 * tn->fq.nch + c) * per + k;
                         t->params[tn->u_off + idx] = (float)(int_at(codes, idx) - tn->zp[c]);
                     }
+            if (o->soft_round_from && tn->fq.outer == 1 && (st = soft_round_init(t, tn, o->soft_round_from)) != YQ_OK)
+                goto fail;
         } else if (tn->kind == TN_CONV && tn->bias_off >= 0) {
             tn->bias_off += t->kind_begin[YQ_TG_BIAS];
             const yq_value *b = &g->values[g->nodes[tn->node].inputs[2]];
@@ -845,6 +896,22 @@ static yq_status forward_node(yq_tg *t, tnode *tn) {
     switch (tn->kind) {
     case TN_FQW: {
         const int64_t nw = tn->fq.outer * tn->fq.nch * tn->fq.inner;
+        if (tn->base) {
+            const yq_adaround_shape as = {tn->fq.nch, tn->fq.inner, 1, tn->fq.qmin, tn->fq.qmax};
+            const float *V = t->params + tn->u_off;
+            if (!t->hard) {
+                yq_grad_adaround_forward(&as, tn->base, V, tn->s0, tn->zp, y);
+            } else {
+                for (int64_t c = 0; c < tn->fq.nch; c++)
+                    for (int64_t k = 0; k < tn->fq.inner; k++) {
+                        const int64_t i = c * tn->fq.inner + k;
+                        const float q = clampf_(tn->base[i] + (V[i] >= 0 ? 1.0f : 0.0f) + (float)tn->zp[c],
+                                                (float)tn->fq.qmin, (float)tn->fq.qmax);
+                        y[i] = tn->s0[c] * (q - (float)tn->zp[c]);
+                    }
+            }
+            return YQ_OK;
+        }
         for (int64_t o = 0; o < tn->fq.outer; o++)
             for (int64_t c = 0; c < tn->fq.nch; c++) {
                 const int64_t b = (o * tn->fq.nch + c) * tn->fq.inner;
@@ -940,6 +1007,11 @@ static yq_status backward_node(yq_tg *t, tnode *tn) {
     switch (tn->kind) {
     case TN_FQW: {
         const int64_t nw = tn->fq.outer * tn->fq.nch * tn->fq.inner;
+        if (tn->base) {
+            const yq_adaround_shape as = {tn->fq.nch, tn->fq.inner, 1, tn->fq.qmin, tn->fq.qmax};
+            yq_grad_adaround_backward(&as, tn->base, t->params + tn->u_off, tn->s0, tn->zp, dy, t->grads + tn->u_off);
+            return YQ_OK;
+        }
         memset(tn->dlatent, 0, (size_t)nw * sizeof(float));
         memset(tn->dscale, 0, (size_t)tn->fq.nch * sizeof(float));
         yq_grad_fakequant_backward(&tn->fq, tn->latent, tn->scale, tn->zp, dy, tn->dlatent, tn->dscale);
@@ -1100,7 +1172,10 @@ yq_status yq_tg_export(const yq_tg *t, const float *params, yq_graph *dst) {
                 for (int64_t k = 0; k < per; k++) {
                     const int64_t idx = (o * nch + c) * per + k;
                     const float w = params[tn->u_off + idx] * tn->s0[c];
-                    const int32_t q = (int32_t)clampf_(nearbyintf(w / sc[c]) + z, (float)tn->fq.qmin, (float)tn->fq.qmax);
+                    const int32_t q =
+                        tn->base ? (int32_t)clampf_(tn->base[idx] + (params[tn->u_off + idx] >= 0 ? 1.0f : 0.0f) + z,
+                                                    (float)tn->fq.qmin, (float)tn->fq.qmax)
+                                 : (int32_t)clampf_(nearbyintf(w / sc[c]) + z, (float)tn->fq.qmin, (float)tn->fq.qmax);
                     if (tn->codes_dtype == YQ_DT_UINT8 || tn->codes_dtype == YQ_DT_UINT4) ((uint8_t *)codes->data)[idx] = (uint8_t)q;
                     else if (tn->codes_dtype == YQ_DT_INT16) ((int16_t *)codes->data)[idx] = (int16_t)q;
                     else if (tn->codes_dtype == YQ_DT_UINT16) ((uint16_t *)codes->data)[idx] = (uint16_t)q;

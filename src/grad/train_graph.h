@@ -54,6 +54,14 @@ typedef struct yq_tg_opts {
     int noutputs;
     int nthreads;   /* <= 0: one per CPU */
     int train_bias; /* float Conv biases are parameters */
+    /* Soft rounding (AdaRound on the chains' grid) instead of latent weights:
+     * the float graph the codes were quantized from (its Convs named like the
+     * student's hold the float weights). Each conv weight's parameter is then
+     * AdaRound's V: Ŵ = s·(clamp(base + h(V) + zp) − zp), choosing between
+     * the PTQ code and its neighbour towards the float weight, started leaning
+     * (h = 0.75) towards the PTQ code; scales stay fixed; the export rounds h
+     * (V >= 0: up). NULL: straight-through latent weights. */
+    const yq_graph *soft_round_from;
 } yq_tg_opts;
 
 typedef struct yq_tg yq_tg;
@@ -91,6 +99,9 @@ const float *yq_tg_tensor(const yq_tg *t, const char *name, int64_t *numel);
  * adds into the parameter gradients. */
 yq_status yq_tg_backward(yq_tg *t, const float *const *doutputs);
 void yq_tg_zero_grad(yq_tg *t);
+/* Soft rounding: forward with h(V) rounded (what the export writes) instead
+ * of the relaxation. */
+void yq_tg_set_hard_rounding(yq_tg *t, int hard);
 
 /* Write a parameter vector (e.g. an EMA of yq_tg_params) into dst, a graph
  * with the same initializer names as the one the executor was built from

@@ -1,5 +1,6 @@
 /* Post-training quantization driver (see ptq.h for the pipeline). */
 #include "quant/ptq.h"
+#include "quant/reconstruct.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -1041,6 +1042,8 @@ void yq_ptq_report_free(yq_ptq_report *r) {
         free(r->layers[i].op_type);
     }
     free(r->layers);
+    for (int i = 0; i < r->recon_blocks && r->recon; i++) free(r->recon[i].first), free(r->recon[i].last);
+    free(r->recon);
     memset(r, 0, sizeof *r);
 }
 

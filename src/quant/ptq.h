@@ -106,6 +106,12 @@ typedef struct yq_ptq_report {
     yq_cleanup_stats cleanup;
     yq_qcdq_opset_note opset; /* the model's opset, the written one, and why */
     double calib_ms, quantize_ms, report_ms;
+    /* block reconstruction (recipe "reconstruct"; 0 blocks: not run). The
+     * output SQNRs above are measured before it. */
+    int recon_blocks, recon_kept, recon_images;
+    double recon_err_before, recon_err_after; /* mean over blocks of the normalised block error */
+    double recon_ms;
+    struct yq_recon_block *recon; /* recon_blocks entries (reconstruct.h), owned */
 } yq_ptq_report;
 
 void yq_ptq_report_free(yq_ptq_report *r);

@@ -1,5 +1,6 @@
 /* Quantizing a model file (see quantize_file.h). */
 #include "quant/quantize_file.h"
+#include "quant/reconstruct.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -134,6 +135,29 @@ cJSON *yq_ptq_report_json(const yq_ptq_report *r, const char *model, const char 
     cJSON_AddNumberToObject(tm, "calibrate", r->calib_ms);
     cJSON_AddNumberToObject(tm, "quantize", r->quantize_ms);
     cJSON_AddNumberToObject(tm, "report", r->report_ms);
+    if (r->recon_blocks > 0) {
+        cJSON_AddNumberToObject(tm, "reconstruct", r->recon_ms);
+        cJSON *rc = cJSON_AddObjectToObject(doc, "reconstruct");
+        cJSON_AddNumberToObject(rc, "blocks", r->recon_blocks);
+        cJSON_AddNumberToObject(rc, "blocks_kept", r->recon_kept);
+        cJSON_AddNumberToObject(rc, "images", r->recon_images);
+        cJSON_AddNumberToObject(rc, "mean_block_error_before", r->recon_err_before);
+        cJSON_AddNumberToObject(rc, "mean_block_error_after", r->recon_err_after);
+        cJSON *ba = cJSON_AddArrayToObject(rc, "block_list");
+        for (int i = 0; i < r->recon_blocks; i++) {
+            const yq_recon_block *b = &r->recon[i];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "first", b->first);
+            cJSON_AddStringToObject(o, "last", b->last);
+            cJSON_AddNumberToObject(o, "convs", b->convs);
+            cJSON_AddNumberToObject(o, "inputs", b->ninputs);
+            cJSON_AddNumberToObject(o, "outputs", b->noutputs);
+            cJSON_AddItemToObject(o, "error_before", num_or_null(b->err_before));
+            cJSON_AddItemToObject(o, "error_after", num_or_null(b->err_after));
+            cJSON_AddBoolToObject(o, "kept", b->kept);
+            cJSON_AddItemToArray(ba, o);
+        }
+    }
     cJSON *arr = cJSON_AddArrayToObject(doc, "layers");
     for (int i = 0; i < r->nlayers; i++) {
         const yq_ptq_layer *l = &r->layers[i];
@@ -206,6 +230,63 @@ void yq_recipe_apply_bits_one_layer(yq_recipe *recipe, int wbits, int abits) {
     recipe->gptq_sequential = 0;
 }
 
+typedef struct recon_progress {
+    const yq_ptq_opts *ptq;
+} recon_progress;
+
+static void on_recon_block(void *arg, int block, int nblocks, double before, double after, int kept) {
+    (void)before, (void)after, (void)kept;
+    const recon_progress *p = arg;
+    if (p->ptq->progress) p->ptq->progress(p->ptq->progress_arg, "reconstruct", block + 1, nblocks);
+}
+
+/* Block reconstruction of the PTQ result g against its float original. */
+static yq_status quantize_reconstruct(yq_graph *g, const yq_graph *teacher, const yq_recipe *recipe, int count,
+                                      yq_ptq_input_fn input, void *input_arg, const yq_ptq_opts *ptq,
+                                      yq_ptq_report *rep) {
+    yq_recon_opts ro;
+    yq_recon_opts_default(&ro);
+    ro.iters = recipe->recon_iters;
+    ro.images = recipe->recon_images;
+    ro.batch = recipe->recon_batch;
+    ro.convs_per_block = recipe->recon_block_convs;
+    ro.lr = (float)recipe->recon_lr;
+    ro.lr_scale = (float)recipe->recon_lr_scale;
+    ro.lr_bias = (float)recipe->recon_lr_bias;
+    ro.nthreads = ptq->nthreads;
+    recon_progress pr = {ptq};
+    ro.progress = on_recon_block;
+    ro.progress_arg = &pr;
+    yq_recon_result res;
+    yq_status st = yq_reconstruct(g, teacher, count, input, input_arg, &ro, &res);
+    if (st == YQ_OK) {
+        rep->recon_blocks = res.nblocks;
+        rep->recon_images = res.images;
+        for (int i = 0; i < res.nblocks; i++) {
+            rep->recon_kept += res.blocks[i].kept;
+            rep->recon_err_before += res.blocks[i].err_before / res.nblocks;
+            rep->recon_err_after += (res.blocks[i].kept ? res.blocks[i].err_after : res.blocks[i].err_before) / res.nblocks;
+        }
+        rep->recon_ms = 1e3 * res.seconds;
+        rep->recon = res.blocks; /* the report owns them now */
+        res.blocks = NULL;
+        res.nblocks = 0;
+    }
+    yq_recon_result_free(&res);
+    return st;
+}
+
+yq_status yq_quantize_graph(yq_graph *g, const yq_recipe *recipe, int count, yq_ptq_input_fn input, void *input_arg,
+                            const yq_ptq_opts *ptq, yq_ptq_report *rep) {
+    yq_graph *teacher = NULL;
+    yq_status st = YQ_OK;
+    if (recipe->recon_iters > 0) YQ_TRY(yq_graph_clone(g, &teacher));
+    st = yq_ptq_quantize(g, recipe, count, input, input_arg, ptq, rep);
+    if (st == YQ_OK && teacher) st = quantize_reconstruct(g, teacher, recipe, count, input, input_arg, ptq, rep);
+    yq_graph_free(teacher);
+    return st;
+}
+
 yq_status yq_quantize_model_file(const yq_quantize_job *job, yq_ptq_report *rep, int *ncalib_used) {
     memset(rep, 0, sizeof *rep);
     yq_recipe *recipe = NULL;
@@ -239,7 +320,7 @@ yq_status yq_quantize_model_file(const yq_quantize_job *job, yq_ptq_report *rep,
     if (st == YQ_OK) {
         st = yq_calib_list_fit(&list, g, job->model);
     }
-    if (st == YQ_OK) st = yq_ptq_quantize(g, recipe, count, yq_calib_list_input, &list, &job->ptq, rep);
+    if (st == YQ_OK) st = yq_quantize_graph(g, recipe, count, yq_calib_list_input, &list, &job->ptq, rep);
     if (st == YQ_OK) st = yq_onnx_save(g, job->out);
     if (st != YQ_OK) yq_ptq_report_free(rep);
     else if (ncalib_used) *ncalib_used = count;

@@ -41,6 +41,11 @@ void yq_recipe_apply_bits(yq_recipe *r, int wbits, int abits);
  * model, since sequential Hessians need the earlier layers quantized. */
 void yq_recipe_apply_bits_one_layer(yq_recipe *r, int wbits, int abits);
 
+/* yq_ptq_quantize, then the recipe's block reconstruction (reconstruct.h)
+ * when it has one, against a copy of g taken before quantization. */
+yq_status yq_quantize_graph(yq_graph *g, const yq_recipe *recipe, int count, yq_ptq_input_fn input, void *input_arg,
+                            const yq_ptq_opts *ptq, yq_ptq_report *rep);
+
 typedef struct yq_quantize_job {
     const char *model, *out;
     const char *calib;       /* calibration list */

@@ -307,6 +307,10 @@ static yq_status recipe_new(const char *name, yq_recipe **out) {
     r->gptq_stages = 8;
     r->gptq_stage_acts = 1;
     r->smooth_alpha = 0.5;
+    r->recon_images = 32;
+    r->recon_batch = 2;
+    r->recon_block_convs = 4;
+    r->recon_lr = 5e-2;
     *out = r;
     return YQ_OK;
 }
@@ -421,10 +425,31 @@ static yq_status parse_mixed(yq_recipe *r, const cJSON *obj) {
     return YQ_OK;
 }
 
+/* "reconstruct": block reconstruction after PTQ (quant/reconstruct.h). */
+static yq_status parse_reconstruct(yq_recipe *r, const cJSON *obj) {
+    static const char *const keys[] = {"iters", "images", "batch", "block_convs", "lr", "lr_scale", "lr_bias", NULL};
+    const char *file = r->name;
+    YQ_TRY(want_object(obj, file, "reconstruct"));
+    YQ_TRY(check_keys(obj, keys, file, "reconstruct"));
+    const cJSON *c;
+    if ((c = cJSON_GetObjectItemCaseSensitive(obj, "iters"))) YQ_TRY(want_int(c, file, "reconstruct.iters", 0, 1000000, &r->recon_iters));
+    else r->recon_iters = 200; /* the section itself turns it on */
+    if ((c = cJSON_GetObjectItemCaseSensitive(obj, "images"))) YQ_TRY(want_int(c, file, "reconstruct.images", 1, 100000, &r->recon_images));
+    if ((c = cJSON_GetObjectItemCaseSensitive(obj, "batch"))) YQ_TRY(want_int(c, file, "reconstruct.batch", 1, 1024, &r->recon_batch));
+    if ((c = cJSON_GetObjectItemCaseSensitive(obj, "block_convs")))
+        YQ_TRY(want_int(c, file, "reconstruct.block_convs", 1, 100000, &r->recon_block_convs));
+    if ((c = cJSON_GetObjectItemCaseSensitive(obj, "lr"))) YQ_TRY(want_num(c, file, "reconstruct.lr", 0.0, 10.0, &r->recon_lr));
+    if ((c = cJSON_GetObjectItemCaseSensitive(obj, "lr_scale")))
+        YQ_TRY(want_num(c, file, "reconstruct.lr_scale", 0.0, 10.0, &r->recon_lr_scale));
+    if ((c = cJSON_GetObjectItemCaseSensitive(obj, "lr_bias")))
+        YQ_TRY(want_num(c, file, "reconstruct.lr_bias", 0.0, 10.0, &r->recon_lr_bias));
+    return YQ_OK;
+}
+
 static yq_status parse_root(yq_recipe *r, const cJSON *root) {
     static const char *const keys[] = {"weights",    "activations", "calibration",     "overrides", "keep_float",
                                        "gptq",       "bias_correction", "equalize", "mixed",     "act_ranges",
-                                       NULL};
+                                       "reconstruct", NULL};
     static const char *const calib_keys[] = {"count", NULL};
     static const char *const gptq_keys[] = {"sequential", "stages", "input_correction", "stage_acts", NULL};
     const char *file = r->name;
@@ -475,6 +500,7 @@ static yq_status parse_root(yq_recipe *r, const cJSON *root) {
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "overrides"))) YQ_TRY(parse_overrides(r, it));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "keep_float"))) YQ_TRY(parse_keep_float(r, it));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "mixed"))) YQ_TRY(parse_mixed(r, it));
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "reconstruct"))) YQ_TRY(parse_reconstruct(r, it));
     return YQ_OK;
 }
 
@@ -552,6 +578,13 @@ yq_status yq_recipe_clone(const yq_recipe *r, yq_recipe **out) {
     c->equalize = r->equalize;
     c->smooth_alpha = r->smooth_alpha;
     c->act_ranges_quantized = r->act_ranges_quantized;
+    c->recon_iters = r->recon_iters;
+    c->recon_images = r->recon_images;
+    c->recon_batch = r->recon_batch;
+    c->recon_block_convs = r->recon_block_convs;
+    c->recon_lr = r->recon_lr;
+    c->recon_lr_scale = r->recon_lr_scale;
+    c->recon_lr_bias = r->recon_lr_bias;
     *out = c;
     return YQ_OK;
 }

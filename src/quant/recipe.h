@@ -70,6 +70,15 @@
  *                                      "context": "alone" (default: each layer quantized alone)
  *                                      or "quantized" (every layer quantized, each restored
  *                                      alone: what 8 bits buy in the final model)
+ *     "reconstruct": {"iters": 200, "images": 32, "batch": 2, "block_convs": 4, "lr": 0.05,
+ *                     "lr_scale": 0, "lr_bias": 0}
+ *                                      block reconstruction after PTQ (quant/reconstruct.h):
+ *                                      blocks of block_convs convolutions fitted in turn to
+ *                                      the float model's block outputs, iters Adam steps of
+ *                                      batch images each, on the first `images` calibration
+ *                                      images; lr in quantization steps; lr_scale > 0 also
+ *                                      learns the weight scales, lr_bias > 0 float biases.
+ *                                      Absent or "iters": 0: off
  *   }
  *
  * Every key is optional; the values above are the defaults (an empty object
@@ -170,6 +179,9 @@ typedef struct yq_recipe {
     int mixed_metric_images;
     int mixed_by_proxy; /* "criterion": "proxy" (default "noise") */
     int mixed_quantized_context; /* "context": "quantized" (leave-one-out; default "alone") */
+    /* "reconstruct" (recon_iters 0: off) */
+    int recon_iters, recon_images, recon_batch, recon_block_convs;
+    double recon_lr, recon_lr_scale, recon_lr_bias;
     void *json; /* the parsed document (cJSON), owned */
 } yq_recipe;
 

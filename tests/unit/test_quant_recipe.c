@@ -190,6 +190,36 @@ static void test_errors(void **state) {
         assert_int_equal(cb.weights.int32_bias, 1);
         yq_recipe_free(rb);
     }
+    /* block reconstruction */
+    {
+        yq_recipe *rr;
+        assert_int_equal(parse("{}", &rr), YQ_OK);
+        assert_int_equal(rr->recon_iters, 0); /* off unless asked for */
+        yq_recipe_free(rr);
+        assert_int_equal(parse("{\"reconstruct\": {}}", &rr), YQ_OK);
+        assert_int_equal(rr->recon_iters, 200);
+        assert_int_equal(rr->recon_images, 32);
+        assert_int_equal(rr->recon_block_convs, 4);
+        yq_recipe_free(rr);
+        assert_int_equal(parse("{\"reconstruct\": {\"iters\": 50, \"images\": 8, \"batch\": 4, \"block_convs\": 2,"
+                               " \"lr\": 0.1, \"lr_bias\": 0.001}}", &rr), YQ_OK);
+        assert_int_equal(rr->recon_iters, 50);
+        assert_int_equal(rr->recon_images, 8);
+        assert_int_equal(rr->recon_batch, 4);
+        assert_int_equal(rr->recon_block_convs, 2);
+        assert_float_equal(rr->recon_lr, 0.1, 0);
+        assert_float_equal(rr->recon_lr_bias, 0.001, 0);
+        yq_recipe *rc;
+        assert_int_equal(yq_recipe_clone(rr, &rc), YQ_OK);
+        assert_int_equal(rc->recon_iters, 50);
+        assert_int_equal(rc->recon_block_convs, 2);
+        yq_recipe_free(rc);
+        yq_recipe_free(rr);
+    }
+    expect_error("{\"reconstruct\": {\"itrs\": 5}}", YQ_ERR_PARSE, "unknown key 'reconstruct.itrs'");
+    expect_error("{\"reconstruct\": {\"images\": 0}}", YQ_ERR_PARSE, "'reconstruct.images'");
+    expect_error("{\"reconstruct\": {\"lr\": -1}}", YQ_ERR_PARSE, "'reconstruct.lr'");
+    expect_error("{\"reconstruct\": 3}", YQ_ERR_PARSE, "'reconstruct' must be an object");
     expect_error("{\"overrides\": {}}", YQ_ERR_PARSE, "'overrides' must be an array");
     expect_error("{\"overrides\": [{\"weights\": {}}]}", YQ_ERR_PARSE, "'overrides[0]' needs a \"match\"");
     expect_error("{\"overrides\": [{\"match\": \"\"}]}", YQ_ERR_PARSE, "'overrides[0].match' must be a non-empty");
