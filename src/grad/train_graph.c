@@ -662,6 +662,10 @@ yq_status yq_tg_new(const yq_graph *src, const yq_tg_opts *o, yq_tg **out) {
             continue;
         }
         if (is_op(n, "DequantizeLinear")) {
+            int allc = 1; /* an INT32 bias (s_in·s_w): a constant, evaluated once below */
+            for (int k = 0; k < n->ninputs; k++)
+                if (n->inputs[k] >= 0 && !value_const(g, n->inputs[k])) allc = 0;
+            if (allc) continue;
             const int p = g->values[n->inputs[0]].producer;
             if (p < 0 || !is_op(&g->nodes[p], "QuantizeLinear")) { st = node_fail(g, i, "DequantizeLinear of something other than a QuantizeLinear or constant codes"); break; }
             const yq_node *q = &g->nodes[p];

@@ -4,7 +4,9 @@
 #  - determinism: W4A8 quantized twice with 1 and 2 threads gives identical bytes;
 #  - the QCDQ export (lowered from the model's opset 17 to 13) passes onnx.checker.check_model
 #    (Debian python3-onnx), also with --bias int32;
-#  - the report has every quantized layer, 4-bit everywhere but no DFL conv, finite SQNRs.
+#  - the report has every quantized layer, 4-bit everywhere but no DFL conv, finite SQNRs;
+#  - --reconstruct: bad values, and a short block reconstruction (2 images, 3 steps, INT32 biases):
+#    the report's blocks, never a block made worse, a checker-valid model.
 set -u
 BIN=${YOLOQ_BIN:?}
 SHARED=${YOLOQ_DATA:-${YOLOQ_SHARED_DIR:-$YOLOQ_SRC_DIR/../shared}}
@@ -122,6 +124,33 @@ EOF
     done
   else fail "W8A16 quantization failed"; fi
 else echo "note: /usr/bin/python3 has no onnx; checker skipped"; fi
+
+# --- block reconstruction (--reconstruct): bad values, then a short real run with INT32 biases
+expect recon_negative 2 "--reconstruct" -- "${Q[@]}" --calib "$LIST" --reconstruct -1
+printf '{"reconstruct": {"itrs": 2}}' >"$T/r_recon.json"
+expect recipe_recon_key 1 "r_recon.json.*reconstruct.itrs" -- "${Q[@]}" --calib "$LIST" --calib-count 1 --recipe "$T/r_recon.json"
+printf '{"reconstruct": {"iters": 3, "block_convs": 12}}' >"$T/r_rc.json"
+if run "$T/rc.onnx" 2 --weights int4 --acts int8 --gptq-stages 0 --bias int32 --calib-count 2 --recipe "$T/r_rc.json" \
+     --report "$T/rc.json"; then
+  /usr/bin/python3 - "$T/rc.json" "$T/rc.onnx" <<'EOF' && pass || fail "reconstruction report / model"
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+r = d["reconstruct"]
+assert r["images"] == 2 and 4 <= r["blocks"] <= 12, r
+assert len(r["block_list"]) == r["blocks"] and sum(b["kept"] for b in r["block_list"]) == r["blocks_kept"]
+for b in r["block_list"]:
+    assert b["convs"] >= 1 and b["inputs"] >= 1 and b["outputs"] >= 1, b
+    assert math.isfinite(b["error_before"]) and math.isfinite(b["error_after"]) and b["error_before"] > 0, b
+    assert b["kept"] == (b["error_after"] < b["error_before"]), b  # a block is never made worse
+assert d["time_ms"]["reconstruct"] > 0
+try:
+    import onnx
+except ImportError:
+    onnx = None
+if onnx:
+    onnx.checker.check_model(onnx.load(sys.argv[2]), full_check=True)
+EOF
+else fail "quantize --reconstruct failed"; fi
 
 echo "quantize CLI: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
