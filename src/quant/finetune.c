@@ -4,11 +4,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "core/atomic_file.h"
+#include "core/clock.h"
+#include "core/rng.h"
 #include "grad/grad.h"
 #include "grad/train_graph.h"
 #include "rt/session.h"
@@ -48,12 +49,6 @@ void yq_finetune_result_free(yq_finetune_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ---- the head ---------------------------------------------------------------- */
 
 static int producer_is(const yq_graph *g, int v, const char *op) {
@@ -91,12 +86,6 @@ yq_status yq_finetune_find_head(const yq_graph *g, char **cut, int *reg_max) {
 
 /* ---- deterministic randomness ----------------------------------------------------- */
 
-static uint64_t mix64(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 static double unit(uint64_t h) { return (double)(h >> 11) * (1.0 / 9007199254740992.0); }
 
 /* Image for sample `k` (= step·batch + slot): epoch k / n, a seeded permutation per epoch. */
@@ -104,9 +93,9 @@ static int sample_index(uint64_t seed, int64_t k, int n, int *perm, int64_t *per
     const int64_t epoch = k / n;
     if (*perm_epoch != epoch) {
         for (int i = 0; i < n; i++) perm[i] = i;
-        uint64_t s = mix64(seed ^ mix64((uint64_t)epoch + 1));
+        uint64_t s = yq_mix64(seed ^ yq_mix64((uint64_t)epoch + 1));
         for (int i = n - 1; i > 0; i--) {
-            s = mix64(s);
+            s = yq_mix64(s);
             const int j = (int)(s % (uint64_t)(i + 1));
             const int t = perm[i];
             perm[i] = perm[j], perm[j] = t;
@@ -117,12 +106,12 @@ static int sample_index(uint64_t seed, int64_t k, int n, int *perm, int64_t *per
 }
 
 static yq_ft_aug sample_aug(const yq_finetune_opts *o, int64_t k) {
-    const uint64_t h = mix64(o->seed * 0x2545f4914f6cdd1dull ^ mix64((uint64_t)k));
-    yq_ft_aug a = {.flip = o->flip ? (int)(mix64(h ^ 1) & 1) : 0, .scale = 1.0f, .ox = 0.5f, .oy = 0.5f};
+    const uint64_t h = yq_mix64(o->seed * 0x2545f4914f6cdd1dull ^ yq_mix64((uint64_t)k));
+    yq_ft_aug a = {.flip = o->flip ? (int)(yq_mix64(h ^ 1) & 1) : 0, .scale = 1.0f, .ox = 0.5f, .oy = 0.5f};
     if (o->jitter > 0) {
-        a.scale = (float)(1.0 - o->jitter + 2.0 * o->jitter * unit(mix64(h ^ 2)));
-        a.ox = (float)unit(mix64(h ^ 3));
-        a.oy = (float)unit(mix64(h ^ 4));
+        a.scale = (float)(1.0 - o->jitter + 2.0 * o->jitter * unit(yq_mix64(h ^ 2)));
+        a.ox = (float)unit(yq_mix64(h ^ 3));
+        a.oy = (float)unit(yq_mix64(h ^ 4));
     }
     return a;
 }
@@ -205,13 +194,13 @@ typedef struct ckpt_header {
 } ckpt_header;
 
 static uint64_t config_hash(const yq_finetune_opts *o, int64_t nparams, int nimages) {
-    uint64_t h = mix64((uint64_t)nparams) ^ mix64((uint64_t)nimages * 31u);
+    uint64_t h = yq_mix64((uint64_t)nparams) ^ yq_mix64((uint64_t)nimages * 31u);
     const double vals[] = {(double)o->steps, o->batch, o->lr, o->lr_scale, o->lr_act_scale, o->lr_bias, o->warmup, o->clip_norm,
                            o->ema_decay, o->jitter, o->flip, o->box_weight, o->cls_weight, (double)o->seed};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         uint64_t b;
         memcpy(&b, &vals[i], sizeof b);
-        h = mix64(h ^ b);
+        h = yq_mix64(h ^ b);
     }
     return h;
 }
@@ -301,7 +290,7 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
     memset(res, 0, sizeof *res);
     if (nimages < 1) return yq_fail(YQ_ERR_ARG, "finetune: no images");
     if (o->steps < 1 || o->batch < 1) return yq_fail(YQ_ERR_ARG, "finetune: steps and batch must be positive");
-    const double t0 = now_s();
+    const double t0 = yq_seconds();
     char *cut = NULL;
     int R = o->reg_max;
     if (o->cut) {
@@ -392,7 +381,7 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
     }
     int64_t perm_epoch = -1;
     float *grads = yq_tg_grads(tg);
-    const double t_run = now_s();
+    const double t_run = yq_seconds();
     for (int64_t step = start; step < o->steps; step++) {
         yq_tg_zero_grad(tg);
         double loss = 0, lbox_sum = 0, lcls_sum = 0;
@@ -434,11 +423,11 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
         }
         ts.log[step] = (yq_ft_log){.step = step + 1, .loss = loss / o->batch, .loss_box = lbox_sum / o->batch,
                                    .loss_cls = lcls_sum / o->batch, .lr_factor = f, .grad_norm = gn,
-                                   .seconds = now_s() - t_run};
+                                   .seconds = yq_seconds() - t_run};
         ts.nlog = step + 1;
         if (o->checkpoint && ((o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0) || step + 1 == o->steps))
             if ((st = ckpt_save(o->checkpoint, config, step + 1, np, &ts)) != YQ_OK) goto done;
-        if (o->progress) o->progress(o->progress_arg, step + 1, o->steps, loss / o->batch, now_s() - t_run);
+        if (o->progress) o->progress(o->progress_arg, step + 1, o->steps, loss / o->batch, yq_seconds() - t_run);
     }
     st = yq_tg_export(tg, ts.ema, export_to);
     if (st == YQ_OK) {
@@ -447,7 +436,7 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
         ts.log = NULL;
     }
 done:
-    res->seconds = now_s() - t0;
+    res->seconds = yq_seconds() - t0;
     for (int k = 0; k < YQ_TG_NKINDS; k++) yq_adam_free(&ts.adam[k]);
     free(ts.ema), free(ts.log), free(in), free(tout), free(dout), free(perm), free(cut);
     yq_session_free(teach);

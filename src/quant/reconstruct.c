@@ -4,8 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
+#include "core/rng.h"
 #include "grad/grad.h"
 #include "grad/train_graph.h"
 #include "quant/finetune.h"
@@ -21,19 +22,6 @@ void yq_recon_result_free(yq_recon_result *r) {
     for (int i = 0; i < r->nblocks; i++) free(r->blocks[i].first), free(r->blocks[i].last);
     free(r->blocks);
     memset(r, 0, sizeof *r);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint64_t mix64(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
 }
 
 /* ---- the cut into blocks ------------------------------------------------------ */
@@ -380,7 +368,7 @@ static yq_status reconstruct_block(yq_graph *model, const yq_graph *teacher, cha
     for (int step = 0; step < o->iters; step++) {
         yq_tg_zero_grad(tg);
         for (int s2 = 0; s2 < o->batch; s2++) {
-            const uint64_t r = mix64(o->seed ^ mix64(((uint64_t)block_index << 40) ^ ((uint64_t)step << 8) ^ (uint64_t)s2));
+            const uint64_t r = yq_mix64(o->seed ^ yq_mix64(((uint64_t)block_index << 40) ^ ((uint64_t)step << 8) ^ (uint64_t)s2));
             const int j = (int)(r % (uint64_t)nimg);
             if ((st = block_forward(tg, &b, j, xs)) != YQ_OK) goto done;
             block_loss(tg, &b, j, 1.0f / (float)o->batch);
@@ -434,7 +422,7 @@ static const char *node_label(const yq_graph *g, int ni) {
 yq_status yq_reconstruct(yq_graph *model, const yq_graph *teacher, int nimages, yq_ptq_input_fn input,
                          void *input_arg, const yq_recon_opts *o, yq_recon_result *res) {
     memset(res, 0, sizeof *res);
-    const double t0 = now_s();
+    const double t0 = yq_seconds();
     if (nimages < 1) return yq_fail(YQ_ERR_ARG, "reconstruct: no calibration images");
     if (o->iters < 1 || o->batch < 1 || o->convs_per_block < 1 || o->images < 1 || !(o->lr >= 0) ||
         !(o->lr_scale >= 0) || !(o->lr_bias >= 0))
@@ -536,6 +524,6 @@ yq_status yq_reconstruct(yq_graph *model, const yq_graph *teacher, int nimages, 
 done:
     free(ids), free(cuts), free(suffix);
     plan_free(&p);
-    res->seconds = now_s() - t0;
+    res->seconds = yq_seconds() - t0;
     return st;
 }
