@@ -1,7 +1,8 @@
 /* Conv micro-benchmark on the real YOLOv10m layer shapes.
  *
  * Usage: tool_conv_bench [--threads 1,2] [--reps N] [--rounds R] [--silu] [--isa scalar|avx2|avx512] [--verbose]
- *                        [--check] [--layer I] [--cpu] [--algo gemm1x1|im2col|depthwise|direct]
+ *                        [--check] [--layer I] [--cpu] [--algo gemm1x1|im2col|depthwise|direct|winograd]
+ *                        [--no-winograd]
  *
  * Times yq_conv2d_run (the fast path behind the Conv op) with random weights
  * for every distinct conv shape of YOLOv10m at 640x640, weighted by how often
@@ -9,7 +10,8 @@
  * each thread count: the median and the best of the rounds x reps samples of
  * each layer (--rounds repeats the whole list, so that on a shared machine a
  * burst of load spoils only some samples). --check also compares each shape once against
- * yq_conv2d_ref (slow: minutes for the whole list).
+ * yq_conv2d_ref (slow: minutes for the whole list). --algo forces one algorithm
+ * where it applies; --no-winograd keeps the automatic choice off Winograd.
  *
  * The shape list was extracted from ../shared/models/yolov10m-random.onnx with
  * python3 + onnx (shape inference over the graph, every Conv node's X and W
@@ -101,7 +103,7 @@ static yq_conv2d_shape layer_shape(const conv_layer *l) {
 
 static void usage(void) {
     fprintf(stderr, "usage: tool_conv_bench [--threads 1,2] [--reps N] [--silu] [--isa scalar|avx2|avx512] "
-                    "[--rounds R] [--verbose] [--check] [--layer I] [--cpu]\n                [--algo gemm1x1|im2col|depthwise|direct]\n");
+                    "[--rounds R] [--verbose] [--check] [--layer I] [--cpu]\n                [--algo gemm1x1|im2col|depthwise|direct|winograd] [--no-winograd]\n");
 }
 
 int main(int argc, char **argv) {
@@ -123,12 +125,14 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
             /* Force one algorithm where it applies (others keep the automatic choice). */
             const char *v = argv[++i];
-            for (int a = 0; a <= YQ_CONV_ALGO_DIRECT; a++)
+            for (int a = 0; a < YQ_CONV_ALGO_COUNT; a++)
                 if (!strcmp(v, yq_conv_algo_name((yq_conv_algo)a))) algo = a;
             if (algo < 0) {
                 usage();
                 return 2;
             }
+        } else if (!strcmp(argv[i], "--no-winograd")) {
+            yq_conv_set_winograd(0); /* the automatic choice as it was before Winograd */
         } else if (!strcmp(argv[i], "--cpu")) {
             use_cpu_time = 1;
         } else if (!strcmp(argv[i], "--verbose")) {

@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rt/kernels/conv_winograd.h"
 #include "rt/kernels/simd_math.h"
 #include "rt/ops.h"
+
+#include <stdatomic.h>
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -351,6 +354,7 @@ struct yq_conv2d_plan {
     size_t pad_floats;
     int64_t *koff;
     yq_direct_tile *tiles;
+    yq_winograd *wg; /* Winograd F(4,3) */
     size_t scratch;
 };
 
@@ -360,6 +364,7 @@ const char *yq_conv_algo_name(yq_conv_algo a) {
     case YQ_CONV_ALGO_IM2COL: return "im2col";
     case YQ_CONV_ALGO_DIRECT: return "direct";
     case YQ_CONV_ALGO_DEPTHWISE: return "depthwise";
+    case YQ_CONV_ALGO_WINOGRAD: return "winograd";
     }
     return "?";
 }
@@ -373,6 +378,7 @@ void yq_conv2d_plan_free(yq_conv2d_plan *p) {
     free(p->dw_zero_row);
     free(p->koff);
     free(p->tiles);
+    yq_winograd_free(p->wg);
     free(p->bias);
     free(p);
 }
@@ -501,8 +507,19 @@ static int algo_applies(const yq_conv2d_shape *s, yq_conv_algo algo) {
         const int64_t Wq = (s->W + s->pad_l + s->pad_r + s->stride_w - 1) / s->stride_w;
         return s->stride_h <= 3 && s->stride_w <= 3 && Wq >= 16 && yq_gemm_isa_current() == YQ_GEMM_ISA_AVX512;
     }
+    case YQ_CONV_ALGO_WINOGRAD: return yq_winograd_applies(s);
     }
     return 0;
+}
+
+static _Atomic int winograd_allowed = 1;
+int yq_conv_set_winograd(int allowed) { return atomic_exchange(&winograd_allowed, allowed ? 1 : 0); }
+
+/* Where the automatic choice takes Winograd: measured per YOLOv10m shape with
+ * build/tests/tool_conv_bench (see winograd_pays_off's comment). */
+static int winograd_pays_off(const yq_conv2d_shape *s) {
+    if (!atomic_load(&winograd_allowed) || !yq_winograd_applies(s)) return 0;
+    return s->C >= 32 && s->M >= 32 && s->OH * s->OW >= 64;
 }
 
 /* The automatic choice. Stride 2 stays on im2col: the direct path was
@@ -510,6 +527,7 @@ static int algo_applies(const yq_conv2d_shape *s, yq_conv_algo algo) {
 static yq_conv_algo choose_algo(const yq_conv2d_shape *s) {
     if (s->group > 1 && algo_applies(s, YQ_CONV_ALGO_DEPTHWISE)) return YQ_CONV_ALGO_DEPTHWISE;
     if (algo_applies(s, YQ_CONV_ALGO_GEMM_1X1)) return YQ_CONV_ALGO_GEMM_1X1;
+    if (winograd_pays_off(s)) return YQ_CONV_ALGO_WINOGRAD;
     if (s->stride_h == 1 && s->stride_w == 1 && algo_applies(s, YQ_CONV_ALGO_DIRECT)) return YQ_CONV_ALGO_DIRECT;
     return YQ_CONV_ALGO_IM2COL;
 }
@@ -527,9 +545,9 @@ yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *shape, const float *Wt,
     if (nthreads < 1) nthreads = 1;
     if (algo < 0) {
         algo = (int)choose_algo(&s);
-    } else if (algo > YQ_CONV_ALGO_DIRECT || !algo_applies(&s, (yq_conv_algo)algo)) {
+    } else if (algo >= YQ_CONV_ALGO_COUNT || !algo_applies(&s, (yq_conv_algo)algo)) {
         return yq_fail(YQ_ERR_UNSUPPORTED, "conv2d: algorithm %s does not apply to this geometry",
-                       algo > YQ_CONV_ALGO_DIRECT ? "?" : yq_conv_algo_name((yq_conv_algo)algo));
+                       algo >= YQ_CONV_ALGO_COUNT ? "?" : yq_conv_algo_name((yq_conv_algo)algo));
     }
     yq_conv2d_plan *p = yq_calloc(1, sizeof *p);
     if (!p) return YQ_ERR_NOMEM;
@@ -546,7 +564,11 @@ yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *shape, const float *Wt,
         memcpy(p->bias, B, (size_t)s.M * sizeof(float));
     }
     p->algo = (yq_conv_algo)algo;
-    if (p->algo == YQ_CONV_ALGO_DEPTHWISE) {
+    if (p->algo == YQ_CONV_ALGO_WINOGRAD) {
+        st = yq_winograd_new(&s, Wt, B, act, nthreads, &p->wg);
+        if (st != YQ_OK) goto fail;
+        p->scratch = yq_winograd_scratch(p->wg);
+    } else if (p->algo == YQ_CONV_ALGO_DEPTHWISE) {
         const int64_t kk = s.kh * s.kw;
         p->dw_w = yq_malloc((size_t)(s.C * kk) * sizeof(float));
         if (!p->dw_w) goto nomem;
@@ -642,7 +664,9 @@ yq_status yq_conv2d_run(const yq_conv2d_plan *p, yq_pool *pool, const float *X, 
         scratch = owned;
     }
     yq_status st = YQ_OK;
-    if (p->algo == YQ_CONV_ALGO_DEPTHWISE) {
+    if (p->algo == YQ_CONV_ALGO_WINOGRAD) {
+        st = yq_winograd_run(p->wg, pool, X, Y, scratch);
+    } else if (p->algo == YQ_CONV_ALGO_DEPTHWISE) {
         dw_job j = {p, X, Y, scratch};
         yq_parallel_for(pool, s->N * s->C, 1, dw_task, &j);
     } else {

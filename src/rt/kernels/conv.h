@@ -66,7 +66,9 @@ typedef enum yq_conv_algo {
     YQ_CONV_ALGO_IM2COL,    /* im2col into packed B panels + GEMM */
     YQ_CONV_ALGO_DEPTHWISE, /* group == C == M: per-channel stencil */
     YQ_CONV_ALGO_DIRECT,    /* AVX-512: implicit GEMM on a zero-padded, phase-split copy of X */
+    YQ_CONV_ALGO_WINOGRAD,  /* 3×3 stride 1 dense: Winograd F(4×4,3×3), 36 GEMMs (conv_winograd.c) */
 } yq_conv_algo;
+#define YQ_CONV_ALGO_COUNT (YQ_CONV_ALGO_WINOGRAD + 1)
 
 typedef struct yq_conv2d_plan yq_conv2d_plan;
 
@@ -78,10 +80,16 @@ yq_status yq_conv2d_plan_new(const yq_conv2d_shape *s, const float *Wt, const fl
  * and benchmarks that compare the paths. Fails with YQ_ERR_UNSUPPORTED when
  * the algorithm cannot run this geometry (1×1 path on a 3×3 conv, depthwise on
  * a dense conv, direct without AVX-512 or with strides above 3 / rows
- * narrower than 16 phase columns). */
+ * narrower than 16 phase columns, Winograd on anything but a 3×3 stride-1
+ * undilated group-1 conv). */
 yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *s, const float *Wt, const float *B, yq_act act,
                                   int nthreads, int algo, yq_conv2d_plan **out);
 void yq_conv2d_plan_free(yq_conv2d_plan *p);
+/* Whether the automatic choice may pick Winograd (default yes). Its results
+ * differ from the direct sum by float rounding (about 1e-6 of max|Y|), so
+ * tests and benchmarks compare whole models with and without it. Process-wide,
+ * read at plan time; returns the previous setting. */
+int yq_conv_set_winograd(int allowed);
 /* Scratch bytes yq_conv2d_run needs for `nthreads` threads. */
 size_t yq_conv2d_plan_scratch(const yq_conv2d_plan *p);
 yq_conv_algo yq_conv2d_plan_algo(const yq_conv2d_plan *p);
