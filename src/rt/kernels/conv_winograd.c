@@ -39,11 +39,15 @@
 
 #include "rt/kernels/simd_math.h"
 
+#ifndef YQ_WG_BLOCK_TILES
+#define YQ_WG_BLOCK_TILES 64
+#endif
+
 enum {
     WG_OUT = 4,          /* output tile side (m) */
     WG_IN = 6,           /* input tile side (m + r - 1) */
     WG_XI = 36,          /* transformed tile positions */
-    WG_BLOCK_TILES = 64, /* tiles per task, about: V and M_ξ of a block stay in L2/L3 */
+    WG_BLOCK_TILES = YQ_WG_BLOCK_TILES, /* tiles per task, about: V and M_ξ of a block stay in L2/L3 */
 };
 
 struct yq_winograd {
@@ -56,7 +60,7 @@ struct yq_winograd {
     int64_t nblocks;           /* per image */
     int64_t nb_max;            /* tiles in the largest block */
     int64_t nmc, mc;           /* output-channel chunks, channels per chunk */
-    int64_t Wp;                /* width of a zero-padded input strip: 4·tW + 2 */
+    int64_t Wp;                /* width of a zero-padded input strip */
     yq_packed_a **U;           /* [WG_XI * nmc]: U_ξ rows of chunk j at U[ξ * nmc + j] */
     float *bias;               /* [M] or NULL */
     size_t v_slice, o_slice;   /* floats per ξ slice of V and of M_ξ */
@@ -86,35 +90,24 @@ static const double wg_G[WG_IN][3] = {
 };
 
 /* Input transform of one tile row of one channel: strip holds the 6 padded
- * input rows under the tile row (Wp = 4·tW + 2 columns each); the 36
- * transformed values of tile tx go to v[ξ·vld + tx]. u is 36·tW floats of
- * work space (row transforms, [i][k][tx]).
+ * input rows under the tile row (row stride Wp >= 4·round_up(tW, 8) + 4,
+ * zeros past the input); the 36 transformed values of tile tx go to
+ * v[ξ·vld + tx]. u is 36·tWr floats of work space (row transforms,
+ * [i][k][tx], row stride tWr = round_up(tW, 8)).
  *   Bᵀ = [4  0 -5  0 1 0]
  *        [0 -4 -4  1 1 0]
  *        [0  4 -4 -1 1 0]
  *        [0 -2 -1  2 1 0]
  *        [0  2 -1 -2 1 0]
- *        [0  4  0 -5 0 1] */
-static inline __attribute__((always_inline)) void input_tf_body(const float *restrict strip, int64_t Wp, int64_t tW,
-                                                                float *restrict u, float *restrict v, int64_t vld) {
-    for (int i = 0; i < WG_IN; i++) {
-        const float *restrict row = strip + i * Wp;
-        float *restrict ui = u + (size_t)i * WG_IN * tW;
-        for (int64_t tx = 0; tx < tW; tx++) {
-            const float *d = row + 4 * tx;
-            const float d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3], d4 = d[4], d5 = d[5];
-            ui[0 * tW + tx] = 4.0f * d0 - 5.0f * d2 + d4;
-            ui[1 * tW + tx] = -4.0f * (d1 + d2) + (d3 + d4);
-            ui[2 * tW + tx] = 4.0f * (d1 - d2) + (d4 - d3);
-            ui[3 * tW + tx] = 2.0f * (d3 - d1) + (d4 - d2);
-            ui[4 * tW + tx] = 2.0f * (d1 - d3) + (d4 - d2);
-            ui[5 * tW + tx] = 4.0f * d1 - 5.0f * d3 + d5;
-        }
-    }
+ *        [0  4  0 -5 0 1]
+ * The row pass (Bᵀ on each patch row) reads the strip at stride 4; the
+ * column pass (Bᵀ down the columns) is contiguous over tx. */
+static inline __attribute__((always_inline)) void input_cols(const float *restrict u, int64_t tW, int64_t tWr,
+                                                             float *restrict v, int64_t vld) {
     for (int k = 0; k < WG_IN; k++) {
-        const float *restrict e0 = u + (0 * WG_IN + k) * tW, *restrict e1 = u + (1 * WG_IN + k) * tW,
-                              *restrict e2 = u + (2 * WG_IN + k) * tW, *restrict e3 = u + (3 * WG_IN + k) * tW,
-                              *restrict e4 = u + (4 * WG_IN + k) * tW, *restrict e5 = u + (5 * WG_IN + k) * tW;
+        const float *restrict e0 = u + (0 * WG_IN + k) * tWr, *restrict e1 = u + (1 * WG_IN + k) * tWr,
+                              *restrict e2 = u + (2 * WG_IN + k) * tWr, *restrict e3 = u + (3 * WG_IN + k) * tWr,
+                              *restrict e4 = u + (4 * WG_IN + k) * tWr, *restrict e5 = u + (5 * WG_IN + k) * tWr;
         float *restrict v0 = v + (0 * WG_IN + k) * vld, *restrict v1 = v + (1 * WG_IN + k) * vld,
                         *restrict v2 = v + (2 * WG_IN + k) * vld, *restrict v3 = v + (3 * WG_IN + k) * vld,
                         *restrict v4 = v + (4 * WG_IN + k) * vld, *restrict v5 = v + (5 * WG_IN + k) * vld;
@@ -130,63 +123,154 @@ static inline __attribute__((always_inline)) void input_tf_body(const float *res
     }
 }
 
+static void input_tf_base(const float *strip, int64_t Wp, int64_t tW, float *u, float *v, int64_t vld) {
+    const int64_t tWr = round_up(tW, 8);
+    for (int i = 0; i < WG_IN; i++) {
+        const float *row = strip + i * Wp;
+        float *ui = u + (size_t)i * WG_IN * tWr;
+        for (int64_t tx = 0; tx < tW; tx++) {
+            const float *d = row + 4 * tx;
+            const float d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3], d4 = d[4], d5 = d[5];
+            ui[0 * tWr + tx] = 4.0f * d0 - 5.0f * d2 + d4;
+            ui[1 * tWr + tx] = -4.0f * (d1 + d2) + (d3 + d4);
+            ui[2 * tWr + tx] = 4.0f * (d1 - d2) + (d4 - d3);
+            ui[3 * tWr + tx] = 2.0f * (d3 - d1) + (d4 - d2);
+            ui[4 * tWr + tx] = 2.0f * (d1 - d3) + (d4 - d2);
+            ui[5 * tWr + tx] = 4.0f * d1 - 5.0f * d3 + d5;
+        }
+    }
+    input_cols(u, tW, tWr, v, vld);
+}
+
+/* 8 tiles at a time: tile t's patch row is r[4t .. 4t+5]. Loading tiles
+ * (k, k+4) into the two 128-bit lanes of one register makes the 4×4
+ * transposes below come out in tile order: dj holds element j of tiles 0-7. */
+AVX2_TARGET static void input_tf_avx2(const float *strip, int64_t Wp, int64_t tW, float *u, float *v, int64_t vld) {
+    const int64_t tWr = round_up(tW, 8);
+    const __m256 four = _mm256_set1_ps(4.0f), five = _mm256_set1_ps(5.0f), two = _mm256_set1_ps(2.0f);
+    for (int i = 0; i < WG_IN; i++) {
+        const float *row = strip + i * Wp;
+        float *ui = u + (size_t)i * WG_IN * tWr;
+        for (int64_t tx = 0; tx < tW; tx += 8) {
+            const float *r = row + 4 * tx;
+            const __m256 a0 = _mm256_loadu2_m128(r + 16, r), a1 = _mm256_loadu2_m128(r + 20, r + 4),
+                         a2 = _mm256_loadu2_m128(r + 24, r + 8), a3 = _mm256_loadu2_m128(r + 28, r + 12),
+                         a4 = _mm256_loadu2_m128(r + 32, r + 16);
+            const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1),
+                         t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+            const __m256 d0 = _mm256_shuffle_ps(t0, t2, 0x44), d1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                         d2 = _mm256_shuffle_ps(t1, t3, 0x44), d3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            /* Elements 4 and 5 are elements 0 and 1 of the next tile. */
+            const __m256 s0 = _mm256_unpacklo_ps(a1, a2), s2 = _mm256_unpacklo_ps(a3, a4);
+            const __m256 d4 = _mm256_shuffle_ps(s0, s2, 0x44), d5 = _mm256_shuffle_ps(s0, s2, 0xEE);
+            const __m256 d12 = _mm256_add_ps(d1, d2), d34 = _mm256_add_ps(d3, d4);
+            const __m256 d1m2 = _mm256_sub_ps(d1, d2), d4m3 = _mm256_sub_ps(d4, d3);
+            const __m256 d3m1 = _mm256_sub_ps(d3, d1), d4m2 = _mm256_sub_ps(d4, d2);
+            _mm256_storeu_ps(ui + 0 * tWr + tx, _mm256_fmadd_ps(four, d0, _mm256_fnmadd_ps(five, d2, d4)));
+            _mm256_storeu_ps(ui + 1 * tWr + tx, _mm256_fnmadd_ps(four, d12, d34));
+            _mm256_storeu_ps(ui + 2 * tWr + tx, _mm256_fmadd_ps(four, d1m2, d4m3));
+            _mm256_storeu_ps(ui + 3 * tWr + tx, _mm256_fmadd_ps(two, d3m1, d4m2));
+            _mm256_storeu_ps(ui + 4 * tWr + tx, _mm256_fnmadd_ps(two, d3m1, d4m2));
+            _mm256_storeu_ps(ui + 5 * tWr + tx, _mm256_fmadd_ps(four, d1, _mm256_fnmadd_ps(five, d3, d5)));
+        }
+    }
+    input_cols(u, tW, tWr, v, vld);
+}
+
 /* Output transform of one tile row of one output channel: o[ξ·old + tx] are
  * the 36 products of tile tx; the 4×4 results go to rows y (row stride OW)
- * for the `rows` (≤ 4) output rows and OW columns that exist. t is 40·tW
- * floats of work space.
+ * for the `rows` (≤ 4) output rows and OW columns that exist. t is
+ * 40·round_up(tW, 8) floats of work space.
  *   Aᵀ = [1 1  1 1  1 0]
  *        [0 1 -1 2 -2 0]
  *        [0 1  1 4  4 0]
- *        [0 1 -1 8 -8 1] */
-static inline __attribute__((always_inline)) void output_tf_body(const float *restrict o, int64_t old, int64_t tW,
-                                                                 float *restrict t, float *restrict y, int64_t OW,
-                                                                 int rows) {
-    /* Columns first: t[i][c][tx] = Σ_j o[i·6 + j] Aᵀ[c][j]. */
+ *        [0 1 -1 8 -8 1]
+ * First Aᵀ on the rows of each 6×6 (contiguous over tx), then down the
+ * columns, written out row by row, with the epilogue (bias, then the
+ * activation). */
+static inline __attribute__((always_inline)) void output_rows(const float *restrict o, int64_t old, int64_t tW,
+                                                              int64_t tWr, float *restrict t) {
+    /* t[i][c][tx] = Σ_j o[i·6 + j] Aᵀ[c][j]. */
     for (int i = 0; i < WG_IN; i++) {
         const float *restrict o0 = o + (i * WG_IN + 0) * old, *restrict o1 = o + (i * WG_IN + 1) * old,
                               *restrict o2 = o + (i * WG_IN + 2) * old, *restrict o3 = o + (i * WG_IN + 3) * old,
                               *restrict o4 = o + (i * WG_IN + 4) * old, *restrict o5 = o + (i * WG_IN + 5) * old;
-        float *restrict ti = t + (size_t)i * WG_OUT * tW;
+        float *restrict ti = t + (size_t)i * WG_OUT * tWr;
         for (int64_t tx = 0; tx < tW; tx++) {
             const float p12 = o1[tx] + o2[tx], m12 = o1[tx] - o2[tx];
             const float p34 = o3[tx] + o4[tx], m34 = o3[tx] - o4[tx];
-            ti[0 * tW + tx] = o0[tx] + p12 + p34;
-            ti[1 * tW + tx] = m12 + 2.0f * m34;
-            ti[2 * tW + tx] = p12 + 4.0f * p34;
-            ti[3 * tW + tx] = m12 + 8.0f * m34 + o5[tx];
+            ti[0 * tWr + tx] = o0[tx] + p12 + p34;
+            ti[1 * tWr + tx] = m12 + 2.0f * m34;
+            ti[2 * tWr + tx] = p12 + 4.0f * p34;
+            ti[3 * tWr + tx] = m12 + 8.0f * m34 + o5[tx];
         }
     }
-    /* Then rows: out[r][c][tx] = Σ_i Aᵀ[r][i] t[i][c][tx], written straight
-     * to the output (columns past OW dropped). */
-    float *restrict res = t + (size_t)WG_IN * WG_OUT * tW; /* [r][tx][c] */
-    for (int c = 0; c < WG_OUT; c++) {
-        const float *restrict s0 = t + (0 * WG_OUT + c) * tW, *restrict s1 = t + (1 * WG_OUT + c) * tW,
-                              *restrict s2 = t + (2 * WG_OUT + c) * tW, *restrict s3 = t + (3 * WG_OUT + c) * tW,
-                              *restrict s4 = t + (4 * WG_OUT + c) * tW, *restrict s5 = t + (5 * WG_OUT + c) * tW;
-        for (int64_t tx = 0; tx < tW; tx++) {
-            const float p12 = s1[tx] + s2[tx], m12 = s1[tx] - s2[tx];
-            const float p34 = s3[tx] + s4[tx], m34 = s3[tx] - s4[tx];
-            res[(0 * tW + tx) * WG_OUT + c] = s0[tx] + p12 + p34;
-            res[(1 * tW + tx) * WG_OUT + c] = m12 + 2.0f * m34;
-            res[(2 * tW + tx) * WG_OUT + c] = p12 + 4.0f * p34;
-            res[(3 * tW + tx) * WG_OUT + c] = m12 + 8.0f * m34 + s5[tx];
-        }
-    }
-    for (int r = 0; r < rows; r++) memcpy(y + r * OW, res + (size_t)r * tW * WG_OUT, (size_t)OW * sizeof(float));
 }
 
-static void input_tf_base(const float *strip, int64_t Wp, int64_t tW, float *u, float *v, int64_t vld) {
-    input_tf_body(strip, Wp, tW, u, v, vld);
+static void output_tf_base(const float *o, int64_t old, int64_t tW, float *t, float *y, int64_t OW, int rows,
+                           float bias, yq_act act) {
+    const int64_t tWr = round_up(tW, 8);
+    output_rows(o, old, tW, tWr, t);
+    for (int c = 0; c < WG_OUT; c++) {
+        const float *s0 = t + (0 * WG_OUT + c) * tWr, *s1 = t + (1 * WG_OUT + c) * tWr,
+                    *s2 = t + (2 * WG_OUT + c) * tWr, *s3 = t + (3 * WG_OUT + c) * tWr,
+                    *s4 = t + (4 * WG_OUT + c) * tWr, *s5 = t + (5 * WG_OUT + c) * tWr;
+        for (int64_t tx = 0; tx < tW && 4 * tx + c < OW; tx++) {
+            const float p12 = s1[tx] + s2[tx], m12 = s1[tx] - s2[tx];
+            const float p34 = s3[tx] + s4[tx], m34 = s3[tx] - s4[tx];
+            const float r[WG_OUT] = {s0[tx] + p12 + p34, m12 + 2.0f * m34, p12 + 4.0f * p34, m12 + 8.0f * m34 + s5[tx]};
+            for (int k = 0; k < rows; k++) y[k * OW + 4 * tx + c] = r[k];
+        }
+    }
+    if (bias != 0.0f || act != YQ_ACT_NONE)
+        for (int k = 0; k < rows; k++) yq_apply_bias_act(y + k * OW, OW, bias, act);
 }
-static void output_tf_base(const float *o, int64_t old, int64_t tW, float *t, float *y, int64_t OW, int rows) {
-    output_tf_body(o, old, tW, t, y, OW, rows);
-}
-AVX2_TARGET static void input_tf_avx2(const float *strip, int64_t Wp, int64_t tW, float *u, float *v, int64_t vld) {
-    input_tf_body(strip, Wp, tW, u, v, vld);
-}
+
+/* 8 tiles at a time: the four column vectors c0..c3 of an output row (8
+ * tiles each) are interleaved back into 32 consecutive outputs by the
+ * inverse of the input's transpose, stored straight to Y where the 32 fit in
+ * the row, else through a small buffer. */
 AVX2_TARGET static void output_tf_avx2(const float *o, int64_t old, int64_t tW, float *t, float *y, int64_t OW,
-                                       int rows) {
-    output_tf_body(o, old, tW, t, y, OW, rows);
+                                       int rows, float bias, yq_act act) {
+    const int64_t tWr = round_up(tW, 8);
+    output_rows(o, old, tW, tWr, t);
+    const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f), eight = _mm256_set1_ps(8.0f);
+    const __m256 vb = _mm256_set1_ps(bias);
+    for (int64_t tx = 0; tx < tW; tx += 8) {
+        __m256 res[WG_OUT][WG_OUT]; /* [row][column] */
+        for (int c = 0; c < WG_OUT; c++) {
+            const float *sc = t + c * tWr + tx;
+            const __m256 s0 = _mm256_loadu_ps(sc + 0 * WG_OUT * tWr), s1 = _mm256_loadu_ps(sc + 1 * WG_OUT * tWr),
+                         s2 = _mm256_loadu_ps(sc + 2 * WG_OUT * tWr), s3 = _mm256_loadu_ps(sc + 3 * WG_OUT * tWr),
+                         s4 = _mm256_loadu_ps(sc + 4 * WG_OUT * tWr), s5 = _mm256_loadu_ps(sc + 5 * WG_OUT * tWr);
+            const __m256 p12 = _mm256_add_ps(s1, s2), m12 = _mm256_sub_ps(s1, s2);
+            const __m256 p34 = _mm256_add_ps(s3, s4), m34 = _mm256_sub_ps(s3, s4);
+            res[0][c] = _mm256_add_ps(_mm256_add_ps(s0, p12), p34);
+            res[1][c] = _mm256_fmadd_ps(two, m34, m12);
+            res[2][c] = _mm256_fmadd_ps(four, p34, p12);
+            res[3][c] = _mm256_add_ps(_mm256_fmadd_ps(eight, m34, m12), s5);
+            /* The epilogue while the values are in registers: bias, then SiLU
+             * (the same order and functions as the GEMM micro-kernel's). */
+            for (int r = 0; r < WG_OUT; r++) {
+                res[r][c] = _mm256_add_ps(res[r][c], vb);
+                if (act == YQ_ACT_SILU) res[r][c] = yq_silu_avx2(res[r][c]);
+            }
+        }
+        const int64_t ox = 4 * tx, n = OW - ox < 32 ? OW - ox : 32;
+        for (int r = 0; r < rows; r++) {
+            const __m256 t0 = _mm256_unpacklo_ps(res[r][0], res[r][1]), t1 = _mm256_unpackhi_ps(res[r][0], res[r][1]),
+                         t2 = _mm256_unpacklo_ps(res[r][2], res[r][3]), t3 = _mm256_unpackhi_ps(res[r][2], res[r][3]);
+            const __m256 q0 = _mm256_shuffle_ps(t0, t2, 0x44), q1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                         q2 = _mm256_shuffle_ps(t1, t3, 0x44), q3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            float buf[32];
+            float *dst = n == 32 ? y + r * OW + ox : buf;
+            _mm256_storeu_ps(dst + 0, _mm256_permute2f128_ps(q0, q1, 0x20));
+            _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(q2, q3, 0x20));
+            _mm256_storeu_ps(dst + 16, _mm256_permute2f128_ps(q0, q1, 0x31));
+            _mm256_storeu_ps(dst + 24, _mm256_permute2f128_ps(q2, q3, 0x31));
+            if (n < 32) memcpy(y + r * OW + ox, buf, (size_t)n * sizeof(float));
+        }
+    }
 }
 
 /* ---- plan ---------------------------------------------------------------- */
@@ -238,7 +322,9 @@ yq_status yq_winograd_new(const yq_conv2d_shape *s, const float *Wt, const float
     const int64_t M = s->M, C = s->C;
     w->tH = (s->OH + WG_OUT - 1) / WG_OUT;
     w->tW = (s->OW + WG_OUT - 1) / WG_OUT;
-    w->Wp = WG_OUT * w->tW + 2;
+    /* The AVX2 row pass reads 8 tiles at a time, up to 4 floats past the
+     * last tile of the rounded-up row. */
+    w->Wp = WG_OUT * round_up(w->tW, 8) + 4;
     /* Blocks of whole tile rows, about WG_BLOCK_TILES tiles, evened out. */
     int64_t rows = max64(1, (WG_BLOCK_TILES + w->tW / 2) / w->tW);
     rows = min64(rows, w->tH);
@@ -297,9 +383,9 @@ yq_status yq_winograd_new(const yq_conv2d_shape *s, const float *Wt, const float
     w->off_strip = off;
     off += (size_t)round_up(WG_IN * w->Wp, 16);
     w->off_u = off;
-    off += (size_t)round_up(WG_XI * w->tW, 16);
+    off += (size_t)round_up(WG_XI * round_up(w->tW, 8), 16);
     w->off_t = off;
-    off += (size_t)round_up((WG_IN * WG_OUT + WG_OUT * WG_OUT) * w->tW, 16);
+    off += (size_t)round_up(WG_IN * WG_OUT * round_up(w->tW, 8), 16);
     w->off_gemm = off;
     off += (size_t)round_up((int64_t)((yq_sgemm_packed_scratch_bytes(w->U[0], w->nb_max, 1) + 3) / 4), 16);
     w->thread_floats = off;
@@ -314,6 +400,36 @@ fail:
 }
 
 /* ---- run ----------------------------------------------------------------- */
+/* GEMM B source for V_ξ (dense rows of nb tiles): the same as
+ * yq_pack_b_dense, with the per-row copies as inline vector loops instead of
+ * memcpy calls (a call per 16 floats cost ~10% of the layer). */
+static inline __attribute__((always_inline)) void pack_v_body(const void *ctx, int64_t k0, int64_t kc, int64_t n0,
+                                                              int64_t nc, int nr, float *dst) {
+    const yq_dense_b *d = ctx;
+    for (int64_t p = 0; p * nr < nc; p++) {
+        const int64_t w = min64(nr, nc - p * nr);
+        const float *src = d->B + k0 * d->ldb + n0 + p * nr;
+        float *out = dst + p * kc * nr;
+        for (int64_t k = 0; k < kc; k++) {
+            const float *restrict sk = src + k * d->ldb;
+            float *restrict ok = out + k * nr;
+            if (w == nr) {
+                for (int j = 0; j < nr; j++) ok[j] = sk[j];
+            } else {
+                for (int64_t j = 0; j < w; j++) ok[j] = sk[j];
+                for (int64_t j = w; j < nr; j++) ok[j] = 0.0f;
+            }
+        }
+    }
+}
+static void pack_v_base(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst) {
+    pack_v_body(ctx, k0, kc, n0, nc, nr, dst);
+}
+AVX2_TARGET static void pack_v_avx2(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
+                                    float *dst) {
+    pack_v_body(ctx, k0, kc, n0, nc, nr, dst);
+}
+
 typedef struct wg_job {
     const yq_winograd *w;
     const float *X;
@@ -373,25 +489,23 @@ static void wg_task(void *arg, int64_t begin, int64_t end, int tid) {
         const int64_t m0 = chunk * w->mc, mrows = min64(w->mc, s->M - m0);
         for (int xi = 0; xi < WG_XI; xi++) {
             yq_dense_b db = {V + (size_t)xi * w->v_slice, nb};
-            yq_b_source bs = {yq_pack_b_dense, &db};
+            yq_b_source bs = {w->use_avx2 ? pack_v_avx2 : pack_v_base, &db};
             if (yq_sgemm_packed(NULL, w->U[xi * w->nmc + chunk], &bs, nb, O + (size_t)xi * w->o_slice, nb, 0, NULL,
                                 gemm_scratch) != YQ_OK)
                 j->failed = 1;
         }
-        const int64_t oy0 = ty0 * WG_OUT, oy1 = min64(s->OH, ty1 * WG_OUT);
         for (int64_t m = 0; m < mrows; m++) {
+            const float bias = w->bias ? w->bias[m0 + m] : 0.0f;
             float *yc = j->Y + (n * s->M + m0 + m) * s->OH * s->OW;
             for (int64_t ty = ty0; ty < ty1; ty++) {
                 const float *o = O + m * nb + (ty - ty0) * w->tW;
                 const int rows = (int)min64(WG_OUT, s->OH - ty * WG_OUT);
                 float *y = yc + ty * WG_OUT * s->OW;
                 if (w->use_avx2)
-                    output_tf_avx2(o, (int64_t)w->o_slice, w->tW, t, y, s->OW, rows);
+                    output_tf_avx2(o, (int64_t)w->o_slice, w->tW, t, y, s->OW, rows, bias, w->act);
                 else
-                    output_tf_base(o, (int64_t)w->o_slice, w->tW, t, y, s->OW, rows);
+                    output_tf_base(o, (int64_t)w->o_slice, w->tW, t, y, s->OW, rows, bias, w->act);
             }
-            if (w->bias || w->act != YQ_ACT_NONE)
-                yq_apply_bias_act(yc + oy0 * s->OW, (oy1 - oy0) * s->OW, w->bias ? w->bias[m0 + m] : 0.0f, w->act);
         }
     }
 }
