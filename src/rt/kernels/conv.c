@@ -515,11 +515,19 @@ static int algo_applies(const yq_conv2d_shape *s, yq_conv_algo algo) {
 static _Atomic int winograd_allowed = 1;
 int yq_conv_set_winograd(int allowed) { return atomic_exchange(&winograd_allowed, allowed ? 1 : 0); }
 
-/* Where the automatic choice takes Winograd: measured per YOLOv10m shape with
- * build/tests/tool_conv_bench (see winograd_pays_off's comment). */
+/* Where the automatic choice takes Winograd. Measured with
+ * build/tests/tool_conv_bench (--shape C,H,W,M,3,1,1 --algo im2col|winograd,
+ * best of 14 runs, CPU time; AVX2 EPYC, shared 2-core VM): Winograd is 1.3-2.2x
+ * faster on all nine YOLOv10m 3×3 stride-1 shapes (C 48-576, 20×20 to
+ * 160×160) and on small ones down to C = 16 at 40×40 or 64 channels at 10×10;
+ * it ties at C = 8 or 8×8 outputs and loses at C <= 4 (input transform
+ * per channel not paid back) and 5×5 outputs (mostly padding tiles). Not
+ * measured against the AVX-512 direct path (no AVX-512 machine here): the
+ * rule is the same there (4× fewer multiplies); yq_conv_set_winograd(0) /
+ * YOLOQ_CONV_WINOGRAD=0 switch it off for an A/B. */
 static int winograd_pays_off(const yq_conv2d_shape *s) {
     if (!atomic_load(&winograd_allowed) || !yq_winograd_applies(s)) return 0;
-    return s->C >= 32 && s->M >= 32 && s->OH * s->OW >= 64;
+    return s->C >= 16 && s->M >= 8 && s->OH * s->OW >= 100;
 }
 
 /* The automatic choice. Stride 2 stays on im2col: the direct path was
