@@ -280,6 +280,11 @@ static void test_winograd_choice(void **state) {
     assert_int_equal(yq_conv2d_plan_new(&s, Wt, NULL, YQ_ACT_NONE, 2, &plan), YQ_OK);
     assert_int_not_equal(yq_conv2d_plan_algo(plan), YQ_CONV_ALGO_WINOGRAD);
     yq_conv2d_plan_free(plan);
+    /* Excluding it per plan. */
+    assert_int_equal(
+        yq_conv2d_plan_new_algo(&s, Wt, NULL, YQ_ACT_NONE, 2, YQ_CONV_ALGO_AUTO_NO_WINOGRAD, &plan), YQ_OK);
+    assert_int_not_equal(yq_conv2d_plan_algo(plan), YQ_CONV_ALGO_WINOGRAD);
+    yq_conv2d_plan_free(plan);
     /* Forcing still works while the automatic choice is off. */
     assert_int_equal(yq_conv2d_plan_new_algo(&s, Wt, NULL, YQ_ACT_NONE, 2, YQ_CONV_ALGO_WINOGRAD, &plan), YQ_OK);
     yq_conv2d_plan_free(plan);

@@ -532,10 +532,10 @@ static int winograd_pays_off(const yq_conv2d_shape *s) {
 
 /* The automatic choice. Stride 2 stays on im2col: the direct path was
  * measured slower there (its B micro-panels touch twice the rows). */
-static yq_conv_algo choose_algo(const yq_conv2d_shape *s) {
+static yq_conv_algo choose_algo(const yq_conv2d_shape *s, int winograd_ok) {
     if (s->group > 1 && algo_applies(s, YQ_CONV_ALGO_DEPTHWISE)) return YQ_CONV_ALGO_DEPTHWISE;
     if (algo_applies(s, YQ_CONV_ALGO_GEMM_1X1)) return YQ_CONV_ALGO_GEMM_1X1;
-    if (winograd_pays_off(s)) return YQ_CONV_ALGO_WINOGRAD;
+    if (winograd_ok && winograd_pays_off(s)) return YQ_CONV_ALGO_WINOGRAD;
     if (s->stride_h == 1 && s->stride_w == 1 && algo_applies(s, YQ_CONV_ALGO_DIRECT)) return YQ_CONV_ALGO_DIRECT;
     return YQ_CONV_ALGO_IM2COL;
 }
@@ -552,7 +552,7 @@ yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *shape, const float *Wt,
     YQ_TRY(yq_conv2d_shape_check(&s));
     if (nthreads < 1) nthreads = 1;
     if (algo < 0) {
-        algo = (int)choose_algo(&s);
+        algo = (int)choose_algo(&s, algo != YQ_CONV_ALGO_AUTO_NO_WINOGRAD);
     } else if (algo >= YQ_CONV_ALGO_COUNT || !algo_applies(&s, (yq_conv_algo)algo)) {
         return yq_fail(YQ_ERR_UNSUPPORTED, "conv2d: algorithm %s does not apply to this geometry",
                        algo >= YQ_CONV_ALGO_COUNT ? "?" : yq_conv_algo_name((yq_conv_algo)algo));
@@ -855,14 +855,29 @@ static yq_conv2d_shape geom_to_2d(const conv_geom *g) {
 /* The activation the session fused into this conv (see yq_pass_fuse_conv_silu). */
 static yq_act conv_node_act(const yq_node *n) { return n->fused_act == YQ_FUSED_SILU ? YQ_ACT_SILU : YQ_ACT_NONE; }
 
-static yq_status conv_build_plan(const yq_node *n, const conv_geom *g, const yq_tensor *w, const yq_tensor *b,
-                                 int nthreads, yq_conv2d_plan **out) {
+/* Whether X comes straight from a DequantizeLinear: an activation-quantized
+ * (QCDQ A8) graph, where this conv emulates an integer conv whose result is
+ * rounded to an 8-bit grid right after. There the float sum should stay as
+ * close to the exact one as it can: Winograd's larger rounding (~10x the
+ * direct sum's) flips more codes at rounding ties, and the flips cascade
+ * (measured on yolov10n W8A8/W4A8: median detection-score difference against
+ * ORT's literal semantics 0.015 with Winograd vs ~0.008 without, over the
+ * 0.011 tests/quant/a8_parity.py allows). */
+static int conv_input_dequantized(const yq_graph *gr, const yq_node *n) {
+    if (!gr || n->ninputs < 1 || n->inputs[0] < 0) return 0;
+    const int p = gr->values[n->inputs[0]].producer;
+    return p >= 0 && !strcmp(gr->nodes[p].op_type, "DequantizeLinear");
+}
+
+static yq_status conv_build_plan(const yq_graph *gr, const yq_node *n, const conv_geom *g, const yq_tensor *w,
+                                 const yq_tensor *b, int nthreads, yq_conv2d_plan **out) {
     float *wf = NULL, *bf = NULL;
     yq_status st = to_float(w, &wf);
     if (st == YQ_OK && b && b->data) st = to_float(b, &bf);
     if (st == YQ_OK) {
         yq_conv2d_shape s = geom_to_2d(g);
-        st = yq_conv2d_plan_new(&s, wf, bf, conv_node_act(n), nthreads, out);
+        st = yq_conv2d_plan_new_algo(&s, wf, bf, conv_node_act(n), nthreads,
+                                     conv_input_dequantized(gr, n) ? YQ_CONV_ALGO_AUTO_NO_WINOGRAD : -1, out);
         if (st != YQ_OK) st = yq_fail_prefix(st, "node '%s' (Conv)", n->name ? n->name : "");
     }
     free(wf);
@@ -877,7 +892,7 @@ static yq_status conv_prepare(yq_prepare_ctx *c) {
     if (!s) return YQ_ERR_NOMEM;
     yq_status st = conv_geometry(c->node, x->rank, x->dims, w->rank, w->dims, &s->g);
     if (st == YQ_OK && s->g.nd <= 2 && w->data && (!b || b->data)) {
-        st = conv_build_plan(c->node, &s->g, w, b, c->nthreads, &s->plan);
+        st = conv_build_plan(c->g, c->node, &s->g, w, b, c->nthreads, &s->plan);
         if (st == YQ_OK) c->scratch_bytes = yq_conv2d_plan_scratch(s->plan);
     }
     if (st != YQ_OK) {
@@ -906,7 +921,7 @@ static yq_status conv_run(yq_run_ctx *c) {
     YQ_TRY(conv_geometry(c->node, x->rank, x->dims, w->rank, w->dims, &g));
     if (g.nd <= 2) {
         yq_conv2d_plan *plan = NULL;
-        YQ_TRY(conv_build_plan(c->node, &g, w, b, yq_pool_size(c->pool), &plan));
+        YQ_TRY(conv_build_plan(c->g, c->node, &g, w, b, yq_pool_size(c->pool), &plan));
         yq_status st = yq_conv2d_run(plan, c->pool, x->data, c->out[0].data, NULL);
         yq_conv2d_plan_free(plan);
         return st;

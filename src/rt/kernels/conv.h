@@ -69,6 +69,7 @@ typedef enum yq_conv_algo {
     YQ_CONV_ALGO_WINOGRAD,  /* 3×3 stride 1 dense: Winograd F(4×4,3×3), 36 GEMMs (conv_winograd.c) */
 } yq_conv_algo;
 #define YQ_CONV_ALGO_COUNT (YQ_CONV_ALGO_WINOGRAD + 1)
+#define YQ_CONV_ALGO_AUTO_NO_WINOGRAD (-2)
 
 typedef struct yq_conv2d_plan yq_conv2d_plan;
 
@@ -76,7 +77,8 @@ typedef struct yq_conv2d_plan yq_conv2d_plan;
  * packed; the caller's arrays may be freed afterwards. */
 yq_status yq_conv2d_plan_new(const yq_conv2d_shape *s, const float *Wt, const float *B, yq_act act,
                              int nthreads, yq_conv2d_plan **out);
-/* The same with the algorithm forced (a yq_conv_algo; -1 chooses): for tests
+/* The same with the algorithm forced (a yq_conv_algo; -1 chooses;
+ * YQ_CONV_ALGO_AUTO_NO_WINOGRAD chooses among the others): for tests
  * and benchmarks that compare the paths. Fails with YQ_ERR_UNSUPPORTED when
  * the algorithm cannot run this geometry (1×1 path on a 3×3 conv, depthwise on
  * a dense conv, direct without AVX-512 or with strides above 3 / rows
