@@ -9,7 +9,10 @@
  *    stencil kernel; other stride-1 convs on AVX-512 → implicit GEMM reading a
  *    zero-padded copy of the input through per-row offsets, no im2col at all
  *    (the same code handles strides 2-3 by splitting the copy into stride
- *    phases, but is slower there, so it is used only when forced);
+ *    phases, but is slower there, so it is used only when forced); 3×3
+ *    stride-1 dense convs where measured faster → Winograd F(4×4,3×3), 36
+ *    GEMMs on transformed tiles (conv_winograd.c), except when the input comes
+ *    from a DequantizeLinear (A8 fake-quant emulation keeps the direct sum);
  *    otherwise im2col produced directly in packed form + GEMM),
  *    and the fused epilogue (bias, optional SiLU) applied per output tile.
  *
