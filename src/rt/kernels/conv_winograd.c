@@ -13,25 +13,29 @@
  *
  * Points 0, ±1, ±2, ∞ (the usual choice). Error: the transforms have entries
  * up to 8 (Aᵀ) and 5 (Bᵀ), and the sum runs over 36 terms instead of 9, so
- * float rounding is about 10-30× that of the direct sum; measured (tests,
- * tool_conv_bench --check) about 1e-6 of max|Y| on YOLO-sized layers.
+ * float rounding is about 10-30× that of the direct sum; measured
+ * (tool_conv_bench --check --algo winograd) max|diff| 4e-6 to 1e-5 of max|Y|
+ * on the nine YOLOv10m 3×3 stride-1 shapes (im2col: 4e-7 to 5e-7).
  * U is computed in double and rounded once.
  *
  * Work split: the tiles of an image are cut into blocks of whole tile rows
- * (about WG_BLOCK_TILES tiles, from the shape only), and a task is (image,
+ * (about WG_BLOCK_TILES tiles), and a task is (image,
  * block, chunk of output channels). A task transforms its block's input into
  * V (36 × C × tiles, per-thread scratch), runs the 36 GEMMs with the
  * pre-packed U_ξ (one thread each: yq_sgemm_packed with no pool), and
- * transforms the 36 × Mchunk × tiles products back into output rows, where
- * bias and SiLU are applied to whole rows while they are in cache
- * (yq_apply_bias_act). Every output element is computed by the same sequence
+ * transforms the 36 × Mchunk × tiles products back into output rows with
+ * the epilogue (bias, then SiLU) applied in registers. Every output element is computed by the same sequence
  * of operations whatever the split, so results do not depend on the thread
- * count (the chunking over M, which depends on it, never changes a value:
- * GEMM rows are independent).
+ * count (the blocks and the chunking over M, which depend on it, never change
+ * a value: GEMM rows and columns are independent).
  *
- * The transforms are plain loops over the tiles of a tile row (contiguous in
- * V and M_ξ), compiled twice: for the baseline ISA and with AVX2 (chosen at
- * plan time like the GEMM micro-kernel). */
+ * The transforms work on one tile row at a time: passes that are contiguous
+ * over the tiles (in V and M_ξ) are plain loops compiled twice, for the
+ * baseline ISA and with AVX2; the passes that read or write the image at
+ * stride 4 have an explicit AVX2 version (8 tiles per register, 4×4
+ * transposes in registers) beside the plain one. AVX2 vs baseline is chosen
+ * at plan time like the GEMM micro-kernel (AVX-512 CPUs use the AVX2
+ * transforms and the AVX-512 GEMM). */
 #include "rt/kernels/conv_winograd.h"
 
 #include <stdlib.h>
@@ -56,7 +60,6 @@ struct yq_winograd {
     int nthreads;
     int use_avx2;
     int64_t tH, tW;            /* tiles per column / row */
-    int64_t rows_per_block;    /* tile rows per block */
     int64_t nblocks;           /* per image */
     int64_t nb_max;            /* tiles in the largest block */
     int64_t nmc, mc;           /* output-channel chunks, channels per chunk */
@@ -325,12 +328,15 @@ yq_status yq_winograd_new(const yq_conv2d_shape *s, const float *Wt, const float
     /* The AVX2 row pass reads 8 tiles at a time, up to 4 floats past the
      * last tile of the rounded-up row. */
     w->Wp = WG_OUT * round_up(w->tW, 8) + 4;
-    /* Blocks of whole tile rows, about WG_BLOCK_TILES tiles, evened out. */
-    int64_t rows = max64(1, (WG_BLOCK_TILES + w->tW / 2) / w->tW);
-    rows = min64(rows, w->tH);
-    w->nblocks = (w->tH + rows - 1) / rows;
-    w->rows_per_block = (w->tH + w->nblocks - 1) / w->nblocks;
-    w->nb_max = w->rows_per_block * w->tW;
+    /* Blocks of whole tile rows, about WG_BLOCK_TILES tiles each, and a
+     * multiple of the thread count of them (block b: tile rows
+     * b·tH/nblocks ..), so that the pool's equal split of the tasks gives
+     * every thread the same number of rows (±1 per block): 7 blocks of 3 rows
+     * on 2 threads left one thread idle a quarter of the time. */
+    const int64_t rows = max64(1, (WG_BLOCK_TILES + w->tW / 2) / w->tW), per_round = (int64_t)w->nthreads * rows;
+    const int64_t rounds = max64(1, (w->tH + per_round / 2) / per_round);
+    w->nblocks = min64(w->tH, (int64_t)w->nthreads * rounds);
+    w->nb_max = (w->tH + w->nblocks - 1) / w->nblocks * w->tW;
     choose_m_chunks(w, max64(1, s->N) * w->nblocks);
 
     yq_status st = YQ_OK;
@@ -480,7 +486,7 @@ static void wg_task(void *arg, int64_t begin, int64_t end, int tid) {
     for (int64_t task = begin; task < end; task++) {
         const int64_t ib = task / w->nmc, chunk = task % w->nmc;
         const int64_t n = ib / w->nblocks, blk = ib % w->nblocks;
-        const int64_t ty0 = blk * w->rows_per_block, ty1 = min64(w->tH, ty0 + w->rows_per_block);
+        const int64_t ty0 = blk * w->tH / w->nblocks, ty1 = (blk + 1) * w->tH / w->nblocks;
         const int64_t nb = (ty1 - ty0) * w->tW;
         if (ib != have_block) {
             input_block(w, j->X + n * s->C * s->H * s->W, ty0, ty1, nb, V, strip, u);
