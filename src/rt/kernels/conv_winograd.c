@@ -43,6 +43,7 @@
 
 #include "rt/kernels/simd_math.h"
 
+/* Tiles per block; -DYQ_WG_BLOCK_TILES=N overrides it for tuning runs. */
 #ifndef YQ_WG_BLOCK_TILES
 #define YQ_WG_BLOCK_TILES 64
 #endif
