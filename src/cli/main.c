@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "core/status.h"
+#include "rt/kernels/conv.h"
 
 /* YOLOQ_MAX_MEMORY=SIZE (bytes, or with a K/M/G suffix): no single buffer may
  * be larger. Returns 0, or -1 after printing why the value is unusable. */
@@ -29,6 +30,20 @@ static int apply_memory_limit(void) {
     return 0;
 }
 
+/* YOLOQ_CONV_WINOGRAD=0: 3×3 stride-1 convs never take the Winograd path
+ * (for A/B timing and accuracy comparisons). Returns 0, or -1 after printing
+ * why the value is unusable. */
+static int apply_winograd_switch(void) {
+    const char *v = getenv("YOLOQ_CONV_WINOGRAD");
+    if (!v || !*v) return 0;
+    if (strcmp(v, "0") && strcmp(v, "1")) {
+        fprintf(stderr, "yoloq: YOLOQ_CONV_WINOGRAD='%s' must be 0 or 1\n", v);
+        return -1;
+    }
+    yq_conv_set_winograd(v[0] == '1');
+    return 0;
+}
+
 static void main_help(FILE *fp) {
     fprintf(fp,
             "yoloq %s — quantize YOLO ONNX detectors to 8/4-bit and prove what accuracy they keep\n"
@@ -48,7 +63,9 @@ static void main_help(FILE *fp) {
             "Environment:\n"
             "  YOLOQ_MAX_MEMORY=SIZE   refuse any single buffer larger than SIZE (e.g. 2G, 512M):\n"
             "                          a model with absurd shapes then fails with one clear line.\n"
-            "  YOLOQ_DATA=DIR          the shared data folder (models/, data/coco/) for demo and tests.\n");
+            "  YOLOQ_DATA=DIR          the shared data folder (models/, data/coco/) for demo and tests.\n"
+            "  YOLOQ_CONV_WINOGRAD=0   never run 3x3 stride-1 convs as Winograd F(4,3) (default 1: where\n"
+            "                          measured faster); results differ by float rounding (~1e-6 relative).\n");
 }
 
 int main(int argc, char **argv) {
@@ -56,7 +73,7 @@ int main(int argc, char **argv) {
         main_help(stderr);
         return CLI_USAGE;
     }
-    if (apply_memory_limit() != 0) return CLI_USAGE;
+    if (apply_memory_limit() != 0 || apply_winograd_switch() != 0) return CLI_USAGE;
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         main_help(stdout);

@@ -1,7 +1,8 @@
 /* Conv micro-benchmark on the real YOLOv10m layer shapes.
  *
  * Usage: tool_conv_bench [--threads 1,2] [--reps N] [--rounds R] [--silu] [--isa scalar|avx2|avx512] [--verbose]
- *                        [--check] [--layer I] [--cpu] [--algo gemm1x1|im2col|depthwise|direct]
+ *                        [--check] [--layer I] [--cpu] [--algo gemm1x1|im2col|depthwise|direct|winograd]
+ *                        [--no-winograd] [--shape CIN,H,W,COUT,K,STRIDE,PAD[,GROUP]]
  *
  * Times yq_conv2d_run (the fast path behind the Conv op) with random weights
  * for every distinct conv shape of YOLOv10m at 640x640, weighted by how often
@@ -9,7 +10,9 @@
  * each thread count: the median and the best of the rounds x reps samples of
  * each layer (--rounds repeats the whole list, so that on a shared machine a
  * burst of load spoils only some samples). --check also compares each shape once against
- * yq_conv2d_ref (slow: minutes for the whole list).
+ * yq_conv2d_ref (slow: minutes for the whole list). --algo forces one algorithm
+ * where it applies; --no-winograd keeps the automatic choice off Winograd;
+ * --shape times one custom shape instead of the list.
  *
  * The shape list was extracted from ../shared/models/yolov10m-random.onnx with
  * python3 + onnx (shape inference over the graph, every Conv node's X and W
@@ -101,10 +104,13 @@ static yq_conv2d_shape layer_shape(const conv_layer *l) {
 
 static void usage(void) {
     fprintf(stderr, "usage: tool_conv_bench [--threads 1,2] [--reps N] [--silu] [--isa scalar|avx2|avx512] "
-                    "[--rounds R] [--verbose] [--check] [--layer I] [--cpu]\n                [--algo gemm1x1|im2col|depthwise|direct]\n");
+                    "[--rounds R] [--verbose] [--check] [--layer I] [--cpu]\n                [--algo gemm1x1|im2col|depthwise|direct|winograd] [--no-winograd]\n                [--shape CIN,H,W,COUT,K,STRIDE,PAD[,GROUP]]\n");
 }
 
 int main(int argc, char **argv) {
+    static conv_layer custom;
+    const conv_layer *layers = yolov10m_convs;
+    int nlayers = NLAYERS;
     int threads[8] = {1, 2}, nthread_cfg = 2, reps = 5, rounds = 1, verbose = 0, check = 0, only = -1, algo = -1;
     yq_act act = YQ_ACT_NONE;
     for (int i = 1; i < argc; i++) {
@@ -123,12 +129,26 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
             /* Force one algorithm where it applies (others keep the automatic choice). */
             const char *v = argv[++i];
-            for (int a = 0; a <= YQ_CONV_ALGO_DIRECT; a++)
+            for (int a = 0; a < YQ_CONV_ALGO_COUNT; a++)
                 if (!strcmp(v, yq_conv_algo_name((yq_conv_algo)a))) algo = a;
             if (algo < 0) {
                 usage();
                 return 2;
             }
+        } else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
+            /* One custom shape instead of the YOLOv10m list. */
+            conv_layer *c = &custom;
+            c->count = 1;
+            c->group = 1;
+            if (sscanf(argv[++i], "%d,%d,%d,%d,%d,%d,%d,%d", &c->cin, &c->h, &c->w, &c->cout, &c->k, &c->stride,
+                       &c->pad, &c->group) < 7) {
+                usage();
+                return 2;
+            }
+            layers = c;
+            nlayers = 1;
+        } else if (!strcmp(argv[i], "--no-winograd")) {
+            yq_conv_set_winograd(0); /* the automatic choice as it was before Winograd */
         } else if (!strcmp(argv[i], "--cpu")) {
             use_cpu_time = 1;
         } else if (!strcmp(argv[i], "--verbose")) {
@@ -148,7 +168,7 @@ int main(int argc, char **argv) {
     if (reps < 1) reps = 1;
     if (rounds < 1) rounds = 1;
     printf("conv bench: %d YOLOv10m conv shapes, isa %s, epilogue %s, %d rounds x %d runs per layer, %s time\n",
-           NLAYERS, yq_gemm_isa_name(yq_gemm_isa_current()), act == YQ_ACT_SILU ? "bias+silu" : "bias", rounds, reps,
+           nlayers, yq_gemm_isa_name(yq_gemm_isa_current()), act == YQ_ACT_SILU ? "bias+silu" : "bias", rounds, reps,
            use_cpu_time ? "CPU" : "wall");
     int failures = 0;
     for (int tc = 0; tc < nthread_cfg; tc++) {
@@ -161,12 +181,12 @@ int main(int argc, char **argv) {
         /* samples[li][round * reps + r]: the whole layer list is run `rounds`
          * times so that a burst of load from other processes spoils only some
          * samples of each layer. */
-        double *samples = calloc((size_t)NLAYERS * (size_t)(rounds * reps), sizeof *samples);
+        double *samples = calloc((size_t)nlayers * (size_t)(rounds * reps), sizeof *samples);
         const char *algo_used[NLAYERS] = {0};
         if (!samples) return 1;
         for (int round = 0; round < rounds; round++)
-            for (int li = 0; li < NLAYERS; li++) {
-                const conv_layer *l = &yolov10m_convs[li];
+            for (int li = 0; li < nlayers; li++) {
+                const conv_layer *l = &layers[li];
                 if (only >= 0 && li != only) continue;
                 yq_conv2d_shape s = layer_shape(l);
                 if (yq_conv2d_shape_check(&s) != YQ_OK) {
@@ -220,8 +240,8 @@ int main(int argc, char **argv) {
             }
         double cls_ms[CLS_COUNT] = {0}, cls_min[CLS_COUNT] = {0}, cls_gf[CLS_COUNT] = {0};
         int cls_n[CLS_COUNT] = {0};
-        for (int li = 0; li < NLAYERS; li++) {
-            const conv_layer *l = &yolov10m_convs[li];
+        for (int li = 0; li < nlayers; li++) {
+            const conv_layer *l = &layers[li];
             if (only >= 0 && li != only) continue;
             yq_conv2d_shape s = layer_shape(l);
             yq_conv2d_shape_check(&s);

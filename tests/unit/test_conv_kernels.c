@@ -1,8 +1,14 @@
 /* The conv kernel API (conv.h): the fast path (1×1 GEMM, im2col + GEMM,
- * depthwise) against yq_conv2d_ref on many random geometries, for every
- * micro-kernel ISA the CPU has and 1 and 2 threads; the references against a
- * hand-computed case and against each other.
- * Tolerance: max|fast - ref| <= 1e-4 * max|ref| + 1e-5 per output tensor. */
+ * depthwise, direct, Winograd) against yq_conv2d_ref on many random
+ * geometries, for every micro-kernel ISA the CPU has and 1 and 2 threads; the
+ * references against a hand-computed case and against each other.
+ * Tolerance: max|fast - ref| <= 1e-4 * max|ref| + 1e-5 per output tensor (the
+ * issue's "within 1e-4 relative"). Winograd F(4,3) rounds more than the
+ * direct sum (transform entries up to 8, 36 products per tile position
+ * instead of 9): measured worst max|diff|/max|ref| 1.3e-5 (C = 300, K = 2700;
+ * 5e-6 typical at C ~ 45) against 6e-7 for im2col on these inputs, growing
+ * about with sqrt(K). test_winograd_shapes bounds it at WINOGRAD_REL_BOUND =
+ * 5e-5 (4x the worst measured), tighter than the 1e-4 all paths meet. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +20,10 @@
 #define YQT_RNG_SEED 0x0DDB1A5E5BAD5EEDull
 #include "kernel_testkit.h"
 
-static int algo_seen[4], direct_strided_seen;
+static int algo_seen[YQ_CONV_ALGO_COUNT], direct_strided_seen;
+/* Largest max|winograd - ref| / max|ref| seen. */
+static double winograd_worst_rel;
+#define WINOGRAD_REL_BOUND 5e-5
 
 /* Plan (algorithm `algo`, -1 = automatic) + run the fast path and compare
  * with the reference. Returns 0 when the forced algorithm does not apply. */
@@ -51,6 +60,8 @@ static int check_conv_algo(yq_conv2d_shape s, int with_bias, yq_act act, yq_pool
         maxref = fmax(maxref, fabs(R[i]));
         maxdiff = fmax(maxdiff, fabs((double)R[i] - Y[i]));
     }
+    if (yq_conv2d_plan_algo(plan) == YQ_CONV_ALGO_WINOGRAD && maxref > 0)
+        winograd_worst_rel = fmax(winograd_worst_rel, maxdiff / maxref);
     if (!(maxdiff <= 1e-4 * maxref + 1e-5))
         fail_msg("%s isa %s threads %d: N%lld C%lld %lldx%lld -> M%lld k%lldx%lld s%lld,%lld d%lld,%lld "
                  "pads %lld,%lld,%lld,%lld g%lld act %d: max diff %g (max ref %g)",
@@ -113,14 +124,15 @@ static void test_fast_vs_ref_random(void **state) {
                 const yq_conv2d_shape s = random_shape(rnd_int(0, 3) == 0);
                 const int bias = rnd_int(0, 1);
                 const yq_act act = rnd_int(0, 1) ? YQ_ACT_SILU : YQ_ACT_NONE;
-                for (int algo = -1; algo <= YQ_CONV_ALGO_DIRECT; algo++) check_conv_algo(s, bias, act, pool, algo);
+                for (int algo = -1; algo < YQ_CONV_ALGO_COUNT; algo++) check_conv_algo(s, bias, act, pool, algo);
             }
         }
         yq_gemm_set_isa(YQ_GEMM_ISA_AUTO);
         yq_pool_free(pool);
     }
-    /* Every algorithm was exercised (the direct one exists on AVX-512 only). */
-    for (int a = 0; a < 4; a++)
+    /* Every algorithm was exercised (the direct one exists on AVX-512 only;
+     * Winograd's 3×3 stride-1 geometries are rare here: test_winograd_shapes). */
+    for (int a = 0; a < YQ_CONV_ALGO_WINOGRAD; a++)
         if (a != YQ_CONV_ALGO_DIRECT || yq_gemm_isa_best() == YQ_GEMM_ISA_AVX512) assert_true(algo_seen[a] > 0);
     if (yq_gemm_isa_best() == YQ_GEMM_ISA_AVX512) assert_true(direct_strided_seen > 0);
 }
@@ -159,10 +171,141 @@ static void test_large_gemm_blocks(void **state) {
     yq_conv2d_shape s = {.N = 1, .C = 40, .H = 36, .W = 36, .M = 50, .kh = 3, .kw = 3, .group = 1, .stride_h = 1,
                          .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1};
     check_conv(s, 1, YQ_ACT_SILU, pool);
+    check_conv_algo(s, 1, YQ_ACT_SILU, pool, YQ_CONV_ALGO_IM2COL);
     yq_conv2d_shape s1 = {.N = 1, .C = 300, .H = 30, .W = 40, .M = 70, .kh = 1, .kw = 1, .group = 1,
                           .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1};
     check_conv(s1, 1, YQ_ACT_NONE, pool);
     yq_pool_free(pool);
+}
+
+/* A random 3×3 stride-1 dense geometry: H/W not multiples of the 4×4 tile,
+ * pads 0-2 on each side independently, channel counts off the SIMD widths. */
+static yq_conv2d_shape random_winograd_shape(void) {
+    for (;;) {
+        yq_conv2d_shape s = {.N = rnd_int(1, 2), .C = rnd_int(1, 45), .H = rnd_int(1, 27), .W = rnd_int(1, 41),
+                             .M = rnd_int(1, 40), .kh = 3, .kw = 3, .group = 1, .stride_h = 1, .stride_w = 1,
+                             .dil_h = 1, .dil_w = 1, .pad_t = rnd_int(0, 2), .pad_l = rnd_int(0, 2),
+                             .pad_b = rnd_int(0, 2), .pad_r = rnd_int(0, 2)};
+        if (yq_conv_out_dim(s.H, 3, 1, 1, s.pad_t, s.pad_b) >= 1 && yq_conv_out_dim(s.W, 3, 1, 1, s.pad_l, s.pad_r) >= 1)
+            return s;
+    }
+}
+
+static void test_winograd_shapes(void **state) {
+    (void)state;
+    winograd_worst_rel = 0;
+    int ran = 0;
+    for (int t = 1; t <= 2; t++) {
+        yq_pool *pool;
+        assert_int_equal(yq_pool_new(t, &pool), YQ_OK);
+        for (size_t ii = 0; ii < sizeof all_isas / sizeof all_isas[0]; ii++) {
+            if (!use_isa(all_isas[ii])) continue;
+            for (int i = 0; i < 25; i++) {
+                const yq_conv2d_shape s = random_winograd_shape();
+                ran += check_conv_algo(s, rnd_int(0, 1), rnd_int(0, 1) ? YQ_ACT_SILU : YQ_ACT_NONE, pool,
+                                       YQ_CONV_ALGO_WINOGRAD);
+            }
+            /* Larger blocks: several tile-row blocks, K over the GEMM's
+             * 256-deep block, output-channel chunks (few tiles, many
+             * channels), a 1-row / 1-column output. */
+            const int cfg[][8] = {
+                /* C, H, W, M, pt, pl, pb, pr */
+                {300, 13, 11, 70, 1, 1, 1, 1}, {48, 61, 37, 48, 1, 1, 1, 1}, {96, 5, 6, 130, 2, 0, 1, 2},
+                {17, 3, 50, 9, 0, 1, 0, 0},    {8, 9, 1, 8, 1, 1, 1, 1},
+            };
+            for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+                const int *v = cfg[c];
+                yq_conv2d_shape s = {.N = 1, .C = v[0], .H = v[1], .W = v[2], .M = v[3], .kh = 3, .kw = 3,
+                                     .group = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1,
+                                     .pad_t = v[4], .pad_l = v[5], .pad_b = v[6], .pad_r = v[7]};
+                ran += check_conv_algo(s, 1, YQ_ACT_SILU, pool, YQ_CONV_ALGO_WINOGRAD);
+            }
+        }
+        yq_gemm_set_isa(YQ_GEMM_ISA_AUTO);
+        yq_pool_free(pool);
+    }
+    assert_true(ran > 0);
+    print_message("winograd: %d convs, worst max|diff|/max|ref| %.3g (bound %.0e)\n", ran, winograd_worst_rel,
+                  WINOGRAD_REL_BOUND);
+    assert_true(winograd_worst_rel <= WINOGRAD_REL_BOUND);
+}
+
+/* Results are bitwise the same for any thread count, including plans that
+ * split the output channels into chunks (few tiles, 3 threads). */
+static void test_winograd_thread_independent(void **state) {
+    (void)state;
+    const int cfg[][8] = {{37, 29, 23, 53, 1, 0, 2, 1}, {40, 6, 6, 100, 1, 1, 1, 1}};
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        const int *v = cfg[c];
+        yq_conv2d_shape s = {.N = 2, .C = v[0], .H = v[1], .W = v[2], .M = v[3], .kh = 3, .kw = 3, .group = 1,
+                             .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = v[4], .pad_l = v[5],
+                             .pad_b = v[6], .pad_r = v[7]};
+        assert_int_equal(yq_conv2d_shape_check(&s), YQ_OK);
+        const size_t nx = (size_t)(s.N * s.C * s.H * s.W), nw = (size_t)(s.M * s.C * 9),
+                     ny = (size_t)(s.N * s.M * s.OH * s.OW);
+        float *X = rnd_array(nx), *Wt = rnd_array(nw), *B = rnd_array((size_t)s.M);
+        float *Y[3];
+        for (int t = 1; t <= 3; t++) {
+            yq_pool *pool;
+            assert_int_equal(yq_pool_new(t, &pool), YQ_OK);
+            yq_conv2d_plan *plan;
+            assert_int_equal(yq_conv2d_plan_new_algo(&s, Wt, B, YQ_ACT_SILU, t, YQ_CONV_ALGO_WINOGRAD, &plan), YQ_OK);
+            Y[t - 1] = malloc(ny * sizeof(float));
+            assert_int_equal(yq_conv2d_run(plan, pool, X, Y[t - 1], NULL), YQ_OK);
+            yq_conv2d_plan_free(plan);
+            yq_pool_free(pool);
+        }
+        assert_memory_equal(Y[0], Y[1], ny * sizeof(float));
+        assert_memory_equal(Y[0], Y[2], ny * sizeof(float));
+        for (int t = 0; t < 3; t++) free(Y[t]);
+        free(X);
+        free(Wt);
+        free(B);
+    }
+}
+
+/* The automatic choice takes Winograd for a YOLO-like 3×3 layer, and not when
+ * it is switched off; forcing it on another geometry is a clean error. */
+static void test_winograd_choice(void **state) {
+    (void)state;
+    yq_conv2d_shape s = {.N = 1, .C = 64, .H = 20, .W = 20, .M = 64, .kh = 3, .kw = 3, .group = 1, .stride_h = 1,
+                         .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1};
+    float *Wt = rnd_array((size_t)(64 * 64 * 9));
+    yq_conv2d_plan *plan = NULL;
+    assert_int_equal(yq_conv2d_plan_new(&s, Wt, NULL, YQ_ACT_NONE, 2, &plan), YQ_OK);
+    assert_int_equal(yq_conv2d_plan_algo(plan), YQ_CONV_ALGO_WINOGRAD);
+    assert_string_equal(yq_conv_algo_name(YQ_CONV_ALGO_WINOGRAD), "winograd");
+    yq_conv2d_plan_free(plan);
+    assert_int_equal(yq_conv_set_winograd(0), 1);
+    assert_int_equal(yq_conv2d_plan_new(&s, Wt, NULL, YQ_ACT_NONE, 2, &plan), YQ_OK);
+    assert_int_not_equal(yq_conv2d_plan_algo(plan), YQ_CONV_ALGO_WINOGRAD);
+    yq_conv2d_plan_free(plan);
+    /* Excluding it per plan. */
+    assert_int_equal(
+        yq_conv2d_plan_new_algo(&s, Wt, NULL, YQ_ACT_NONE, 2, YQ_CONV_ALGO_AUTO_NO_WINOGRAD, &plan), YQ_OK);
+    assert_int_not_equal(yq_conv2d_plan_algo(plan), YQ_CONV_ALGO_WINOGRAD);
+    yq_conv2d_plan_free(plan);
+    /* Forcing still works while the automatic choice is off. */
+    assert_int_equal(yq_conv2d_plan_new_algo(&s, Wt, NULL, YQ_ACT_NONE, 2, YQ_CONV_ALGO_WINOGRAD, &plan), YQ_OK);
+    yq_conv2d_plan_free(plan);
+    assert_int_equal(yq_conv_set_winograd(1), 0);
+    const yq_conv2d_shape bad[] = {
+        {.N = 1, .C = 64, .H = 20, .W = 20, .M = 64, .kh = 3, .kw = 3, .group = 1, .stride_h = 2, .stride_w = 2,
+         .dil_h = 1, .dil_w = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1},
+        {.N = 1, .C = 64, .H = 20, .W = 20, .M = 64, .kh = 3, .kw = 3, .group = 1, .stride_h = 1, .stride_w = 1,
+         .dil_h = 2, .dil_w = 2, .pad_t = 2, .pad_l = 2, .pad_b = 2, .pad_r = 2},
+        {.N = 1, .C = 64, .H = 20, .W = 20, .M = 64, .kh = 3, .kw = 3, .group = 2, .stride_h = 1, .stride_w = 1,
+         .dil_h = 1, .dil_w = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1},
+        {.N = 1, .C = 64, .H = 20, .W = 20, .M = 64, .kh = 1, .kw = 3, .group = 1, .stride_h = 1, .stride_w = 1,
+         .dil_h = 1, .dil_w = 1, .pad_t = 0, .pad_l = 1, .pad_b = 0, .pad_r = 1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        plan = NULL;
+        assert_int_equal(yq_conv2d_plan_new_algo(&bad[i], Wt, NULL, YQ_ACT_NONE, 1, YQ_CONV_ALGO_WINOGRAD, &plan),
+                         YQ_ERR_UNSUPPORTED);
+        assert_null(plan);
+    }
+    free(Wt);
 }
 
 static void test_hand_computed(void **state) {
@@ -244,6 +387,8 @@ int main(void) {
         cmocka_unit_test(test_hand_computed),     cmocka_unit_test(test_nd_ref_agrees),
         cmocka_unit_test(test_shape_errors),      cmocka_unit_test(test_fast_vs_ref_random),
         cmocka_unit_test(test_depthwise_shapes),  cmocka_unit_test(test_large_gemm_blocks),
+        cmocka_unit_test(test_winograd_shapes),   cmocka_unit_test(test_winograd_thread_independent),
+        cmocka_unit_test(test_winograd_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -284,8 +284,70 @@ static void test_conv_infer_errors(void **state) {
     expect_infer_error(x, w3, 3, NULL, 1, NULL, YQ_DT_FLOAT, YQ_ERR_INVALID, "rank");
 }
 
+/* A 3×3 stride-1 conv the automatic choice runs as Winograd does so when its
+ * input is a plain tensor, but not when the input comes from a
+ * DequantizeLinear (A8 fake-quant: the direct sum's rounding is kept). Checked
+ * bitwise against plans forced to each choice. */
+static void test_conv_winograd_not_after_dequantize(void **state) {
+    (void)state;
+    const int64_t xd[4] = {1, 64, 20, 20}, wd[4] = {64, 64, 3, 3}, none[1] = {0};
+    const size_t nx = 64 * 20 * 20, nw = 64 * 64 * 9;
+    uint8_t *xq = malloc(nx);
+    for (size_t i = 0; i < nx; i++) xq[i] = (uint8_t)(rnd_f() * 127.0f + 128.0f);
+    const float scale = 0.02f;
+    const uint8_t zp = 128;
+    float *xf = malloc(nx * sizeof *xf), *W = rnd_array(nw);
+    for (size_t i = 0; i < nx; i++) xf[i] = ((float)xq[i] - 128.0f) * scale; /* exact: what DequantizeLinear gives */
+    yq_graph *g;
+    assert_int_equal(yq_graph_new(&g), YQ_OK);
+    assert_int_equal(yq_graph_set_opset(g, "", 17), YQ_OK);
+    int vq, vs, vz, vw, vplain, vdq, y1, y2, ndq, nc1, nc2;
+    assert_int_equal(yq_graph_add_initializer(g, "xq", YQ_DT_UINT8, 4, xd, xq, &vq), YQ_OK);
+    assert_int_equal(yq_graph_add_initializer(g, "s", YQ_DT_FLOAT, 0, none, &scale, &vs), YQ_OK);
+    assert_int_equal(yq_graph_add_initializer(g, "z", YQ_DT_UINT8, 0, none, &zp, &vz), YQ_OK);
+    assert_int_equal(yq_graph_add_initializer(g, "w", YQ_DT_FLOAT, 4, wd, W, &vw), YQ_OK);
+    assert_int_equal(yq_graph_add_initializer(g, "xplain", YQ_DT_FLOAT, 4, xd, xf, &vplain), YQ_OK);
+    assert_int_equal(yq_graph_add_value(g, "xdq", &vdq), YQ_OK);
+    assert_int_equal(yq_graph_add_value(g, "y1", &y1), YQ_OK);
+    assert_int_equal(yq_graph_add_value(g, "y2", &y2), YQ_OK);
+    const int dq_in[3] = {vq, vs, vz}, c1_in[2] = {vdq, vw}, c2_in[2] = {vplain, vw};
+    assert_int_equal(yq_graph_add_node(g, "DequantizeLinear", "", "dq", dq_in, 3, &vdq, 1, &ndq), YQ_OK);
+    assert_int_equal(yq_graph_add_node(g, "Conv", "", "conv_dq", c1_in, 2, &y1, 1, &nc1), YQ_OK);
+    assert_int_equal(yq_graph_add_node(g, "Conv", "", "conv_plain", c2_in, 2, &y2, 1, &nc2), YQ_OK);
+    const int64_t pads[4] = {1, 1, 1, 1};
+    assert_int_equal(yq_node_set_attr_ints(&g->nodes[nc1], "pads", pads, 4), YQ_OK);
+    assert_int_equal(yq_node_set_attr_ints(&g->nodes[nc2], "pads", pads, 4), YQ_OK);
+    assert_int_equal(yq_graph_rebuild_producers(g), YQ_OK);
+    assert_int_equal(yq_node_eval(g, ndq, NULL), YQ_OK);
+    assert_memory_equal(g->values[vdq].data, xf, nx * sizeof(float));
+    assert_int_equal(yq_node_eval(g, nc1, NULL), YQ_OK);
+    assert_int_equal(yq_node_eval(g, nc2, NULL), YQ_OK);
+    /* The same conv through plans forced to each choice. */
+    yq_conv2d_shape s = {.N = 1, .C = 64, .H = 20, .W = 20, .M = 64, .kh = 3, .kw = 3, .group = 1, .stride_h = 1,
+                         .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1};
+    const size_t ny = 64 * 20 * 20;
+    float *yw = malloc(ny * sizeof *yw), *yd = malloc(ny * sizeof *yd);
+    yq_conv2d_plan *p;
+    assert_int_equal(yq_conv2d_plan_new_algo(&s, W, NULL, YQ_ACT_NONE, 1, YQ_CONV_ALGO_WINOGRAD, &p), YQ_OK);
+    assert_int_equal(yq_conv2d_run(p, NULL, xf, yw, NULL), YQ_OK);
+    yq_conv2d_plan_free(p);
+    assert_int_equal(yq_conv2d_plan_new_algo(&s, W, NULL, YQ_ACT_NONE, 1, YQ_CONV_ALGO_AUTO_NO_WINOGRAD, &p), YQ_OK);
+    assert_int_equal(yq_conv2d_run(p, NULL, xf, yd, NULL), YQ_OK);
+    yq_conv2d_plan_free(p);
+    assert_true(memcmp(yw, yd, ny * sizeof(float)) != 0); /* the two sums do round differently */
+    assert_memory_equal(g->values[y2].data, yw, ny * sizeof(float));
+    assert_memory_equal(g->values[y1].data, yd, ny * sizeof(float));
+    free(yw);
+    free(yd);
+    free(xq);
+    free(xf);
+    free(W);
+    yq_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_winograd_not_after_dequantize),
         cmocka_unit_test(test_conv2d_explicit),   cmocka_unit_test(test_conv_auto_pad),
         cmocka_unit_test(test_conv_1d_3d),        cmocka_unit_test(test_conv_half_weights),
         cmocka_unit_test(test_conv_weights_at_run_time), cmocka_unit_test(test_conv_infer_errors),

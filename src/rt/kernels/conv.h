@@ -9,7 +9,10 @@
  *    stencil kernel; other stride-1 convs on AVX-512 → implicit GEMM reading a
  *    zero-padded copy of the input through per-row offsets, no im2col at all
  *    (the same code handles strides 2-3 by splitting the copy into stride
- *    phases, but is slower there, so it is used only when forced);
+ *    phases, but is slower there, so it is used only when forced); 3×3
+ *    stride-1 dense convs where measured faster → Winograd F(4×4,3×3), 36
+ *    GEMMs on transformed tiles (conv_winograd.c), except when the input comes
+ *    from a DequantizeLinear (A8 fake-quant emulation keeps the direct sum);
  *    otherwise im2col produced directly in packed form + GEMM),
  *    and the fused epilogue (bias, optional SiLU) applied per output tile.
  *
@@ -66,7 +69,10 @@ typedef enum yq_conv_algo {
     YQ_CONV_ALGO_IM2COL,    /* im2col into packed B panels + GEMM */
     YQ_CONV_ALGO_DEPTHWISE, /* group == C == M: per-channel stencil */
     YQ_CONV_ALGO_DIRECT,    /* AVX-512: implicit GEMM on a zero-padded, phase-split copy of X */
+    YQ_CONV_ALGO_WINOGRAD,  /* 3×3 stride 1 dense: Winograd F(4×4,3×3), 36 GEMMs (conv_winograd.c) */
 } yq_conv_algo;
+#define YQ_CONV_ALGO_COUNT (YQ_CONV_ALGO_WINOGRAD + 1)
+#define YQ_CONV_ALGO_AUTO_NO_WINOGRAD (-2)
 
 typedef struct yq_conv2d_plan yq_conv2d_plan;
 
@@ -74,14 +80,21 @@ typedef struct yq_conv2d_plan yq_conv2d_plan;
  * packed; the caller's arrays may be freed afterwards. */
 yq_status yq_conv2d_plan_new(const yq_conv2d_shape *s, const float *Wt, const float *B, yq_act act,
                              int nthreads, yq_conv2d_plan **out);
-/* The same with the algorithm forced (a yq_conv_algo; -1 chooses): for tests
+/* The same with the algorithm forced (a yq_conv_algo; -1 chooses;
+ * YQ_CONV_ALGO_AUTO_NO_WINOGRAD chooses among the others): for tests
  * and benchmarks that compare the paths. Fails with YQ_ERR_UNSUPPORTED when
  * the algorithm cannot run this geometry (1×1 path on a 3×3 conv, depthwise on
  * a dense conv, direct without AVX-512 or with strides above 3 / rows
- * narrower than 16 phase columns). */
+ * narrower than 16 phase columns, Winograd on anything but a 3×3 stride-1
+ * undilated group-1 conv). */
 yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *s, const float *Wt, const float *B, yq_act act,
                                   int nthreads, int algo, yq_conv2d_plan **out);
 void yq_conv2d_plan_free(yq_conv2d_plan *p);
+/* Whether the automatic choice may pick Winograd (default yes). Its results
+ * differ from the direct sum by float rounding (about 1e-6 of max|Y|), so
+ * tests and benchmarks compare whole models with and without it. Process-wide,
+ * read at plan time; returns the previous setting. */
+int yq_conv_set_winograd(int allowed);
 /* Scratch bytes yq_conv2d_run needs for `nthreads` threads. */
 size_t yq_conv2d_plan_scratch(const yq_conv2d_plan *p);
 yq_conv_algo yq_conv2d_plan_algo(const yq_conv2d_plan *p);
