@@ -238,6 +238,8 @@ typedef struct block_data {
     int64_t *in_numel, *out_numel;
     float **in, **tgt; /* [k][image·numel] */
     int image_input;   /* index of the graph's image among the inputs, or -1 */
+    const unsigned char *counted; /* per output: 1 in the loss, 0 raw prediction logits */
+    int ncounted;
     float **grad;      /* [k][numel] */
 } block_data;
 
@@ -257,6 +259,10 @@ static double block_loss(const yq_tg *tg, block_data *b, int j, float scale) {
     double total = 0;
     for (int k = 0; k < b->nout; k++) {
         const float *y = yq_tg_output(tg, k), *t = b->tgt[k] + (int64_t)j * b->out_numel[k];
+        if (!b->counted[k]) {
+            if (scale != 0) memset(b->grad[k], 0, (size_t)b->out_numel[k] * sizeof(float));
+            continue;
+        }
         double e = 0, ref = 0;
         for (int64_t i = 0; i < b->out_numel[k]; i++) {
             const double d = (double)y[i] - t[i];
@@ -264,9 +270,9 @@ static double block_loss(const yq_tg *tg, block_data *b, int j, float scale) {
             ref += (double)t[i] * t[i];
         }
         if (ref < 1e-12) ref = 1e-12;
-        total += e / ref / b->nout;
+        total += e / ref / b->ncounted;
         if (scale != 0) {
-            const float f = (float)(2.0 * scale / ref / b->nout);
+            const float f = (float)(2.0 * scale / ref / b->ncounted);
             for (int64_t i = 0; i < b->out_numel[k]; i++) b->grad[k][i] = f * (y[i] - t[i]);
         }
     }
@@ -289,12 +295,13 @@ static yq_status block_error(yq_tg *tg, block_data *b, const float **xs, double 
 }
 
 static yq_status reconstruct_block(yq_graph *model, const yq_graph *teacher, char **ins, int nin, char **outs,
-                                   int nout, int nimg, int w, int h, yq_ptq_input_fn input, void *arg,
+                                   int nout, const unsigned char *counted, int nimg, int w, int h, yq_ptq_input_fn input, void *arg,
                                    const yq_recon_opts *o, int block_index, yq_recon_block *rb) {
     yq_status st = YQ_OK;
     yq_tg *tg = NULL;
     yq_session *s = NULL;
-    block_data b = {.nin = nin, .nout = nout, .nimg = nimg, .image_input = -1};
+    block_data b = {.nin = nin, .nout = nout, .nimg = nimg, .image_input = -1, .counted = counted};
+    for (int k = 0; k < nout; k++) b.ncounted += counted[k] != 0;
     float *img = NULL, *best = NULL;
     const float **xs = NULL;
     const float **gs = NULL;
@@ -503,6 +510,30 @@ yq_status yq_reconstruct(yq_graph *model, const yq_graph *teacher, int nimages, 
         if (!out_ids) { free(in_ids); st = YQ_ERR_NOMEM; break; }
         for (int k = 0; k < c2; k++)
             if (p.first_pos[ids[k]] >= a) out_ids[nout++] = ids[k];
+        /* Raw prediction logits (a Conv output that no Sigmoid reads: the
+         * head's box-distribution and class logits) stay out of the loss: their
+         * squared error is dominated by the very negative logits of background
+         * anchors, which post-processing never looks at (finetune.h says the
+         * same of distillation). A block with nothing else keeps its codes. */
+        unsigned char *counted = yq_calloc((size_t)(nout ? nout : 1), 1);
+        if (!counted) { free(in_ids), free(out_ids); st = YQ_ERR_NOMEM; break; }
+        int ncounted = 0;
+        for (int k = 0; k < nout; k++) {
+            const int v = out_ids[k], pr = model->values[v].producer;
+            int logits = pr >= 0 && strcmp(model->nodes[pr].op_type, "Conv") == 0;
+            for (int q = 0; q < p.n && logits; q++) {
+                const yq_node *n = &model->nodes[p.order[q]];
+                if (strcmp(n->op_type, "Sigmoid") != 0) continue;
+                for (int j = 0; j < n->ninputs; j++)
+                    if (n->inputs[j] == v) logits = 0;
+            }
+            counted[k] = !logits;
+            ncounted += counted[k];
+        }
+        if (ncounted == 0) {
+            free(counted), free(in_ids), free(out_ids);
+            continue;
+        }
         char **ins = NULL, **outs = NULL;
         if ((st = names_of(model, in_ids, nin, &ins)) == YQ_OK && (st = names_of(model, out_ids, nout, &outs)) == YQ_OK) {
             yq_recon_block *rb = &res->blocks[res->nblocks];
@@ -512,14 +543,15 @@ yq_status yq_reconstruct(yq_graph *model, const yq_graph *teacher, int nimages, 
             else
                 res->nblocks++;
             if (st == YQ_OK)
-                st = reconstruct_block(model, teacher, ins, nin, outs, nout, nimg, w, h, input, input_arg, o, bi, rb);
+                st = reconstruct_block(model, teacher, ins, nin, outs, nout, counted, nimg, w, h, input, input_arg, o,
+                                       bi, rb);
             if (st != YQ_OK)
                 st = yq_fail_prefix(st, "reconstruct: block %d (%s .. %s)", bi + 1, rb->first ? rb->first : "?",
                                     rb->last ? rb->last : "?");
             else if (o->progress)
                 o->progress(o->progress_arg, bi, nblocks, rb->err_before, rb->err_after, rb->kept);
         }
-        free(ins), free(outs), free(in_ids), free(out_ids);
+        free(ins), free(outs), free(in_ids), free(out_ids), free(counted);
     }
 done:
     free(ids), free(cuts), free(suffix);

@@ -2,7 +2,9 @@
  * float model) on a small synthetic SiLU network quantized W4A8 by
  * round-to-nearest, the start where rounding choices matter most.
  *   x [1,3,16,16] -> conv1 (8x3x3x3) -> SiLU -> conv2 (8x8x3x3) -> SiLU
- *     -> Add(conv1's SiLU) -> conv3 (8x8x3x3) -> SiLU -> conv4 (6x8x1x1) -> y */
+ *     -> Add(conv1's SiLU) -> conv3 (8x8x3x3) -> SiLU -> conv4 (6x8x1x1) -> SiLU -> y
+ * (plus a variant whose last conv's raw output is the result: prediction logits,
+ * which stay out of the loss, so that block keeps its codes) */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +53,7 @@ static yq_graph *make_net(void) {
     int in[2] = {b, a};
     assert_int_equal(yq_graph_add_node(g, "Add", "", "res_add", in, 2, &r, 1, &n), YQ_OK);
     int c = add_silu(g, "conv3", add_conv(g, "conv3", r, 8, 8, 3, 0.15, &seed, 0));
-    int y = add_conv(g, "conv4", c, 6, 8, 1, 0.3, &seed, 0);
+    int y = add_silu(g, "conv4", add_conv(g, "conv4", c, 6, 8, 1, 0.3, &seed, 0));
     g->values[y].flags |= YQ_VAL_OUTPUT;
     g->outputs = malloc(sizeof(int));
     g->outputs[0] = y;
@@ -112,7 +114,7 @@ static double output_error(const yq_graph *g, const yq_graph *fl) {
 
 static void opts_for_test(yq_recon_opts *o, int nthreads) {
     yq_recon_opts_default(o);
-    o->cut = "conv4_out";
+    o->cut = "conv4_silu";
     o->convs_per_block = 2;
     o->iters = 150;
     o->batch = 2;
