@@ -249,7 +249,8 @@ yq_status yq_qconv_plan_new(const yq_qconv_desc *din, int nthreads, int kernel, 
         int64_t per_thread = (P * s->N * s->group + 2 * p->nthreads - 1) / (2 * p->nthreads);
         per_thread = (per_thread + NR - 1) / NR * NR;
         p->nc = max64(NR, min64(nc, per_thread));
-        p->thread_bytes = align64((size_t)(p->Kp * p->nc * 2) * sizeof(int16_t)) + align64(MR * NR * sizeof(int32_t));
+        p->thread_bytes = align64((size_t)(p->Kp * p->nc * 2) * sizeof(int16_t)) + align64(MR * NR * sizeof(int32_t)) +
+                          align64((size_t)(2 * p->nc) * sizeof(int16_t));
     }
     *out = p;
     return YQ_OK;
@@ -305,33 +306,66 @@ AVX2_TARGET static void ukr_avx2(int64_t Kp, const int32_t *restrict a, const in
     _mm256_store_si256(o + 7, c31);
 }
 
-/* im2col of pixels [p0, p0 + np) of image n, group g into NR-wide panels of
- * int16 pairs (x − zx; 0 for padding and past np). */
-static void pack_input(const yq_qconv_plan *p, const uint8_t *X, int64_t n, int64_t g, int64_t p0, int64_t np,
-                       int16_t *dst) {
+/* Row k of the im2col matrix for pixels [p0, p0 + np) of one input plane xc
+ * (kernel tap ky, kx), as x − zx (0 for padding) into t[0, np). */
+static void gather_row(const yq_qconv_plan *p, const uint8_t *xc, int64_t ky, int64_t kx, int64_t p0, int64_t np,
+                       int16_t *restrict t) {
     const yq_conv2d_shape *s = &p->d.s;
-    const int64_t npanels = (np + NR - 1) / NR, zx = p->d.x_zp;
-    const int64_t panel_stride = p->Kp * NR * 2;
-    const int64_t oy0 = p0 / s->OW, ox0 = p0 % s->OW;
-    for (int64_t k = 0; k < p->Kp * 2; k++) {
-        int16_t *dk = dst + (k >> 1) * NR * 2 + (k & 1);
-        if (k >= p->K) {
-            for (int64_t j = 0; j < npanels * NR; j++) dk[(j / NR) * panel_stride + (j % NR) * 2] = 0;
-            continue;
+    const int16_t zx = (int16_t)p->d.x_zp;
+    const int64_t off = kx * s->dil_w - s->pad_l, sw = s->stride_w;
+    /* output columns whose input column ox·sw + off lies inside [0, W) */
+    const int64_t lo = min64(s->OW, off >= 0 ? 0 : (-off + sw - 1) / sw);
+    const int64_t hi = max64(lo, min64(s->OW, s->W - off <= 0 ? 0 : (s->W - off - 1) / sw + 1));
+    int64_t oy = p0 / s->OW, ox = p0 % s->OW, j = 0;
+    while (j < np) {
+        const int64_t seg = min64(s->OW - ox, np - j), end = ox + seg;
+        const int64_t iy = oy * s->stride_h - s->pad_t + ky * s->dil_h;
+        int16_t *tr = t + j - ox; /* tr[ox] is this row's column ox */
+        if (iy < 0 || iy >= s->H) {
+            for (int64_t c = ox; c < end; c++) tr[c] = 0;
+        } else {
+            const uint8_t *xr = xc + iy * s->W + off;
+            const int64_t a = max64(ox, min64(lo, end)), b = max64(a, min64(hi, end));
+            for (int64_t c = ox; c < a; c++) tr[c] = 0;
+            if (sw == 1)
+                for (int64_t c = a; c < b; c++) tr[c] = (int16_t)(xr[c] - zx);
+            else
+                for (int64_t c = a; c < b; c++) tr[c] = (int16_t)(xr[c * sw] - zx);
+            for (int64_t c = b; c < end; c++) tr[c] = 0;
         }
-        const int64_t c = k / (s->kh * s->kw), ky = (k / s->kw) % s->kh, kx = k % s->kw;
-        const uint8_t *xc = X + ((n * s->C + g * p->Cg + c) * s->H) * s->W;
-        int64_t oy = oy0, ox = ox0;
-        for (int64_t j = 0; j < npanels * NR; j++) {
-            int16_t v = 0;
-            if (j < np) {
-                const int64_t iy = oy * s->stride_h - s->pad_t + ky * s->dil_h;
-                const int64_t ix = ox * s->stride_w - s->pad_l + kx * s->dil_w;
-                if (iy >= 0 && iy < s->H && ix >= 0 && ix < s->W) v = (int16_t)(xc[iy * s->W + ix] - zx);
-                if (++ox == s->OW) ox = 0, oy++;
+        j += seg;
+        ox = 0;
+        oy++;
+    }
+}
+
+/* im2col of pixels [p0, p0 + np) of image n, group g into NR-wide panels of
+ * int16 pairs (x − zx; 0 for padding and past np). rows: 2 · round_up(np, NR)
+ * int16 of scratch. */
+static void pack_input(const yq_qconv_plan *p, const uint8_t *X, int64_t n, int64_t g, int64_t p0, int64_t np,
+                       int16_t *restrict dst, int16_t *restrict rows) {
+    const yq_conv2d_shape *s = &p->d.s;
+    const int64_t npanels = (np + NR - 1) / NR, len = npanels * NR;
+    const int64_t panel_stride = p->Kp * NR * 2, khw = s->kh * s->kw;
+    int16_t *ra = rows, *rb = rows + len;
+    for (int64_t j = np; j < len; j++) ra[j] = rb[j] = 0;
+    for (int64_t kp = 0; kp < p->Kp; kp++) {
+        for (int h = 0; h < 2; h++) {
+            const int64_t k = 2 * kp + h;
+            int16_t *r = h ? rb : ra;
+            if (k >= p->K) {
+                for (int64_t j = 0; j < np; j++) r[j] = 0;
+                continue;
             }
-            dk[(j / NR) * panel_stride + (j % NR) * 2] = v;
+            const int64_t c = k / khw, ky = (k / s->kw) % s->kh, kx = k % s->kw;
+            gather_row(p, X + ((n * s->C + g * p->Cg + c) * s->H) * s->W, ky, kx, p0, np, r);
         }
+        int16_t *d = dst + kp * NR * 2;
+        for (int64_t q = 0; q < npanels; q++, d += panel_stride)
+            for (int l = 0; l < NR; l++) {
+                d[2 * l] = ra[q * NR + l];
+                d[2 * l + 1] = rb[q * NR + l];
+            }
     }
 }
 
@@ -351,10 +385,11 @@ static void gemm_task(void *arg, int64_t begin, int64_t end, int tid) {
     unsigned char *ts = r->scratch + (size_t)tid * p->thread_bytes;
     int16_t *bpack = (int16_t *)ts;
     int32_t *tile = (int32_t *)(ts + align64((size_t)(p->Kp * p->nc * 2) * sizeof(int16_t)));
+    int16_t *rows = (int16_t *)((unsigned char *)tile + align64(MR * NR * sizeof(int32_t)));
     for (int64_t t = begin; t < end; t++) {
         const int64_t blk = t % r->nblocks, ng = t / r->nblocks, g = ng % s->group, n = ng / s->group;
         const int64_t p0 = blk * p->nc, np = min64(p->nc, P - p0);
-        pack_input(p, r->X, n, g, p0, np, bpack);
+        pack_input(p, r->X, n, g, p0, np, bpack, rows);
         for (int64_t mb = 0; mb < p->mblocks; mb++) {
             const int32_t *a = p->apack + (g * p->mblocks + mb) * p->Kp * MR;
             for (int64_t j0 = 0; j0 < np; j0 += NR) {
