@@ -73,6 +73,9 @@ static const qcase cases[] = {
     {8, 6, 6, 12, 3, 3, 1, 1, 1, 4, 64, 8, 0, 0},      /* grouped (2 in, 3 out per group) */
     {64, 5, 5, 33, 3, 3, 1, 1, 1, 1, 128, 8, 1, 1},    /* larger K, 8-bit extremes */
     {3, 40, 40, 16, 3, 3, 2, 1, 1, 1, 0, 8, 1, 1},     /* stem-like, many pixel blocks */
+    {8, 5, 37, 12, 3, 3, 1, 1, 1, 1, 77, 4, 1, 1},     /* rows wider than 16 (vector gather), s1 */
+    {5, 6, 41, 8, 1, 1, 2, 0, 1, 1, 250, 8, 0, 0},     /* 1x1 s2 wide rows */
+    {16, 4, 35, 16, 3, 3, 1, 1, 1, 16, 3, 4, 1, 0},    /* depthwise wide rows */
 };
 
 static size_t out_bytes(const yq_qconv_desc *d) {

@@ -68,8 +68,10 @@ static inline uint8_t requantize_one(float y, float scale, float lo, float hi, i
     return (uint8_t)((int32_t)v + zp);
 }
 
-/* n exact sums of output channel m → outputs at y (element offset `off` of Y). */
-static void epilogue_row(const yq_qconv_plan *p, int64_t m, const int32_t *acc, int64_t n, void *Y, int64_t off) {
+/* n exact sums of output channel m → outputs at Y + off (elements).
+ * Portable form: the float conv's own epilogue (yq_apply_bias_act) between
+ * the scale and the requantization. */
+static void epilogue_row_c(const yq_qconv_plan *p, int64_t m, const int32_t *acc, int64_t n, void *Y, int64_t off) {
     const float comb = p->comb[m], bias = p->bias ? p->bias[m] : 0.0f;
     if (!p->d.out_u8) {
         float *y = (float *)Y + off;
@@ -86,6 +88,70 @@ static void epilogue_row(const yq_qconv_plan *p, int64_t m, const int32_t *acc, 
         yq_apply_bias_act(tmp, c, bias, p->d.act);
         for (int64_t i = 0; i < c; i++) q[i0 + i] = requantize_one(tmp[i], p->d.y_scale, lo, hi, p->d.y_zp);
     }
+}
+
+AVX2_TARGET static inline __m256i lanes8(int64_t count) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count > 8 ? 8 : count)), idx);
+}
+
+/* The same arithmetic eight lanes at a time: (float)acc · comb, + bias, the
+ * AVX2 SiLU of the float conv epilogue, then divide / clamp / round half to
+ * even / add zp exactly as QuantizeLinear. */
+AVX2_TARGET static void epilogue_row_avx2(const yq_qconv_plan *p, int64_t m, const int32_t *acc, int64_t n, void *Y,
+                                          int64_t off) {
+    const __m256 comb = _mm256_set1_ps(p->comb[m]), bias = _mm256_set1_ps(p->bias ? p->bias[m] : 0.0f);
+    const int silu = p->d.act == YQ_ACT_SILU;
+    if (!p->d.out_u8) {
+        float *y = (float *)Y + off;
+        for (int64_t i = 0; i < n; i += 8) {
+            const __m256i mk = lanes8(n - i);
+            __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_maskload_epi32(acc + i, mk)), comb);
+            v = _mm256_add_ps(v, bias);
+            if (silu) v = yq_silu_avx2(v);
+            _mm256_maskstore_ps(y + i, mk, v);
+        }
+        return;
+    }
+    uint8_t *q = (uint8_t *)Y + off;
+    const __m256 scale = _mm256_set1_ps(p->d.y_scale), lo = _mm256_set1_ps((float)(0 - p->d.y_zp)),
+                 hi = _mm256_set1_ps((float)(255 - p->d.y_zp)), magic = _mm256_set1_ps(12582912.0f);
+    const __m256i zp = _mm256_set1_epi32(p->d.y_zp);
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m256i mk = lanes8(n - i);
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_maskload_epi32(acc + i, mk)), comb);
+        v = _mm256_add_ps(v, bias);
+        if (silu) v = yq_silu_avx2(v);
+        v = _mm256_div_ps(v, scale);
+        v = _mm256_max_ps(v, lo); /* NaN → lo, like the scalar v > lo ? v : lo */
+        v = _mm256_min_ps(v, hi);
+        v = _mm256_sub_ps(_mm256_add_ps(v, magic), magic);
+        __m256i c = _mm256_add_epi32(_mm256_cvtps_epi32(v), zp);
+        __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+        __m128i b8 = _mm_packus_epi16(w16, w16);
+        if (n - i >= 8) {
+            _mm_storel_epi64((__m128i *)(q + i), b8);
+        } else {
+            uint8_t tmp[16];
+            _mm_storeu_si128((__m128i *)tmp, b8);
+            memcpy(q + i, tmp, (size_t)(n - i));
+        }
+    }
+}
+
+/* Detected once; a race only computes the same value twice. */
+static int have_avx2_cached(void) {
+    static _Atomic int v = -1;
+    int h = v;
+    if (h < 0) v = h = yq_qconv_have_avx2();
+    return h;
+}
+
+static void epilogue_row(const yq_qconv_plan *p, int64_t m, const int32_t *acc, int64_t n, void *Y, int64_t off) {
+    if (have_avx2_cached())
+        epilogue_row_avx2(p, m, acc, n, Y, off);
+    else
+        epilogue_row_c(p, m, acc, n, Y, off);
 }
 
 /* ---- validation ---------------------------------------------------------------- */
@@ -306,6 +372,40 @@ AVX2_TARGET static void ukr_avx2(int64_t Kp, const int32_t *restrict a, const in
     _mm256_store_si256(o + 7, c31);
 }
 
+/* t[c] = x[c·stride] − zx for c in [0, n), stride 1 or 2 (AVX2, 16 at a time;
+ * reads stay inside x[0, (n − 1)·stride]). */
+AVX2_TARGET static int64_t sub_zx_avx2(const uint8_t *x, int64_t n, int64_t stride, int16_t zx, int16_t *t) {
+    const __m256i z = _mm256_set1_epi16(zx);
+    int64_t c = 0;
+    if (stride == 1) {
+        for (; c + 16 <= n; c += 16) {
+            __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + c)));
+            _mm256_storeu_si256((__m256i *)(t + c), _mm256_sub_epi16(v, z));
+        }
+    } else if (stride == 2) {
+        const __m256i even = _mm256_set1_epi16(0x00FF);
+        for (; c + 16 < n; c += 16) { /* bytes 2c .. 2c + 31 <= 2(n − 1) */
+            __m256i v = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + 2 * c)), even);
+            _mm256_storeu_si256((__m256i *)(t + c), _mm256_sub_epi16(v, z));
+        }
+    }
+    return c;
+}
+
+/* Interleave rows a, b (len a multiple of NR) into NR-pixel panels of pairs. */
+AVX2_TARGET static void interleave_avx2(const int16_t *a, const int16_t *b, int64_t npanels, int64_t panel_stride,
+                                        int16_t *d) {
+    for (int64_t q = 0; q < npanels; q++, d += panel_stride) {
+        __m256i va = _mm256_loadu_si256((const __m256i *)(a + q * NR));
+        __m256i vb = _mm256_loadu_si256((const __m256i *)(b + q * NR));
+        __m256i lo = _mm256_unpacklo_epi16(va, vb), hi = _mm256_unpackhi_epi16(va, vb);
+        _mm256_store_si256((__m256i *)d, _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_store_si256((__m256i *)(d + 16), _mm256_permute2x128_si256(lo, hi, 0x31));
+    }
+}
+
+static int have_avx2_cached(void);
+
 /* Row k of the im2col matrix for pixels [p0, p0 + np) of one input plane xc
  * (kernel tap ky, kx), as x − zx (0 for padding) into t[0, np). */
 static void gather_row(const yq_qconv_plan *p, const uint8_t *xc, int64_t ky, int64_t kx, int64_t p0, int64_t np,
@@ -327,10 +427,12 @@ static void gather_row(const yq_qconv_plan *p, const uint8_t *xc, int64_t ky, in
             const uint8_t *xr = xc + iy * s->W + off;
             const int64_t a = max64(ox, min64(lo, end)), b = max64(a, min64(hi, end));
             for (int64_t c = ox; c < a; c++) tr[c] = 0;
+            int64_t c0 = a;
+            if (have_avx2_cached() && sw <= 2) c0 += sub_zx_avx2(xr + a * sw, b - a, sw, zx, tr + a);
             if (sw == 1)
-                for (int64_t c = a; c < b; c++) tr[c] = (int16_t)(xr[c] - zx);
+                for (int64_t c = c0; c < b; c++) tr[c] = (int16_t)(xr[c] - zx);
             else
-                for (int64_t c = a; c < b; c++) tr[c] = (int16_t)(xr[c * sw] - zx);
+                for (int64_t c = c0; c < b; c++) tr[c] = (int16_t)(xr[c * sw] - zx);
             for (int64_t c = b; c < end; c++) tr[c] = 0;
         }
         j += seg;
@@ -361,6 +463,10 @@ static void pack_input(const yq_qconv_plan *p, const uint8_t *X, int64_t n, int6
             gather_row(p, X + ((n * s->C + g * p->Cg + c) * s->H) * s->W, ky, kx, p0, np, r);
         }
         int16_t *d = dst + kp * NR * 2;
+        if (have_avx2_cached()) {
+            interleave_avx2(ra, rb, npanels, panel_stride, d);
+            continue;
+        }
         for (int64_t q = 0; q < npanels; q++, d += panel_stride)
             for (int l = 0; l < NR; l++) {
                 d[2 * l] = ra[q * NR + l];
