@@ -420,20 +420,20 @@ static void gather_row(const yq_qconv_plan *p, const uint8_t *xc, int64_t ky, in
     while (j < np) {
         const int64_t seg = min64(s->OW - ox, np - j), end = ox + seg;
         const int64_t iy = oy * s->stride_h - s->pad_t + ky * s->dil_h;
-        int16_t *tr = t + j - ox; /* tr[ox] is this row's column ox */
+        const int64_t base = j - ox; /* t[base + c] is this row's column c */
         if (iy < 0 || iy >= s->H) {
-            for (int64_t c = ox; c < end; c++) tr[c] = 0;
+            for (int64_t c = ox; c < end; c++) t[base + c] = 0;
         } else {
-            const uint8_t *xr = xc + iy * s->W + off;
+            const uint8_t *xr = xc + iy * s->W; /* column c reads xr[c·sw + off] */
             const int64_t a = max64(ox, min64(lo, end)), b = max64(a, min64(hi, end));
-            for (int64_t c = ox; c < a; c++) tr[c] = 0;
+            for (int64_t c = ox; c < a; c++) t[base + c] = 0;
             int64_t c0 = a;
-            if (have_avx2_cached() && sw <= 2) c0 += sub_zx_avx2(xr + a * sw, b - a, sw, zx, tr + a);
+            if (have_avx2_cached() && sw <= 2 && b > a) c0 += sub_zx_avx2(xr + a * sw + off, b - a, sw, zx, t + base + a);
             if (sw == 1)
-                for (int64_t c = c0; c < b; c++) tr[c] = (int16_t)(xr[c] - zx);
+                for (int64_t c = c0; c < b; c++) t[base + c] = (int16_t)(xr[c + off] - zx);
             else
-                for (int64_t c = c0; c < b; c++) tr[c] = (int16_t)(xr[c * sw] - zx);
-            for (int64_t c = b; c < end; c++) tr[c] = 0;
+                for (int64_t c = c0; c < b; c++) t[base + c] = (int16_t)(xr[c * sw + off] - zx);
+            for (int64_t c = b; c < end; c++) t[base + c] = 0;
         }
         j += seg;
         ox = 0;
@@ -518,6 +518,31 @@ static void gemm_task(void *arg, int64_t begin, int64_t end, int tid) {
 
 /* ---- depthwise -------------------------------------------------------------------- */
 
+/* acc[ox] += (x[ox·stride + off] − zx) · w for ox in [lo, hi), stride 1 or
+ * 2, eight at a time; returns the first ox left for the scalar loop. Reads
+ * stay inside x[lo·stride + off, (hi − 1)·stride + off]. */
+AVX2_TARGET static int64_t dw_row_avx2(const uint8_t *xrow, int64_t off, int64_t lo, int64_t hi, int64_t stride,
+                                       int32_t zx, int32_t w, int32_t *acc) {
+    const __m256i z = _mm256_set1_epi32(zx), wv = _mm256_set1_epi32(w);
+    int64_t ox = lo;
+    if (stride == 1) {
+        for (; ox + 8 <= hi; ox += 8) {
+            __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(xrow + ox + off)));
+            __m256i a = _mm256_loadu_si256((const __m256i *)(acc + ox));
+            _mm256_storeu_si256((__m256i *)(acc + ox), _mm256_add_epi32(a, _mm256_mullo_epi32(_mm256_sub_epi32(v, z), wv)));
+        }
+    } else if (stride == 2) {
+        const __m128i even = _mm_set1_epi16(0x00FF);
+        for (; ox + 9 <= hi; ox += 8) { /* bytes 2·ox .. 2·ox + 15 <= 2(hi − 1) */
+            __m128i b = _mm_and_si128(_mm_loadu_si128((const __m128i *)(xrow + 2 * ox + off)), even);
+            __m256i v = _mm256_cvtepi16_epi32(b);
+            __m256i a = _mm256_loadu_si256((const __m256i *)(acc + ox));
+            _mm256_storeu_si256((__m256i *)(acc + ox), _mm256_add_epi32(a, _mm256_mullo_epi32(_mm256_sub_epi32(v, z), wv)));
+        }
+    }
+    return ox;
+}
+
 static void dw_task(void *arg, int64_t begin, int64_t end, int tid) {
     const qrun *r = arg;
     const yq_qconv_plan *p = r->p;
@@ -541,6 +566,8 @@ static void dw_task(void *arg, int64_t begin, int64_t end, int tid) {
                     int64_t lo = off >= 0 ? 0 : (-off + s->stride_w - 1) / s->stride_w;
                     int64_t hi = s->W - off <= 0 ? 0 : (s->W - off - 1) / s->stride_w + 1;
                     hi = min64(hi, s->OW);
+                    if (lo < hi && have_avx2_cached() && s->stride_w <= 2)
+                        lo = dw_row_avx2(xr, off, lo, hi, s->stride_w, zx, wv, acc);
                     if (s->stride_w == 1) {
                         for (int64_t ox = lo; ox < hi; ox++) acc[ox] += ((int32_t)xr[ox + off] - zx) * wv;
                     } else {
