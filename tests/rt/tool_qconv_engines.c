@@ -1,12 +1,15 @@
 /* Integer path vs fake-quant on a whole QCDQ model.
- *   tool_qconv_engines MODEL.onnx [THREADS]
+ *   tool_qconv_engines MODEL.onnx [THREADS] [MAX_LAYERS]
  * Runs the model once with each engine on the same deterministic input
  * (a smooth pattern in [0, 1]), records every uint8 tensor a node writes (by
  * value name: the integer convs write their QuantizeLinear's codes under the
  * same name) and prints one JSON line:
  *   {"integer": N, "fakequant": N, "float": N,        convs per engine (integer session)
  *    "codes": N, "codes_differ": N, "max_code_diff": N, uint8 activations compared
- *    "outputs": [{"name", "max_abs", "max_diff"}...]}  graph outputs (float)
+ *    "outputs": [{"name", "max_abs", "max_diff"}...],  graph outputs (float)
+ *    "per_layer": {...}}  each integer conv with uint8 output (at most
+ *    MAX_LAYERS, default all) recomputed as fake-quant from its own input codes:
+ *    layers, codes, differ, max_code_diff, worst_layer_rate
  * Code differences come from float summation order in fake-quant (a value on a
  * rounding tie), and propagate downstream. Exit 1 on any error. */
 #include <math.h>
@@ -15,7 +18,59 @@
 #include <string.h>
 
 #include "onnx/onnx.h"
+#include "rt/kernels/conv.h"
+#include "rt/ops.h"
 #include "rt/session.h"
+
+/* Per-layer check, free of cascades: every integer conv with a uint8 output is
+ * recomputed as fake-quant from the very input codes it read (dequantize,
+ * float reference conv, SiLU, QuantizeLinear) and its codes compared. */
+typedef struct layer_check {
+    int layers, max_layers;
+    int64_t codes, differ;
+    int maxd;
+    double worst_rate;
+} layer_check;
+static layer_check LC;
+
+static void check_layer(const yq_graph *g, const yq_node *n, const yq_tensor *in, const yq_tensor *out) {
+    if (n->op != YQ_OP_QConvU8 || out[0].dtype != YQ_DT_UINT8 || LC.layers >= LC.max_layers) return;
+    const yq_tensor *x = &in[0], *w = &in[1];
+    const int64_t st2[2] = {1, 1};
+    const int64_t *st = st2, *dl = st2, *pd = NULL;
+    const int64_t zero4[4] = {0, 0, 0, 0};
+    if (yq_attr_ints(n, "strides", &st) != 2) st = st2;
+    if (yq_attr_ints(n, "dilations", &dl) != 2) dl = st2;
+    if (yq_attr_ints(n, "pads", &pd) != 4) pd = zero4;
+    yq_conv2d_shape s = {.N = x->dims[0], .C = x->dims[1], .H = x->dims[2], .W = x->dims[3], .M = w->dims[0],
+                         .kh = w->dims[2], .kw = w->dims[3], .group = yq_attr_int(n, "group", 1),
+                         .stride_h = st[0], .stride_w = st[1], .dil_h = dl[0], .dil_w = dl[1],
+                         .pad_t = pd[0], .pad_l = pd[1], .pad_b = pd[2], .pad_r = pd[3]};
+    if (yq_conv2d_shape_check(&s) != YQ_OK) return;
+    const float xs = *(const float *)in[3].data, ys = *(const float *)in[6].data;
+    const int xz = *(const uint8_t *)in[4].data, yz = *(const uint8_t *)in[7].data;
+    const int64_t nx = yq_tensor_numel(x), nw = yq_tensor_numel(w), per = nw / s.M, ny = yq_tensor_numel(&out[0]);
+    float *xf = malloc((size_t)nx * sizeof(float)), *wf = malloc((size_t)nw * sizeof(float));
+    float *yf = malloc((size_t)ny * sizeof(float));
+    for (int64_t i = 0; i < nx; i++) xf[i] = (float)(((const uint8_t *)x->data)[i] - xz) * xs;
+    for (int64_t i = 0; i < nw; i++) wf[i] = (float)((const int16_t *)w->data)[i] * ((const float *)in[5].data)[i / per];
+    yq_conv2d_ref(&s, xf, wf, n->inputs[2] >= 0 ? in[2].data : NULL,
+                  n->fused_act == YQ_FUSED_SILU ? YQ_ACT_SILU : YQ_ACT_NONE, yf);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < ny; i++) {
+        float q = nearbyintf(yf[i] / ys) + (float)yz;
+        int r = q < 0 ? 0 : q > 255 ? 255 : (int)q;
+        int d = abs(r - (int)((const uint8_t *)out[0].data)[i]);
+        differ += d != 0;
+        LC.maxd = d > LC.maxd ? d : LC.maxd;
+    }
+    LC.layers++;
+    LC.codes += ny;
+    LC.differ += differ;
+    if ((double)differ / (double)ny > LC.worst_rate) LC.worst_rate = (double)differ / (double)ny;
+    free(xf), free(wf), free(yf);
+    (void)g;
+}
 
 typedef struct rec {
     char *name;
@@ -33,6 +88,7 @@ static void hook(void *arg, const yq_graph *g, int node, const yq_tensor *in, in
     (void)in, (void)nin;
     recs *R = arg;
     const yq_node *n = &g->nodes[node];
+    check_layer(g, n, in, out);
     for (int k = 0; k < nout; k++) {
         if (n->outputs[k] < 0 || out[k].dtype != YQ_DT_UINT8 || !out[k].data) continue;
         if (R->n == R->cap) {
@@ -83,6 +139,7 @@ static int run(const char *path, int threads, int engine, recs *R, float ***outs
 int main(int argc, char **argv) {
     if (argc < 2) return fprintf(stderr, "usage: tool_qconv_engines MODEL.onnx [THREADS]\n"), 2;
     const int threads = argc > 2 ? atoi(argv[2]) : 2;
+    LC.max_layers = argc > 3 ? atoi(argv[3]) : 1000;
     recs R[2] = {{0}};
     float **outs[2];
     int64_t *counts[2];
@@ -122,7 +179,10 @@ int main(int argc, char **argv) {
         }
         printf("%s{\"name\": \"%s\", \"max_abs\": %g, \"max_diff\": %g}", k ? ", " : "", names[0][k], ma, md);
     }
-    printf("], \"fakequant_session\": {\"integer\": %d, \"fakequant\": %d}}\n", eng[1].integer, eng[1].fakequant);
+    printf("], \"fakequant_session\": {\"integer\": %d, \"fakequant\": %d}, ", eng[1].integer, eng[1].fakequant);
+    printf("\"per_layer\": {\"layers\": %d, \"codes\": %lld, \"differ\": %lld, \"max_code_diff\": %d, "
+           "\"worst_layer_rate\": %g}}\n",
+           LC.layers, (long long)LC.codes, (long long)LC.differ, LC.maxd, LC.worst_rate);
     for (int e = 0; e < 2; e++) {
         for (int i = 0; i < R[e].n; i++) free(R[e].r[i].name), free(R[e].r[i].codes);
         free(R[e].r);
