@@ -43,7 +43,7 @@ static yq_qconv_desc make_desc(const qcase *c, uint64_t *seed, int16_t **w, floa
     *x = malloc((size_t)(2 * c->C * c->H * c->W));
     for (int m = 0; m < c->M; m++) {
         /* asymmetric: codes in the signed range minus a per-channel zero point */
-        int lo = c->bits == 4 ? -8 : -128, hi = c->bits == 4 ? 7 : 127;
+        int lo = -(1 << (c->bits - 1)), hi = (1 << (c->bits - 1)) - 1;
         int zp = rng_int(seed, lo / 2, hi / 2);
         for (int64_t k = 0; k < K; k++) (*w)[m * K + k] = (int16_t)(rng_int(seed, lo, hi) - zp);
         (*ws)[m] = (float)(0.001 + 0.02 * (double)(rng_next(seed) >> 11) / 9007199254740992.0);
@@ -76,6 +76,7 @@ static const qcase cases[] = {
     {8, 5, 37, 12, 3, 3, 1, 1, 1, 1, 77, 4, 1, 1},     /* rows wider than 16 (vector gather), s1 */
     {5, 6, 41, 8, 1, 1, 2, 0, 1, 1, 250, 8, 0, 0},     /* 1x1 s2 wide rows */
     {16, 4, 35, 16, 3, 3, 1, 1, 1, 16, 3, 4, 1, 0},    /* depthwise wide rows */
+    {24, 7, 19, 20, 3, 3, 2, 1, 1, 1, 201, 6, 1, 1},   /* |w'| <= 47: u8 kernel, one quad per int16 sum */
 };
 
 static size_t out_bytes(const yq_qconv_desc *d) {
@@ -98,10 +99,13 @@ static void test_fast_matches_reference(void **state) {
         unsigned char *ref = malloc(nb), *got = malloc(nb);
         assert_int_equal(yq_qconv_ref(&d, x, ref), YQ_OK);
         const int dw = d.s.group == d.s.C && d.s.group == d.s.M;
-        const int kernels[] = {YQ_QCONV_GEMM_C, YQ_QCONV_GEMM_AVX2, YQ_QCONV_DEPTHWISE, YQ_QCONV_AUTO};
+        const int kernels[] = {YQ_QCONV_GEMM_C, YQ_QCONV_GEMM_AVX2, YQ_QCONV_GEMM_AVX2_U8, YQ_QCONV_DEPTHWISE,
+                               YQ_QCONV_AUTO};
         int ran = 0;
-        for (size_t k = 0; k < 4; k++) {
-            if (kernels[k] == YQ_QCONV_GEMM_AVX2 && !yq_qconv_have_avx2()) continue;
+        for (size_t k = 0; k < 5; k++) {
+            if ((kernels[k] == YQ_QCONV_GEMM_AVX2 || kernels[k] == YQ_QCONV_GEMM_AVX2_U8) && !yq_qconv_have_avx2())
+                continue;
+            if (kernels[k] == YQ_QCONV_GEMM_AVX2_U8 && cases[ci].bits > 6) continue;
             if (kernels[k] == YQ_QCONV_DEPTHWISE && !dw) continue;
             for (int threads = 1; threads <= 3; threads += 2) {
                 yq_qconv_plan *p;
@@ -131,6 +135,8 @@ static void test_rejects(void **state) {
     yq_qconv_desc d = make_desc(&cases[1], &seed, &w, &ws, &b, &x);
     yq_qconv_plan *p = NULL;
     assert_int_equal(yq_qconv_plan_new(&d, 1, YQ_QCONV_DEPTHWISE, &p), YQ_ERR_UNSUPPORTED);
+    /* 8-bit weights reach |w'| > 64: the u8 kernel would saturate int16 */
+    if (yq_qconv_have_avx2()) assert_int_equal(yq_qconv_plan_new(&d, 1, YQ_QCONV_GEMM_AVX2_U8, &p), YQ_ERR_UNSUPPORTED);
     w[5] = 256;
     assert_int_equal(yq_qconv_plan_new(&d, 1, YQ_QCONV_AUTO, &p), YQ_ERR_INVALID);
     w[5] = 0;

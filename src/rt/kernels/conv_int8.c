@@ -33,7 +33,9 @@ struct yq_qconv_plan {
     int32_t *wsum;         /* [M] Σ_k w' (reference form) */
     float *comb;           /* [M] x_scale · w_scale[m] */
     float *bias;           /* [M] or NULL */
-    int32_t *apack;        /* [group][mblocks][Kp][MR] */
+    int32_t *apack;        /* s16 kernels: [group][mblocks][Kp][MR]; u8 kernel: [group][mblocks][Kq][MR] */
+    int64_t Kq;            /* u8 kernel: K quads, rounded up to a multiple of qgroup */
+    int qgroup;            /* u8 kernel: quads summed in int16 before widening */
     size_t thread_bytes;
 };
 
@@ -51,6 +53,7 @@ const char *yq_qconv_kernel_name(yq_qconv_kernel k) {
     case YQ_QCONV_GEMM_C: return "gemm-c";
     case YQ_QCONV_GEMM_AVX2: return "gemm-avx2";
     case YQ_QCONV_DEPTHWISE: return "depthwise-c";
+    case YQ_QCONV_GEMM_AVX2_U8: return "gemm-avx2-u8";
     default: return "auto";
     }
 }
@@ -258,19 +261,49 @@ static void pack_weights(yq_qconv_plan *p) {
         }
 }
 
+/* u8 kernel: per K quad, the 4 rows' (w'[4q .. 4q + 3]) as int8 in one int32. */
+static void pack_weights_u8(yq_qconv_plan *p) {
+    for (int64_t g = 0; g < p->d.s.group; g++)
+        for (int64_t mb = 0; mb < p->mblocks; mb++) {
+            int32_t *dst = p->apack + (g * p->mblocks + mb) * p->Kq * MR;
+            for (int64_t q = 0; q < p->Kq; q++)
+                for (int r = 0; r < MR; r++) {
+                    const int64_t m = mb * MR + r;
+                    uint32_t v = 0;
+                    for (int h = 0; h < 4; h++) {
+                        const int64_t k = 4 * q + h;
+                        int8_t w = (m < p->Mg && k < p->K) ? (int8_t)p->w[(g * p->Mg + m) * p->K + k] : 0;
+                        v |= (uint32_t)(uint8_t)w << (8 * h);
+                    }
+                    dst[q * MR + r] = (int32_t)v;
+                }
+        }
+}
+
 yq_status yq_qconv_plan_new(const yq_qconv_desc *din, int nthreads, int kernel, yq_qconv_plan **out) {
     *out = NULL;
     yq_qconv_desc d = *din;
     YQ_TRY(check_desc(&d));
     const yq_conv2d_shape *s = &d.s;
     const int dw = s->group == s->C && s->group == s->M;
+    const int64_t K = s->C / s->group * s->kh * s->kw;
+    int maxw = 0;
+    for (int64_t i = 0; i < s->M * K; i++) maxw = abs(d.w[i]) > maxw ? abs(d.w[i]) : maxw;
+    /* u8 × s8 pair sums (vpmaddubsw) are exact in int16 while 2·255·|w'| <= 32767;
+     * qgroup of them still are when summed: 4-bit weights (|w'| <= 15) take 4. */
+    const int qgroup = (int)min64(4, 32767 / (510 * (int64_t)(maxw > 0 ? maxw : 1)));
     if (kernel == YQ_QCONV_AUTO)
-        kernel = dw ? YQ_QCONV_DEPTHWISE : yq_qconv_have_avx2() ? YQ_QCONV_GEMM_AVX2 : YQ_QCONV_GEMM_C;
+        kernel = dw                    ? YQ_QCONV_DEPTHWISE
+                 : !yq_qconv_have_avx2() ? YQ_QCONV_GEMM_C
+                 : qgroup >= 1          ? YQ_QCONV_GEMM_AVX2_U8
+                                        : YQ_QCONV_GEMM_AVX2;
+    if (kernel == YQ_QCONV_GEMM_AVX2_U8 && qgroup < 1)
+        return yq_fail(YQ_ERR_UNSUPPORTED, "qconv: the u8 kernel needs |w'| <= 64 (got %d)", maxw);
     if (kernel == YQ_QCONV_DEPTHWISE && !dw)
         return yq_fail(YQ_ERR_UNSUPPORTED, "qconv: the depthwise kernel needs group == C == M");
-    if (kernel == YQ_QCONV_GEMM_AVX2 && !yq_qconv_have_avx2())
+    if ((kernel == YQ_QCONV_GEMM_AVX2 || kernel == YQ_QCONV_GEMM_AVX2_U8) && !yq_qconv_have_avx2())
         return yq_fail(YQ_ERR_UNSUPPORTED, "qconv: this CPU has no AVX2");
-    if (kernel < YQ_QCONV_GEMM_C || kernel > YQ_QCONV_DEPTHWISE)
+    if (kernel < YQ_QCONV_GEMM_C || kernel > YQ_QCONV_GEMM_AVX2_U8)
         return yq_fail(YQ_ERR_ARG, "qconv: unknown kernel %d", kernel);
     yq_qconv_plan *p = yq_calloc(1, sizeof *p);
     if (!p) return YQ_ERR_NOMEM;
@@ -282,6 +315,8 @@ yq_status yq_qconv_plan_new(const yq_qconv_desc *din, int nthreads, int kernel, 
     p->K = p->Cg * s->kh * s->kw;
     p->Kp = (p->K + 1) / 2;
     p->mblocks = (p->Mg + MR - 1) / MR;
+    p->qgroup = qgroup < 1 ? 1 : qgroup;
+    p->Kq = ((p->K + 3) / 4 + p->qgroup - 1) / p->qgroup * p->qgroup;
     const size_t wn = (size_t)(s->M * p->K);
     p->w = yq_malloc(wn * sizeof(int16_t));
     p->wsum = yq_malloc((size_t)s->M * sizeof(int32_t));
@@ -301,6 +336,18 @@ yq_status yq_qconv_plan_new(const yq_qconv_desc *din, int nthreads, int kernel, 
     p->d.bias = p->bias;
     if (kernel == YQ_QCONV_DEPTHWISE) {
         p->thread_bytes = align64((size_t)s->OW * sizeof(int32_t));
+    } else if (kernel == YQ_QCONV_GEMM_AVX2_U8) {
+        p->apack = yq_aligned_alloc(64, align64((size_t)(s->group * p->mblocks * p->Kq * MR) * sizeof(int32_t)));
+        if (!p->apack) goto nomem;
+        pack_weights_u8(p);
+        const int64_t P = s->OH * s->OW;
+        int64_t nc = (192 * 1024) / (p->Kq * 4);
+        nc = max64(NR, min64(nc / NR * NR, 512));
+        int64_t per_thread = (P * s->N * s->group + 2 * p->nthreads - 1) / (2 * p->nthreads);
+        per_thread = (per_thread + NR - 1) / NR * NR;
+        p->nc = max64(NR, min64(nc, per_thread));
+        p->thread_bytes = align64((size_t)(p->Kq * p->nc * 4)) + align64(MR * NR * sizeof(int32_t)) +
+                          align64((size_t)(4 * p->nc));
     } else {
         p->apack = yq_aligned_alloc(64, align64((size_t)(s->group * p->mblocks * p->Kp * MR) * sizeof(int32_t)));
         if (!p->apack) goto nomem;
@@ -475,6 +522,134 @@ static void pack_input(const yq_qconv_plan *p, const uint8_t *X, int64_t n, int6
     }
 }
 
+/* u8 kernel: c[r][j] = Σ_q Σ_h x[4q + h][j] · w[r][4q + h], with x the raw
+ * codes (u8) and w' int8: vpmaddubsw pair sums, qgroup quads added in int16
+ * (exact, see plan_new), widened by vpmaddwd with ones. The caller subtracts
+ * zx · Σw'. */
+AVX2_TARGET static void ukr_u8_avx2(int64_t Kq, int qgroup, const int32_t *restrict a, const uint8_t *restrict b,
+                                    int32_t *restrict c) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+            c31 = c00;
+    for (int64_t q0 = 0; q0 < Kq; q0 += qgroup) {
+        __m256i t00 = _mm256_setzero_si256(), t01 = t00, t10 = t00, t11 = t00, t20 = t00, t21 = t00, t30 = t00,
+                t31 = t00;
+        for (int64_t q = q0; q < q0 + qgroup; q++) {
+            const __m256i b0 = _mm256_load_si256((const __m256i *)(b + q * NR * 4));
+            const __m256i b1 = _mm256_load_si256((const __m256i *)(b + q * NR * 4 + 32));
+            __m256i a0 = _mm256_set1_epi32(a[q * MR + 0]);
+            t00 = _mm256_add_epi16(t00, _mm256_maddubs_epi16(b0, a0));
+            t01 = _mm256_add_epi16(t01, _mm256_maddubs_epi16(b1, a0));
+            __m256i a1 = _mm256_set1_epi32(a[q * MR + 1]);
+            t10 = _mm256_add_epi16(t10, _mm256_maddubs_epi16(b0, a1));
+            t11 = _mm256_add_epi16(t11, _mm256_maddubs_epi16(b1, a1));
+            __m256i a2 = _mm256_set1_epi32(a[q * MR + 2]);
+            t20 = _mm256_add_epi16(t20, _mm256_maddubs_epi16(b0, a2));
+            t21 = _mm256_add_epi16(t21, _mm256_maddubs_epi16(b1, a2));
+            __m256i a3 = _mm256_set1_epi32(a[q * MR + 3]);
+            t30 = _mm256_add_epi16(t30, _mm256_maddubs_epi16(b0, a3));
+            t31 = _mm256_add_epi16(t31, _mm256_maddubs_epi16(b1, a3));
+        }
+        c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(t00, ones));
+        c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(t01, ones));
+        c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(t10, ones));
+        c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(t11, ones));
+        c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(t20, ones));
+        c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(t21, ones));
+        c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(t30, ones));
+        c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(t31, ones));
+    }
+    __m256i *o = (__m256i *)c;
+    _mm256_store_si256(o + 0, c00);
+    _mm256_store_si256(o + 1, c01);
+    _mm256_store_si256(o + 2, c10);
+    _mm256_store_si256(o + 3, c11);
+    _mm256_store_si256(o + 4, c20);
+    _mm256_store_si256(o + 5, c21);
+    _mm256_store_si256(o + 6, c30);
+    _mm256_store_si256(o + 7, c31);
+}
+
+/* Row k of the im2col matrix as raw codes (zx for padding) into t[0, np). */
+AVX2_TARGET static void gather_row_u8(const yq_qconv_plan *p, const uint8_t *xc, int64_t ky, int64_t kx, int64_t p0,
+                                      int64_t np, uint8_t *restrict t) {
+    const yq_conv2d_shape *s = &p->d.s;
+    const uint8_t zx = (uint8_t)p->d.x_zp;
+    const int64_t off = kx * s->dil_w - s->pad_l, sw = s->stride_w;
+    const int64_t lo = min64(s->OW, off >= 0 ? 0 : (-off + sw - 1) / sw);
+    const int64_t hi = max64(lo, min64(s->OW, s->W - off <= 0 ? 0 : (s->W - off - 1) / sw + 1));
+    int64_t oy = p0 / s->OW, ox = p0 % s->OW, j = 0;
+    while (j < np) {
+        const int64_t seg = min64(s->OW - ox, np - j), end = ox + seg;
+        const int64_t iy = oy * s->stride_h - s->pad_t + ky * s->dil_h;
+        const int64_t base = j - ox;
+        if (iy < 0 || iy >= s->H) {
+            memset(t + base + ox, zx, (size_t)seg);
+        } else {
+            const uint8_t *xr = xc + iy * s->W;
+            const int64_t a = max64(ox, min64(lo, end)), b = max64(a, min64(hi, end));
+            if (a > ox) memset(t + base + ox, zx, (size_t)(a - ox));
+            if (sw == 1) {
+                if (b > a) memcpy(t + base + a, xr + a + off, (size_t)(b - a));
+            } else {
+                int64_t c = a;
+                if (sw == 2) {
+                    const __m256i even = _mm256_set1_epi16(0x00FF);
+                    for (; c + 16 < b; c += 16) { /* bytes 2c + off .. 2c + off + 31 stay inside the row */
+                        __m256i v = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(xr + 2 * c + off)), even);
+                        v = _mm256_permute4x64_epi64(_mm256_packus_epi16(v, v), 0x08);
+                        _mm_storeu_si128((__m128i *)(t + base + c), _mm256_castsi256_si128(v));
+                    }
+                }
+                for (; c < b; c++) t[base + c] = xr[c * sw + off];
+            }
+            if (end > b) memset(t + base + b, zx, (size_t)(end - b));
+        }
+        j += seg;
+        ox = 0;
+        oy++;
+    }
+}
+
+/* im2col into NR-pixel panels of code quads: per K quad q and pixel j the
+ * bytes x[4q .. 4q + 3][j] (zx past K: the weights there are 0). rows: 4 ·
+ * round_up(np, NR) bytes of scratch. */
+AVX2_TARGET static void pack_input_u8(const yq_qconv_plan *p, const uint8_t *X, int64_t n, int64_t g, int64_t p0,
+                                      int64_t np, uint8_t *restrict dst, uint8_t *restrict rows) {
+    const yq_conv2d_shape *s = &p->d.s;
+    const int64_t npanels = (np + NR - 1) / NR, len = npanels * NR;
+    const int64_t panel_stride = p->Kq * NR * 4, khw = s->kh * s->kw;
+    const uint8_t zx = (uint8_t)p->d.x_zp;
+    for (int h = 0; h < 4; h++) memset(rows + h * len + np, zx, (size_t)(len - np));
+    for (int64_t q = 0; q < p->Kq; q++) {
+        for (int h = 0; h < 4; h++) {
+            const int64_t k = 4 * q + h;
+            uint8_t *r = rows + h * len;
+            if (k >= p->K) {
+                memset(r, zx, (size_t)np);
+                continue;
+            }
+            const int64_t c = k / khw, ky = (k / s->kw) % s->kh, kx = k % s->kw;
+            gather_row_u8(p, X + ((n * s->C + g * p->Cg + c) * s->H) * s->W, ky, kx, p0, np, r);
+        }
+        uint8_t *d = dst + q * NR * 4;
+        for (int64_t pn = 0; pn < npanels; pn++, d += panel_stride) {
+            const __m128i r0 = _mm_loadu_si128((const __m128i *)(rows + pn * NR));
+            const __m128i r1 = _mm_loadu_si128((const __m128i *)(rows + len + pn * NR));
+            const __m128i r2 = _mm_loadu_si128((const __m128i *)(rows + 2 * len + pn * NR));
+            const __m128i r3 = _mm_loadu_si128((const __m128i *)(rows + 3 * len + pn * NR));
+            const __m128i p01l = _mm_unpacklo_epi8(r0, r1), p01h = _mm_unpackhi_epi8(r0, r1);
+            const __m128i p23l = _mm_unpacklo_epi8(r2, r3), p23h = _mm_unpackhi_epi8(r2, r3);
+            _mm_store_si128((__m128i *)d, _mm_unpacklo_epi16(p01l, p23l));
+            _mm_store_si128((__m128i *)(d + 16), _mm_unpackhi_epi16(p01l, p23l));
+            _mm_store_si128((__m128i *)(d + 32), _mm_unpacklo_epi16(p01h, p23h));
+            _mm_store_si128((__m128i *)(d + 48), _mm_unpackhi_epi16(p01h, p23h));
+        }
+    }
+}
+
+static void gemm_u8_task(void *arg, int64_t begin, int64_t end, int tid);
+
 typedef struct qrun {
     const yq_qconv_plan *p;
     const uint8_t *X;
@@ -510,6 +685,38 @@ static void gemm_task(void *arg, int64_t begin, int64_t end, int tid) {
                     if (m >= p->Mg) break;
                     const int64_t mm = g * p->Mg + m;
                     epilogue_row(p, mm, tile + rr * NR, nj, r->Y, (n * s->M + mm) * P + p0 + j0);
+                }
+            }
+        }
+    }
+}
+
+static void gemm_u8_task(void *arg, int64_t begin, int64_t end, int tid) {
+    const qrun *r = arg;
+    const yq_qconv_plan *p = r->p;
+    const yq_conv2d_shape *s = &p->d.s;
+    const int64_t P = s->OH * s->OW;
+    unsigned char *ts = r->scratch + (size_t)tid * p->thread_bytes;
+    uint8_t *bpack = ts;
+    int32_t *tile = (int32_t *)(ts + align64((size_t)(p->Kq * p->nc * 4)));
+    uint8_t *rows = (uint8_t *)tile + align64(MR * NR * sizeof(int32_t));
+    for (int64_t t = begin; t < end; t++) {
+        const int64_t blk = t % r->nblocks, ng = t / r->nblocks, g = ng % s->group, n = ng / s->group;
+        const int64_t p0 = blk * p->nc, np = min64(p->nc, P - p0);
+        pack_input_u8(p, r->X, n, g, p0, np, bpack, rows);
+        for (int64_t mb = 0; mb < p->mblocks; mb++) {
+            const int32_t *a = p->apack + (g * p->mblocks + mb) * p->Kq * MR;
+            for (int64_t j0 = 0; j0 < np; j0 += NR) {
+                ukr_u8_avx2(p->Kq, p->qgroup, a, bpack + (j0 / NR) * p->Kq * NR * 4, tile);
+                const int64_t nj = min64(NR, np - j0);
+                for (int rr = 0; rr < MR; rr++) {
+                    const int64_t m = mb * MR + rr;
+                    if (m >= p->Mg) break;
+                    const int64_t mm = g * p->Mg + m;
+                    const int32_t corr = p->d.x_zp * p->wsum[mm]; /* Σ(x − zx)w' = Σ x·w' − zx·Σw' */
+                    int32_t *row = tile + rr * NR;
+                    for (int64_t j = 0; j < nj; j++) row[j] -= corr;
+                    epilogue_row(p, mm, row, nj, r->Y, (n * s->M + mm) * P + p0 + j0);
                 }
             }
         }
@@ -597,7 +804,8 @@ yq_status yq_qconv_run(const yq_qconv_plan *p, yq_pool *pool, const uint8_t *X, 
     } else {
         const int64_t P = s->OH * s->OW;
         r.nblocks = (P + p->nc - 1) / p->nc;
-        yq_parallel_for(pool, s->N * s->group * r.nblocks, 1, gemm_task, &r);
+        yq_parallel_for(pool, s->N * s->group * r.nblocks, 1,
+                        p->kernel == YQ_QCONV_GEMM_AVX2_U8 ? gemm_u8_task : gemm_task, &r);
     }
     free(owned);
     return YQ_OK;

@@ -20,7 +20,13 @@
  *    time as int16 pairs, and a 4×16 micro-kernel accumulates pair products
  *    in int32: AVX2 vpmaddwd (16 exact multiply-adds per instruction; no int16
  *    saturation, unlike vpmaddubsw with 8-bit weights) or portable C.
- *  - depthwise (group == C == M): per-channel stencil in int32, portable C.
+ *  - u8 GEMM (AVX2, weights with |w'| <= 64, i.e. 4-bit): raw codes × int8 w'
+ *    with vpmaddubsw; pair sums cannot saturate int16 (2·255·64 < 32767) and
+ *    up to 4 of them are summed in int16 when |w'| <= 15 (4·2·255·15 < 32767)
+ *    before widening; the zero point is taken out as zx·Σw' per channel
+ *    (padding is the code zx). 8-bit weights (|w'| up to 255) take the int16
+ *    path, whose pair products cannot saturate at all.
+ *  - depthwise (group == C == M): per-channel stencil in int32, AVX2 rows.
  * The epilogue runs on rows of int32 sums through one function shared by all
  * kernels (SiLU is the float conv epilogue's, yq_apply_bias_act).
  *
@@ -54,6 +60,7 @@ typedef enum yq_qconv_kernel {
     YQ_QCONV_GEMM_C = 0,    /* packed int16 GEMM, portable C micro-kernel */
     YQ_QCONV_GEMM_AVX2 = 1, /* packed int16 GEMM, AVX2 vpmaddwd micro-kernel */
     YQ_QCONV_DEPTHWISE = 2, /* group == C == M stencil */
+    YQ_QCONV_GEMM_AVX2_U8 = 3, /* raw u8 codes × int8 w' (vpmaddubsw), |w'| <= 64: 4-bit weights */
 } yq_qconv_kernel;
 
 typedef struct yq_qconv_plan yq_qconv_plan;
@@ -61,7 +68,8 @@ typedef struct yq_qconv_plan yq_qconv_plan;
 /* Validates the description (geometry, |w'| <= 255, sums that fit int32,
  * scales finite and positive) and packs the weights; the caller's arrays may
  * be freed afterwards. kernel: YQ_QCONV_AUTO picks depthwise where it applies,
- * else the AVX2 GEMM when the CPU has AVX2, else the C GEMM; a forced kernel
+ * else with AVX2 the u8 GEMM when |w'| <= 64, else the int16 AVX2 GEMM, and
+ * without AVX2 the C GEMM; a forced kernel
  * that cannot run here fails with YQ_ERR_UNSUPPORTED. */
 yq_status yq_qconv_plan_new(const yq_qconv_desc *d, int nthreads, int kernel, yq_qconv_plan **out);
 void yq_qconv_plan_free(yq_qconv_plan *p);
