@@ -52,7 +52,7 @@ const char *yq_qconv_kernel_name(yq_qconv_kernel k) {
     switch (k) {
     case YQ_QCONV_GEMM_C: return "gemm-c";
     case YQ_QCONV_GEMM_AVX2: return "gemm-avx2";
-    case YQ_QCONV_DEPTHWISE: return "depthwise-c";
+    case YQ_QCONV_DEPTHWISE: return "depthwise";
     case YQ_QCONV_GEMM_AVX2_U8: return "gemm-avx2-u8";
     default: return "auto";
     }
