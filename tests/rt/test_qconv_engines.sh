@@ -5,7 +5,8 @@
 #    --engine fakequant keeps them all fake-quant;
 #  - per layer, free of cascades: the first 20 integer convs with a uint8 output (3 under sanitizers), recomputed as fake-quant
 #    from its own input codes differs by at most one code, in at most 1e-4 of the codes
-#    (only values on a rounding tie flip with the summation order);
+#    (only values on a rounding tie flip with the summation order); float outputs within 1e-5 of
+#    the layer's largest value;
 #  - whole model: the share of uint8 activations that differ between the engines stays below 0.3
 #    (tie flips propagate downstream; this bounds the cascade, it is not an accuracy claim);
 #  - `yoloq run --verbose` names the engine of every conv; a bad --engine is a usage error.
@@ -47,6 +48,7 @@ pl = r["per_layer"]
 if pl["layers"] < want_layers: errs.append(f"per-layer check covered {pl['layers']} layers, want >= {want_layers}")
 if pl["max_code_diff"] > 1: errs.append(f"per-layer code difference {pl['max_code_diff']} > 1")
 if pl["differ"] > 1e-4 * pl["codes"]: errs.append(f"per-layer {pl['differ']} of {pl['codes']} codes differ (> 1e-4)")
+if pl["float_worst_rel"] > 1e-5: errs.append(f"per-layer float output off by {pl['float_worst_rel']} of its largest value")
 if r["codes"] < 1e6 or r["codes_differ"] > 0.3 * r["codes"]: errs.append(f"whole model: {r['codes_differ']} of {r['codes']} codes differ")
 for e in errs: print(f"FAIL {name}: {e}")
 sys.exit(1 if errs else 0)

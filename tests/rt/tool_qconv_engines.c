@@ -30,11 +30,14 @@ typedef struct layer_check {
     int64_t codes, differ;
     int maxd;
     double worst_rate;
+    int float_layers;      /* integer convs with float output, compared too */
+    double float_worst;    /* their largest |diff| / max|y| */
 } layer_check;
 static layer_check LC;
 
 static void check_layer(const yq_graph *g, const yq_node *n, const yq_tensor *in, const yq_tensor *out) {
-    if (n->op != YQ_OP_QConvU8 || out[0].dtype != YQ_DT_UINT8 || LC.layers >= LC.max_layers) return;
+    if (n->op != YQ_OP_QConvU8 || LC.layers >= LC.max_layers) return;
+    const int u8 = out[0].dtype == YQ_DT_UINT8;
     const yq_tensor *x = &in[0], *w = &in[1];
     const int64_t st2[2] = {1, 1};
     const int64_t *st = st2, *dl = st2, *pd = NULL;
@@ -47,8 +50,8 @@ static void check_layer(const yq_graph *g, const yq_node *n, const yq_tensor *in
                          .stride_h = st[0], .stride_w = st[1], .dil_h = dl[0], .dil_w = dl[1],
                          .pad_t = pd[0], .pad_l = pd[1], .pad_b = pd[2], .pad_r = pd[3]};
     if (yq_conv2d_shape_check(&s) != YQ_OK) return;
-    const float xs = *(const float *)in[3].data, ys = *(const float *)in[6].data;
-    const int xz = *(const uint8_t *)in[4].data, yz = *(const uint8_t *)in[7].data;
+    const float xs = *(const float *)in[3].data, ys = u8 ? *(const float *)in[6].data : 1.0f;
+    const int xz = *(const uint8_t *)in[4].data, yz = u8 ? *(const uint8_t *)in[7].data : 0;
     const int64_t nx = yq_tensor_numel(x), nw = yq_tensor_numel(w), per = nw / s.M, ny = yq_tensor_numel(&out[0]);
     float *xf = malloc((size_t)nx * sizeof(float)), *wf = malloc((size_t)nw * sizeof(float));
     float *yf = malloc((size_t)ny * sizeof(float));
@@ -57,6 +60,17 @@ static void check_layer(const yq_graph *g, const yq_node *n, const yq_tensor *in
     yq_conv2d_ref(&s, xf, wf, n->inputs[2] >= 0 ? in[2].data : NULL,
                   n->fused_act == YQ_FUSED_SILU ? YQ_ACT_SILU : YQ_ACT_NONE, yf);
     int64_t differ = 0;
+    if (!u8) { /* float output: relative to the layer's largest value */
+        float ma = 0, md = 0;
+        for (int64_t i = 0; i < ny; i++) {
+            ma = fmaxf(ma, fabsf(yf[i]));
+            md = fmaxf(md, fabsf(yf[i] - ((const float *)out[0].data)[i]));
+        }
+        LC.float_layers++;
+        if (ma > 0 && md / ma > LC.float_worst) LC.float_worst = md / ma;
+        free(xf), free(wf), free(yf);
+        return;
+    }
     for (int64_t i = 0; i < ny; i++) {
         float q = nearbyintf(yf[i] / ys) + (float)yz;
         int r = q < 0 ? 0 : q > 255 ? 255 : (int)q;
@@ -181,8 +195,9 @@ int main(int argc, char **argv) {
     }
     printf("], \"fakequant_session\": {\"integer\": %d, \"fakequant\": %d}, ", eng[1].integer, eng[1].fakequant);
     printf("\"per_layer\": {\"layers\": %d, \"codes\": %lld, \"differ\": %lld, \"max_code_diff\": %d, "
-           "\"worst_layer_rate\": %g}}\n",
-           LC.layers, (long long)LC.codes, (long long)LC.differ, LC.maxd, LC.worst_rate);
+           "\"worst_layer_rate\": %g, \"float_layers\": %d, \"float_worst_rel\": %g}}\n",
+           LC.layers, (long long)LC.codes, (long long)LC.differ, LC.maxd, LC.worst_rate, LC.float_layers,
+           LC.float_worst);
     for (int e = 0; e < 2; e++) {
         for (int i = 0; i < R[e].n; i++) free(R[e].r[i].name), free(R[e].r[i].codes);
         free(R[e].r);
