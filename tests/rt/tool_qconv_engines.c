@@ -11,7 +11,9 @@
  *    MAX_LAYERS, default all) recomputed as fake-quant from its own input codes:
  *    layers, codes, differ, max_code_diff, worst_layer_rate
  * Code differences come from float summation order in fake-quant (a value on a
- * rounding tie), and propagate downstream. Exit 1 on any error. */
+ * rounding tie), and propagate downstream. QCONV_TRACE=1 also prints, per
+ * uint8 tensor in execution order, how many codes differ (stderr). Exit 1 on
+ * any error. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
