@@ -5,6 +5,8 @@
 # peak RSS, and the ratio yoloq/ORT (below 1.0 means yoloq is faster); with
 # JSON_OUT set, appends one JSON object per run to that file.
 #   bench/compare_ort.sh MODEL.onnx [THREADS=2] [RUNS=10] [ROUNDS=3]
+# YQ_ARGS adds options to `yoloq bench`, e.g. YQ_ARGS="--engine fakequant" times QCDQ files
+# as fake-quant instead of integer convolutions.
 # A benchmark, not a test: it asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +15,8 @@ THREADS=${2:-2}; RUNS=${3:-10}; ROUNDS=${4:-3}; WARMUP=2
 YOLOQ=${YOLOQ_BIN:-build/yoloq}
 yq=(); ort=()
 for r in $(seq "$ROUNDS"); do
-  yq+=("$("$YOLOQ" bench "$MODEL" --threads "$THREADS" --runs "$RUNS" --warmup "$WARMUP" --json - | tr -d '\n\t ')")
+  # shellcheck disable=SC2086
+  yq+=("$("$YOLOQ" bench "$MODEL" --threads "$THREADS" --runs "$RUNS" --warmup "$WARMUP" ${YQ_ARGS:-} --json - | tr -d '\n\t ')")
   ort+=("$(node bench/ort_bench.js "$MODEL" "$THREADS" "$RUNS" "$WARMUP")")
   echo "round $r done" >&2
 done

@@ -48,6 +48,11 @@ double cli_now_ms(void);
 /* Common option help lines, so every command words them the same way. */
 #define CLI_HELP_THREADS "  -t, --threads N     worker threads (default: one per CPU core)\n"
 #define CLI_HELP_QUIET   "  -q, --quiet         no progress or informational output on stderr\n"
+#define CLI_HELP_ENGINE                                                                       \
+    "      --engine E      how QCDQ convolutions (uint8 activations, int8/int4 weights) run:\n" \
+    "                      auto (default): as integer convolutions, exact int32 sums with\n"  \
+    "                      fused SiLU and requantization; fakequant: float kernels on the\n"  \
+    "                      dequantized weights and activations (the reference path)\n"
 #define CLI_HELP_HELP    "  -h, --help          show this help\n"
 
 

@@ -13,6 +13,7 @@
 void cmd_bench_help(FILE *fp) {
     fprintf(fp,
             "Usage: yoloq bench MODEL.onnx [--threads N] [--runs R] [--warmup W] [--json OUT] [--profile]\n"
+            "                   [--engine auto|fakequant]\n"
             "\n"
             "Time inference on a synthetic input (uniform random in [0,1), fixed seed) and print\n"
             "one line: 'median X ms  p90 Y ms  mean Z ms  min W ms' over R timed runs after W\n"
@@ -23,7 +24,7 @@ void cmd_bench_help(FILE *fp) {
             "  -r, --runs R        timed runs (default 20)\n"
             "  -w, --warmup W      untimed warm-up runs (default 3)\n"
             "  -j, --json OUT      also write the timings as JSON to OUT ('-' for stdout)\n"
-            "  -p, --profile       print time per operator type\n"
+            "  -p, --profile       print time per operator type\n" CLI_HELP_ENGINE
             "  -v, --verbose       print the execution plan\n" CLI_HELP_HELP);
 }
 
@@ -65,8 +66,9 @@ int cmd_bench(int argc, char **argv) {
         {"threads", required_argument, 0, 't'}, {"runs", required_argument, 0, 'r'},
         {"warmup", required_argument, 0, 'w'},  {"json", required_argument, 0, 'j'},
         {"profile", no_argument, 0, 'p'},       {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-    int threads = 0, runs = 20, warmup = 3, profile = 0, verbose = 0, c;
+        {"engine", required_argument, 0, 256},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int threads = 0, runs = 20, warmup = 3, profile = 0, verbose = 0, engine = YQ_ENGINE_AUTO, c;
     const char *json_out = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:r:w:j:pvh", longopts, NULL)) != -1) {
@@ -76,6 +78,10 @@ int cmd_bench(int argc, char **argv) {
         case 'w': if (cli_parse_int("bench", "--warmup", optarg, 0, 100000, &warmup)) return CLI_USAGE; break;
         case 'j': json_out = optarg; break;
         case 'p': profile = 1; break;
+        case 256:
+            if ((engine = yq_engine_parse(optarg)) < 0)
+                return cli_usage("bench", "--engine must be auto or fakequant, got '%s'", optarg);
+            break;
         case 'v': verbose = 1; break;
         case 'h': cmd_bench_help(stdout); return CLI_OK;
         default: return cli_usage("bench", "unknown option");
@@ -88,7 +94,7 @@ int cmd_bench(int argc, char **argv) {
     yq_status st = yq_onnx_load(path, &g);
     if (st != YQ_OK) return cli_fail(st);
     yq_session *s;
-    yq_session_opts so = {.nthreads = threads, .verbose = profile ? 2 : verbose};
+    yq_session_opts so = {.nthreads = threads, .verbose = profile ? 2 : verbose, .engine = engine};
     st = yq_session_new(g, &so, &s);
     if (st != YQ_OK) return cli_fail(st);
 

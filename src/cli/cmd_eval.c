@@ -45,7 +45,7 @@ void cmd_eval_help(FILE *fp) {
             "                          timed pass; not part of the results or timings (default 1)\n"
             "      --skip-latency N    leave the first N images out of the latency statistics\n"
             "                          (they still count for accuracy; default 0)\n"
-            CLI_HELP_THREADS
+            CLI_HELP_THREADS CLI_HELP_ENGINE
             "  -o, --out FILE          write metrics JSON: the 12 stats, per-class AP50-95 and AP50,\n"
             "                          counts, model path and sha256, options, runtime, latency\n"
             "                          (mean, median, p90, throughput) and the time split (image\n"
@@ -67,7 +67,7 @@ typedef struct eval_args {
 
 static int parse_args(int argc, char **argv, eval_args *a) {
     yq_eval_opts *o = &a->o;
-    enum { OPT_IDS = 256, OPT_IMGSZ, OPT_IOU, OPT_MAXDET, OPT_TOPK, OPT_CONTRACT, OPT_WARMUP, OPT_SKIP };
+    enum { OPT_IDS = 256, OPT_IMGSZ, OPT_IOU, OPT_MAXDET, OPT_TOPK, OPT_CONTRACT, OPT_WARMUP, OPT_SKIP, OPT_ENGINE };
     static const struct option longopts[] = {
         {"ann", required_argument, 0, 'a'},
         {"images", required_argument, 0, 'i'},
@@ -82,6 +82,7 @@ static int parse_args(int argc, char **argv, eval_args *a) {
         {"warmup", required_argument, 0, OPT_WARMUP},
         {"skip-latency", required_argument, 0, OPT_SKIP},
         {"threads", required_argument, 0, 't'},
+        {"engine", required_argument, 0, OPT_ENGINE},
         {"out", required_argument, 0, 'o'},
         {"detections-out", required_argument, 0, 'd'},
         {"verbose", no_argument, 0, 'v'},
@@ -116,6 +117,10 @@ static int parse_args(int argc, char **argv, eval_args *a) {
         case OPT_WARMUP: if (cli_parse_int("eval", "--warmup", optarg, 0, 1000, &o->warmup)) return CLI_USAGE; break;
         case OPT_SKIP:
             if (cli_parse_int("eval", "--skip-latency", optarg, 0, 100000000, &o->skip_latency)) return CLI_USAGE;
+            break;
+        case OPT_ENGINE:
+            if ((o->det.engine = yq_engine_parse(optarg)) < 0)
+                return cli_usage("eval", "--engine must be auto or fakequant, got '%s'", optarg);
             break;
         case 't': if (cli_parse_int("eval", "--threads", optarg, 1, 256, &o->det.nthreads)) return CLI_USAGE; break;
         case 'o': o->out = optarg; break;

@@ -13,6 +13,7 @@ void cmd_run_help(FILE *fp) {
     fprintf(fp,
             "Usage: yoloq run MODEL.onnx --image IMG [--json OUT] [--draw OUT.png] [--conf T]\n"
             "                 [--iou T] [--max-det N] [--contract auto|end2end|xywh|dfl] [--threads N]\n"
+            "                 [--engine auto|fakequant] [--verbose]\n"
             "\n"
             "Detect objects in one JPEG or PNG image. The image is letterboxed exactly like\n"
             "Ultralytics' LetterBox(auto=False) to the model's input size, the model runs on\n"
@@ -28,16 +29,18 @@ void cmd_run_help(FILE *fp) {
             "      --iou T         NMS IoU threshold for raw-output models (default 0.7)\n"
             "      --max-det N     at most N detections (default 300)\n"
             "      --contract C    output contract; default: told from the output shape\n" CLI_HELP_THREADS
-            "  -v, --verbose       print the execution plan and timings on stderr\n" CLI_HELP_QUIET CLI_HELP_HELP);
+            CLI_HELP_ENGINE
+            "  -v, --verbose       print the execution plan (with the engine of every\n"
+            "                      convolution: integer, fake-quant or float) and timings on stderr\n" CLI_HELP_QUIET CLI_HELP_HELP);
 }
 
 int cmd_run(int argc, char **argv) {
-    enum { OPT_IOU = 256, OPT_MAXDET, OPT_CONTRACT };
+    enum { OPT_IOU = 256, OPT_MAXDET, OPT_CONTRACT, OPT_ENGINE };
     static const struct option longopts[] = {
         {"image", required_argument, 0, 'i'},   {"json", required_argument, 0, 'j'},
         {"draw", required_argument, 0, 'd'},    {"conf", required_argument, 0, 'c'},
         {"iou", required_argument, 0, OPT_IOU}, {"max-det", required_argument, 0, OPT_MAXDET},
-        {"contract", required_argument, 0, OPT_CONTRACT},
+        {"contract", required_argument, 0, OPT_CONTRACT}, {"engine", required_argument, 0, OPT_ENGINE},
         {"threads", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -62,6 +65,10 @@ int cmd_run(int argc, char **argv) {
             o.decode.contract = (yq_yolo_contract)k;
             break;
         }
+        case OPT_ENGINE:
+            if ((o.engine = yq_engine_parse(optarg)) < 0)
+                return cli_usage("run", "--engine must be auto or fakequant, got '%s'", optarg);
+            break;
         case 't': if (cli_parse_int("run", "--threads", optarg, 1, 256, &o.nthreads)) return CLI_USAGE; break;
         case 'v': o.verbose = 1; break;
         case 'q': quiet = 1; break;

@@ -15,6 +15,7 @@
 typedef struct yq_detector_opts {
     int nthreads;        /* <= 0: one per CPU */
     int verbose;
+    int engine;          /* yq_engine (rt/session.h): integer QCDQ convs (default) or fake-quant */
     yq_yolo_opts decode; /* conf, iou, max_det, contract... (input size is set from the model) */
 } yq_detector_opts;
 

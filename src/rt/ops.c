@@ -26,6 +26,7 @@ static void ops_init_once(void) {
     yq_register_cast_ops(op_table);
     yq_register_qdq_ops(op_table);
     yq_register_norm_ops(op_table);
+    yq_register_qconv_ops(op_table);
 }
 
 void yq_ops_init(void) { pthread_once(&ops_once, ops_init_once); }
@@ -36,10 +37,13 @@ const yq_op_vtable *yq_op_get(int op) {
     return &op_table[op];
 }
 
+static int op_is_internal(int op) { return op == YQ_OP_QConvU8; }
+
 int yq_op_lookup(const char *domain, const char *op_type) {
-    if (domain && domain[0] && strcmp(domain, "ai.onnx") != 0) return -1;
+    const int internal = domain && !strcmp(domain, YQ_RT_DOMAIN);
+    if (!internal && domain && domain[0] && strcmp(domain, "ai.onnx") != 0) return -1;
     for (int i = 0; i < YQ_OP_COUNT; i++)
-        if (strcmp(yq_op_names[i], op_type) == 0) return i;
+        if (op_is_internal(i) == internal && strcmp(yq_op_names[i], op_type) == 0) return i;
     return -1;
 }
 

@@ -34,7 +34,8 @@
     /* resize.c */ X(Resize)                                                                          \
     /* cast.c */ X(Cast)                                                                              \
     /* qdq.c */ X(QuantizeLinear) X(DequantizeLinear)                                              \
-    /* norm.c */ X(BatchNormalization)
+    /* norm.c */ X(BatchNormalization)                                                              \
+    /* conv_int8.c, internal (domain YQ_RT_DOMAIN) */ X(QConvU8)
 
 typedef enum yq_op {
 #define YQ_OP_ENUM(name) YQ_OP_##name,
@@ -44,7 +45,10 @@ typedef enum yq_op {
 } yq_op;
 
 extern const char *const yq_op_names[YQ_OP_COUNT];
-/* Op id for a default-domain op_type, or -1. */
+/* Runtime-internal ops (made by session passes, never read from or written to
+ * files) live in this domain; a default-domain node never resolves to them. */
+#define YQ_RT_DOMAIN "yoloq.rt"
+/* Op id for a default-domain op_type (or an internal op in YQ_RT_DOMAIN), or -1. */
 int yq_op_lookup(const char *domain, const char *op_type);
 
 /* ---- shape inference ---------------------------------------------------- */
@@ -133,5 +137,6 @@ void yq_register_resize_ops(yq_op_vtable *table);
 void yq_register_cast_ops(yq_op_vtable *table);
 void yq_register_qdq_ops(yq_op_vtable *table);
 void yq_register_norm_ops(yq_op_vtable *table);
+void yq_register_qconv_ops(yq_op_vtable *table);
 
 #endif

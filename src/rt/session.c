@@ -8,7 +8,9 @@
 #include "core/pool.h"
 #include "ir/passes.h"
 #include "rt/ops.h"
+#include "rt/kernels/conv_int8.h"
 #include "rt/prepare.h"
+#include "rt/qconv_pass.h"
 
 typedef struct step {
     int node;
@@ -32,6 +34,7 @@ struct yq_session {
     yq_tensor *outputs;
     yq_node_hook hook;
     void *hook_arg;
+    yq_qconv_capture *qcap; /* quantized conv weights seen at load (engine listing) */
 };
 
 #define ALIGN 64
@@ -138,6 +141,7 @@ void yq_session_free(yq_session *s) {
     free(s->scratch);
     free(s->value_ptr);
     free(s->outputs);
+    yq_qconv_capture_free(s->qcap);
     yq_pool_free(s->pool);
     yq_graph_free(s->g);
     free(s);
@@ -155,6 +159,9 @@ yq_status yq_session_new(yq_graph *g, const yq_session_opts *opts, yq_session **
     yq_status st = yq_pool_new(opts ? opts->nthreads : 0, &s->pool);
     size_t *offsets = NULL;
     if (st != YQ_OK) goto fail;
+    /* Quantized conv weights are folded to float by preparation: record their
+     * integer codes first. */
+    if ((st = yq_qconv_capture_new(g, &s->qcap)) != YQ_OK) goto fail;
     st = yq_prepare_graph(g, s->pool, NULL);
     if (st != YQ_OK) {
         if (g->path) yq_fail_prefix(st, "%s", g->path);
@@ -163,6 +170,17 @@ yq_status yq_session_new(yq_graph *g, const yq_session_opts *opts, yq_session **
     /* Runtime-only fusions (the session's graph is never written out). */
     if (!(opts && opts->no_fusion)) {
         if ((st = yq_pass_fuse_conv_silu(g)) != YQ_OK || (st = yq_graph_compact(g)) != YQ_OK) goto fail;
+        int nq = 0;
+        if (!(opts && opts->engine == YQ_ENGINE_FAKEQUANT) &&
+            ((st = yq_qconv_pass(g, s->qcap, &nq)) != YQ_OK || (nq && (st = yq_graph_compact(g)) != YQ_OK)))
+            goto fail;
+    }
+    /* Only names and reasons are needed from here on (the listing). */
+    for (int i = 0; s->qcap && i < s->qcap->n; i++) {
+        free(s->qcap->w[i].w);
+        free(s->qcap->w[i].scale);
+        s->qcap->w[i].w = NULL;
+        s->qcap->w[i].scale = NULL;
     }
 
     s->steps = yq_calloc((size_t)g->nnodes + 1, sizeof *s->steps);
@@ -226,9 +244,11 @@ yq_status yq_session_new(yq_graph *g, const yq_session_opts *opts, yq_session **
         }
     }
     for (int i = 0; i < g->noutputs; i++) fill_tensor(&s->outputs[i], &g->values[g->outputs[i]]);
-    if (s->verbose)
+    if (s->verbose) {
         fprintf(stderr, "yoloq: plan: %d steps, arena %.1f MiB, scratch %.1f MiB, %d threads\n", s->nsteps,
                 (double)s->arena_bytes / 1048576.0, (double)s->scratch_bytes / 1048576.0, yq_pool_size(s->pool));
+        yq_session_print_engines(s, stderr);
+    }
     free(offsets);
     *out = s;
     return YQ_OK;
@@ -319,4 +339,68 @@ int yq_session_nthreads(const yq_session *s) { return yq_pool_size(s->pool); }
 void yq_session_set_hook(yq_session *s, yq_node_hook hook, void *arg) {
     s->hook = hook;
     s->hook_arg = arg;
+}
+
+int yq_engine_parse(const char *s) {
+    if (!strcmp(s, "auto")) return YQ_ENGINE_AUTO;
+    if (!strcmp(s, "fakequant")) return YQ_ENGINE_FAKEQUANT;
+    return -1;
+}
+
+/* Weight bits of a QConvU8 node: 4 when every channel's w' spans <= 16 values. */
+static int qconv_bits(const yq_graph *g, const yq_node *n) {
+    const yq_value *w = &g->values[n->inputs[1]];
+    const int16_t *d = w->data;
+    const int64_t M = w->dims[0], per = M > 0 ? yq_value_numel(w) / M : 0;
+    for (int64_t m = 0; m < M; m++) {
+        int lo = 256, hi = -256;
+        for (int64_t i = 0; i < per; i++) {
+            lo = d[m * per + i] < lo ? d[m * per + i] : lo;
+            hi = d[m * per + i] > hi ? d[m * per + i] : hi;
+        }
+        if (hi - lo > 15) return 8;
+    }
+    return 4;
+}
+
+static int step_engine(const yq_session *s, const yq_node *n) {
+    if (n->op == YQ_OP_QConvU8) return 0;
+    if (n->op != YQ_OP_Conv) return -1;
+    return yq_qconv_capture_find(s->qcap, s->g->values[n->inputs[1]].name) ? 1 : 2;
+}
+
+yq_conv_engines yq_session_conv_engines(const yq_session *s) {
+    yq_conv_engines e = {0, 0, 0};
+    for (int t = 0; t < s->nsteps; t++) {
+        int k = step_engine(s, &s->g->nodes[s->steps[t].node]);
+        if (k == 0) e.integer++;
+        if (k == 1) e.fakequant++;
+        if (k == 2) e.floating++;
+    }
+    return e;
+}
+
+void yq_session_print_engines(const yq_session *s, FILE *fp) {
+    const yq_graph *g = s->g;
+    for (int t = 0; t < s->nsteps; t++) {
+        const yq_node *n = &g->nodes[s->steps[t].node];
+        const int k = step_engine(s, n);
+        if (k < 0) continue;
+        char label[384];
+        yq_node_label(g, n, label, sizeof label);
+        const char *act = n->fused_act == YQ_FUSED_SILU ? " + SiLU" : "";
+        if (k == 0) {
+            fprintf(fp, "yoloq: conv %s: integer (u8 x %d-bit -> s32, %s%s -> %s)\n", label, qconv_bits(g, n),
+                    yq_qconv_node_kernel(s->steps[t].state), act,
+                    g->values[n->outputs[0]].dtype == YQ_DT_UINT8 ? "requantized u8" : "float");
+        } else if (k == 1) {
+            const yq_qconv_weight *w = yq_qconv_capture_find(s->qcap, g->values[n->inputs[1]].name);
+            fprintf(fp, "yoloq: conv %s: fake-quant (float kernels on dequantized weights%s%s%s)\n", label, act,
+                    w->why_not ? "; integer path: " : "", w->why_not ? w->why_not : "");
+        } else {
+            fprintf(fp, "yoloq: conv %s: float%s\n", label, act);
+        }
+    }
+    yq_conv_engines e = yq_session_conv_engines(s);
+    fprintf(fp, "yoloq: convolutions: %d integer, %d fake-quant, %d float\n", e.integer, e.fakequant, e.floating);
 }

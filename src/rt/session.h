@@ -15,8 +15,16 @@
 typedef struct yq_session_opts {
     int nthreads; /* <= 0: one per CPU */
     int verbose;  /* print the plan to stderr */
-    int no_fusion; /* keep Conv -> Sigmoid -> Mul as three ops (reference path) */
+    int no_fusion; /* keep Conv -> Sigmoid -> Mul as three ops (reference path); implies fake-quant */
+    int engine;    /* yq_engine: how QCDQ convolutions run */
 } yq_session_opts;
+
+/* QCDQ convolutions (uint8 activations, integer weights) run as integer
+ * convolutions by default (rt/qconv_pass.h); YQ_ENGINE_FAKEQUANT keeps the
+ * fake-quant reference: float kernels on dequantized weights and activations. */
+typedef enum yq_engine { YQ_ENGINE_AUTO = 0, YQ_ENGINE_FAKEQUANT = 1 } yq_engine;
+/* "auto" / "fakequant" → the engine, or -1. */
+int yq_engine_parse(const char *s);
 
 typedef struct yq_session yq_session;
 
@@ -49,5 +57,16 @@ size_t yq_session_arena_bytes(const yq_session *s);
 void yq_session_print_profile(const yq_session *s, FILE *fp, int runs);
 void yq_session_reset_profile(yq_session *s);
 int yq_session_nthreads(const yq_session *s);
+
+/* Convolutions by engine: integer (QConvU8), fake-quant (float kernels on a
+ * quantized model's dequantized weights), float. */
+typedef struct yq_conv_engines {
+    int integer, fakequant, floating;
+} yq_conv_engines;
+yq_conv_engines yq_session_conv_engines(const yq_session *s);
+/* One line per convolution: node name, engine, and for integer convs the
+ * kernel, weight bits, epilogue and output type; for fake-quant convs why the
+ * integer path did not apply. */
+void yq_session_print_engines(const yq_session *s, FILE *fp);
 
 #endif

@@ -5,6 +5,9 @@
  *   tool_parity image  MODEL IMAGE OUTDIR   letterboxed COCO image as input
  *   tool_parity random MODEL SEED  OUTDIR   uniform [0,1) input, fixed seed
  *
+ * YOLOQ_ENGINE=fakequant runs QCDQ convs as fake-quant (the literal QCDQ
+ * semantics) instead of the default integer convolutions.
+ *
  * Writes OUTDIR/input.bin, OUTDIR/yq<k>.bin and prints
  * "<input name> <d0>x<d1>x..." then one line per output "<k> <dtype> <dims>". */
 #include <stdio.h>
@@ -39,6 +42,11 @@ int main(int argc, char **argv) {
     yq_detector_opts o;
     yq_detector_opts_default(&o);
     o.nthreads = 2;
+    const char *engine = getenv("YOLOQ_ENGINE");
+    if (engine && (o.engine = yq_engine_parse(engine)) < 0) {
+        fprintf(stderr, "YOLOQ_ENGINE must be auto or fakequant, got '%s'\n", engine);
+        return 2;
+    }
     yq_session *s;
     yq_tensor in;
     yq_detector *det = NULL;
@@ -62,7 +70,7 @@ int main(int argc, char **argv) {
         in.data = (void *)yq_detector_last_input(det);
     } else {
         yq_graph *g;
-        yq_session_opts so = {.nthreads = 2};
+        yq_session_opts so = {.nthreads = 2, .engine = o.engine};
         if (yq_onnx_load(model, &g) != YQ_OK || yq_session_new(g, &so, &s) != YQ_OK) {
             fprintf(stderr, "%s\n", yq_last_error());
             return 1;

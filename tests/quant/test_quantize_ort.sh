@@ -6,7 +6,10 @@
 # Activation-quantized (A8): W8A8 and W4A8 + INT32 biases (qcdq) are compared layer by layer
 # (every QuantizeLinear output) and by detections against ORT with graph optimizations off (the
 # literal semantics of the file), with ORT-optimized as the noise floor — see a8_parity.py for
-# why 1e-4 cannot hold there and what is checked instead. W4A8 in the int4 format loads and runs.
+# why 1e-4 cannot hold there and what is checked instead. yoloq runs the A8 files as fake-quant
+# (YOLOQ_ENGINE=fakequant), the literal QCDQ semantics this compares; its default integer convs
+# round like ORT-optimized's QLinearConv instead and are checked against fake-quant in
+# tests/rt/test_qconv_engines.sh. W4A8 in the int4 format loads and runs.
 # YOLOQ_SANITIZED=1: 2 images for W4A16, 1 image and W8A8 only for A8.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -64,7 +67,7 @@ if /usr/bin/python3 -c "import onnx, numpy" 2>/dev/null; then
       echo "FAIL: quantize $v"; fails=$((fails+1)); continue; fi
     for img in $A8_IMAGES; do
       d="$T/a8$v$img"
-      if run_both "$x" "$img" "$d" && ORT_OPT=disabled node "$PAR/ort_run.js" "$x" 2 "$d/ortoff" "$SPEC"; then
+      if YOLOQ_ENGINE=fakequant run_both "$x" "$img" "$d" && ORT_OPT=disabled node "$PAR/ort_run.js" "$x" 2 "$d/ortoff" "$SPEC"; then
         ln -s "$x" "$d/model.onnx"; A8_DIRS+=("$d"); else echo "FAIL: $v $img did not run"; fails=$((fails+1)); fi
     done
   done

@@ -1,0 +1,55 @@
+/* Integer execution of QCDQ convolutions (runtime only, in yq_session_new).
+ *
+ * A QCDQ file runs as fake-quant by default: weight DequantizeLinear is folded
+ * to float at load and the float conv kernels run on dequantized activations.
+ * This pass turns
+ *
+ *   DQ(x: uint8, per-tensor) → Conv(W = DQ(int weights [→ Clip]), bias) [→ SiLU] [→ Q(uint8, per-tensor)]
+ *
+ * into one QConvU8 node (rt/kernels/conv_int8.h): it reads the uint8 codes,
+ * accumulates Σ(x − zx)·(w − zw) exactly in int32, and applies
+ * acc·(sx·sw[m]) + bias → SiLU → float output, or a uint8 requantize when the
+ * conv's only consumer is a per-tensor uint8 QuantizeLinear (whose output it
+ * then writes directly, so consecutive integer convs pass uint8 codes and the
+ * float DQ/Q round trip disappears). Every rewrite is exact in the sense of the
+ * QCDQ semantics: the only difference to fake-quant is float summation order.
+ *
+ * Two phases, because weight DQ is constant-folded while the graph is
+ * prepared: yq_qconv_capture reads the raw graph (before yq_prepare_graph) and
+ * keeps each quantized conv weight's integer codes and scales by the name of
+ * the value the Conv reads; yq_qconv_pass runs after preparation and the SiLU
+ * fusion and rewrites the convs whose input side also matches. */
+#ifndef YQ_RT_QCONV_PASS_H
+#define YQ_RT_QCONV_PASS_H
+
+#include <stdio.h>
+
+#include "ir/graph.h"
+
+typedef struct yq_qconv_weight {
+    char *name;      /* the (DQ output) value the Conv reads as W */
+    int64_t dims[4]; /* [M, C/group, kh, kw] */
+    int16_t *w;      /* code (after Clip) − zero point */
+    float *scale;    /* [M] */
+    int bits;        /* 4 when every channel's w' spans at most 16 values, else 8 */
+    const char *why_not; /* set by the pass for a conv left as fake-quant */
+    int integer;         /* rewritten to QConvU8 */
+} yq_qconv_weight;
+
+typedef struct yq_qconv_capture {
+    yq_qconv_weight *w;
+    int n;
+} yq_qconv_capture;
+
+/* Record the quantized conv weights of a raw (unprepared) graph. A graph
+ * without any yields an empty capture. */
+yq_status yq_qconv_capture_new(const yq_graph *g, yq_qconv_capture **out);
+void yq_qconv_capture_free(yq_qconv_capture *c);
+/* The captured weight a Conv reading value `name` as W would use, or NULL. */
+yq_qconv_weight *yq_qconv_capture_find(const yq_qconv_capture *c, const char *name);
+
+/* Rewrite matching convs of a prepared graph (after yq_pass_fuse_conv_silu);
+ * marks nodes dead (the caller compacts). *converted: number rewritten. */
+yq_status yq_qconv_pass(yq_graph *g, yq_qconv_capture *cap, int *converted);
+
+#endif
