@@ -155,6 +155,7 @@ cJSON *yq_ptq_report_json(const yq_ptq_report *r, const char *model, const char 
             cJSON_AddItemToObject(o, "error_before", num_or_null(b->err_before));
             cJSON_AddItemToObject(o, "error_after", num_or_null(b->err_after));
             cJSON_AddBoolToObject(o, "kept", b->kept);
+            if (b->skipped[0]) cJSON_AddStringToObject(o, "skipped", b->skipped);
             cJSON_AddItemToArray(ba, o);
         }
     }
@@ -262,10 +263,13 @@ static yq_status quantize_reconstruct(yq_graph *g, const yq_graph *teacher, cons
     if (st == YQ_OK) {
         rep->recon_blocks = res.nblocks;
         rep->recon_images = res.images;
+        int tried = 0;
+        for (int i = 0; i < res.nblocks; i++) tried += !res.blocks[i].skipped[0];
         for (int i = 0; i < res.nblocks; i++) {
             rep->recon_kept += res.blocks[i].kept;
-            rep->recon_err_before += res.blocks[i].err_before / res.nblocks;
-            rep->recon_err_after += (res.blocks[i].kept ? res.blocks[i].err_after : res.blocks[i].err_before) / res.nblocks;
+            if (res.blocks[i].skipped[0]) continue;
+            rep->recon_err_before += res.blocks[i].err_before / tried;
+            rep->recon_err_after += (res.blocks[i].kept ? res.blocks[i].err_after : res.blocks[i].err_before) / tried;
         }
         rep->recon_ms = 1e3 * res.seconds;
         rep->recon = res.blocks; /* the report owns them now */

@@ -2,6 +2,7 @@
 #include "quant/reconstruct.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,14 @@ static void plan_free(recon_plan *p) {
 static int node_is_weighted_conv(const yq_graph *g, const recon_plan *p, int ni) {
     const yq_node *n = &g->nodes[ni];
     return strcmp(n->op_type, "Conv") == 0 && n->ninputs > 1 && n->inputs[1] >= 0 && p->is_const[n->inputs[1]];
+}
+
+static int is_rearrangement(const yq_node *n) {
+    static const char *const ops[] = {"Concat", "Reshape", "Transpose", "Split", "Flatten", "Squeeze", "Unsqueeze",
+                                      "Identity", NULL};
+    for (int i = 0; ops[i]; i++)
+        if (strcmp(n->op_type, ops[i]) == 0) return 1;
+    return 0;
 }
 
 static int is_qdq(const yq_node *n) {
@@ -311,7 +320,14 @@ static yq_status reconstruct_block(yq_graph *model, const yq_graph *teacher, cha
     yq_tg_opts to = {.inputs = (const char *const *)ins, .ninputs = nin, .outputs = (const char *const *)outs,
                      .noutputs = nout, .nthreads = o->nthreads, .train_bias = o->lr_bias > 0,
                      .soft_round_from = o->ste ? NULL : teacher};
-    if ((st = yq_tg_new(model, &to, &tg)) != YQ_OK) goto done;
+    if ((st = yq_tg_new(model, &to, &tg)) != YQ_OK) {
+        if (st == YQ_ERR_UNSUPPORTED) { /* an operator the executor cannot differentiate: keep the PTQ codes */
+            snprintf(rb->skipped, sizeof rb->skipped, "%s", yq_last_error());
+            rb->err_before = rb->err_after = NAN;
+            st = YQ_OK;
+        }
+        goto done;
+    }
     b.in_numel = yq_calloc((size_t)nin, sizeof(int64_t));
     b.out_numel = yq_calloc((size_t)nout, sizeof(int64_t));
     b.in = yq_calloc((size_t)nin, sizeof(float *));
@@ -465,6 +481,7 @@ yq_status yq_reconstruct(yq_graph *model, const yq_graph *teacher, int nimages, 
     int *ids = yq_malloc((size_t)(model->nvalues ? model->nvalues : 1) * sizeof(int));
     int *cuts = yq_malloc((size_t)(p.n + 2) * sizeof(int));
     int *suffix = yq_calloc((size_t)(p.n + 1), sizeof(int));
+    unsigned char *raw = NULL;
     if (!ids || !cuts || !suffix) { st = YQ_ERR_NOMEM; goto done; }
     for (int k = p.n - 1; k >= 0; k--) suffix[k] = suffix[k + 1] + node_is_weighted_conv(model, &p, p.order[k]);
     /* cut after every `convs_per_block` convolutions where allowed, but leave
@@ -473,13 +490,49 @@ yq_status yq_reconstruct(yq_graph *model, const yq_graph *teacher, int nimages, 
     cuts[ncuts++] = 0;
     for (int i = 1; i < p.n; i++) {
         count += node_is_weighted_conv(model, &p, p.order[i - 1]);
-        if (count >= o->convs_per_block && 2 * suffix[i] >= o->convs_per_block && cut_ok(model, teacher, &p, i, ids)) {
+        /* cut where the next layer starts (its input quantizer or the conv
+         * itself), so that a conv's activation stays in its block and block
+         * outputs are the features the next layers read */
+        const yq_node *next = &model->nodes[p.order[i]];
+        const int starts_layer = strcmp(next->op_type, "QuantizeLinear") == 0 || node_is_weighted_conv(model, &p, p.order[i]);
+        if (count >= o->convs_per_block && starts_layer && 2 * suffix[i] >= o->convs_per_block &&
+            cut_ok(model, teacher, &p, i, ids)) {
             cuts[ncuts++] = i;
             count = 0;
         }
     }
     cuts[ncuts++] = p.n;
     if (!(res->blocks = yq_calloc((size_t)ncuts, sizeof(yq_recon_block)))) { st = YQ_ERR_NOMEM; goto done; }
+    /* raw[v]: v holds prediction logits — the output of a weighted Conv that no
+     * Sigmoid reads, or a rearrangement (Concat, Reshape, Transpose, Split,
+     * ...) of such outputs only, like the concatenated raw head */
+    if (!(raw = yq_calloc((size_t)(model->nvalues ? model->nvalues : 1), 1))) { st = YQ_ERR_NOMEM; goto done; }
+    for (int k = 0; k < p.n; k++) {
+        const int ni = p.order[k];
+        const yq_node *n = &model->nodes[ni];
+        int is_raw = 0;
+        if (node_is_weighted_conv(model, &p, ni)) {
+            is_raw = 1;
+            for (int q = k + 1; q < p.n && is_raw; q++) {
+                const yq_node *c = &model->nodes[p.order[q]];
+                if (strcmp(c->op_type, "Sigmoid") != 0) continue;
+                for (int j = 0; j < c->ninputs; j++)
+                    if (c->inputs[j] == n->outputs[0]) is_raw = 0;
+            }
+        } else if (is_rearrangement(n)) {
+            int any = 0;
+            is_raw = 1;
+            for (int j = 0; j < n->ninputs; j++) {
+                const int v = n->inputs[j];
+                if (v < 0 || p.is_const[v]) continue;
+                any = 1;
+                if (!raw[v]) is_raw = 0;
+            }
+            is_raw = is_raw && any;
+        }
+        for (int j = 0; j < n->noutputs; j++)
+            if (n->outputs[j] >= 0) raw[n->outputs[j]] = (unsigned char)is_raw;
+    }
     const int nblocks = ncuts - 1;
     for (int bi = 0; bi < nblocks && st == YQ_OK; bi++) {
         const int a = cuts[bi], e = cuts[bi + 1];
@@ -510,24 +563,16 @@ yq_status yq_reconstruct(yq_graph *model, const yq_graph *teacher, int nimages, 
         if (!out_ids) { free(in_ids); st = YQ_ERR_NOMEM; break; }
         for (int k = 0; k < c2; k++)
             if (p.first_pos[ids[k]] >= a) out_ids[nout++] = ids[k];
-        /* Raw prediction logits (a Conv output that no Sigmoid reads: the
-         * head's box-distribution and class logits) stay out of the loss: their
-         * squared error is dominated by the very negative logits of background
-         * anchors, which post-processing never looks at (finetune.h says the
-         * same of distillation). A block with nothing else keeps its codes. */
+        /* Raw prediction logits (the head's box-distribution and class
+         * logits: raw[] below) stay out of the loss: their squared error is
+         * dominated by the very negative logits of background anchors, which
+         * post-processing never looks at (finetune.h says the same of
+         * distillation). A block with nothing else keeps its codes. */
         unsigned char *counted = yq_calloc((size_t)(nout ? nout : 1), 1);
         if (!counted) { free(in_ids), free(out_ids); st = YQ_ERR_NOMEM; break; }
         int ncounted = 0;
         for (int k = 0; k < nout; k++) {
-            const int v = out_ids[k], pr = model->values[v].producer;
-            int logits = pr >= 0 && strcmp(model->nodes[pr].op_type, "Conv") == 0;
-            for (int q = 0; q < p.n && logits; q++) {
-                const yq_node *n = &model->nodes[p.order[q]];
-                if (strcmp(n->op_type, "Sigmoid") != 0) continue;
-                for (int j = 0; j < n->ninputs; j++)
-                    if (n->inputs[j] == v) logits = 0;
-            }
-            counted[k] = !logits;
+            counted[k] = !raw[out_ids[k]];
             ncounted += counted[k];
         }
         if (ncounted == 0) {
@@ -554,7 +599,7 @@ yq_status yq_reconstruct(yq_graph *model, const yq_graph *teacher, int nimages, 
         free(ins), free(outs), free(in_ids), free(out_ids), free(counted);
     }
 done:
-    free(ids), free(cuts), free(suffix);
+    free(ids), free(cuts), free(suffix), free(raw);
     plan_free(&p);
     res->seconds = yq_seconds() - t0;
     return st;

@@ -75,6 +75,8 @@ typedef struct yq_recon_block {
     int ninputs, noutputs;
     double err_before, err_after; /* normalised squared error on its images */
     int kept;            /* 1: the reconstructed weights were written */
+    char skipped[200];   /* why the block kept its PTQ codes untried (an operator the
+                          * differentiable executor lacks), or "" */
 } yq_recon_block;
 
 typedef struct yq_recon_result {
