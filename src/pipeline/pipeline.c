@@ -1318,6 +1318,12 @@ static yq_status write_outputs(pipe_run *p, double t0) {
         s->ort_end2end = isfinite(s->ort_box_diff);
         s->ort_message = str_at(r->ort_res, "message");
         s->keeps_float = r->keeps_float;
+        const double ci = num_at(r->eval_res, "runtime", "convs", "integer");
+        s->convs_integer = isfinite(ci) ? (int)ci : -1;
+        const double cq = num_at(r->eval_res, "runtime", "convs", "fakequant");
+        s->convs_fakequant = isfinite(cq) ? (int)cq : -1;
+        const double cf = num_at(r->eval_res, "runtime", "convs", "float");
+        s->convs_float = isfinite(cf) ? (int)cf : -1;
     }
     char ortnote[600];
     if (p->ort.node && p->ort.node_modules)

@@ -89,7 +89,13 @@ yq_status yq_summary_markdown(const yq_summary *s, char **out) {
         const yq_summary_row *r = &s->rows[i];
         fprintf(fp, "- **%s**", r->variant);
         if (r->artifact) fprintf(fp, " ([`%s`](%s))", r->artifact, r->artifact);
-        fprintf(fp, ": %s\n", r->keeps_float ? r->keeps_float : "–");
+        fprintf(fp, ": %s", r->keeps_float ? r->keeps_float : "–");
+        if (r->convs_integer > 0)
+            fprintf(fp, " yoloq's evaluation ran %d convolutions as integer convolutions (uint8 × int8 codes, exact "
+                        "int32 sums, requantization fused), %d as fake-quant and %d in float.",
+                    r->convs_integer, r->convs_fakequant > 0 ? r->convs_fakequant : 0,
+                    r->convs_float > 0 ? r->convs_float : 0);
+        fprintf(fp, "\n");
     }
     if (s->sensitivity) fprintf(fp, "\n## Layer sensitivity\n\n%s\n", s->sensitivity);
     if (s->nplots > 0) {

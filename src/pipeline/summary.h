@@ -24,6 +24,7 @@ typedef struct yq_summary_row {
     double ort_box_diff, ort_score_diff;
     const char *ort_message; /* why ORT did not run (unavailable / its error) */
     const char *keeps_float; /* the note on what stays float */
+    int convs_integer, convs_fakequant, convs_float; /* how yoloq's evaluation ran the convs (-1: unknown) */
 } yq_summary_row;
 
 typedef struct yq_summary_plot {

@@ -43,6 +43,7 @@ static void test_table_and_sections(void **state) {
     rows[3].error = "w8a8.quantize: onnx/m-w8a8.onnx: Is a directory";
     rows[3].ort_status = YQ_ORT_UNAVAILABLE;
     rows[3].lat_median_ms = NAN;
+    rows[2].convs_integer = 82, rows[2].convs_fakequant = 0, rows[2].convs_float = 1;
     yq_summary_plot plots[1] = {{"Accuracy vs model size", "plots/accuracy_vs_size.png"}};
     yq_summary s = {.run_id = "r1", .model = "m", .dataset = "instances.json", .images_dir = "imgs", .nimages = 216,
                     .ncalib = 128, .threads = 2, .rows = rows, .nrows = 4, .reference_row = 0, .plots = plots,
@@ -56,6 +57,10 @@ static void test_table_and_sections(void **state) {
     assert_non_null(strstr(md, "| w4a8 | 0.3643 | 0.5200 | -0.0269 | 1.70 MB | 190 |"));
     assert_non_null(strstr(md, "| w8a8 (failed) | – | – | – | – | – | – | not available |"));
     assert_non_null(strstr(md, "ORT could not run it¹"));
+    /* the engine note only where the evaluation ran integer convolutions */
+    assert_int_equal(count(md, "as integer convolutions"), 1);
+    assert_non_null(strstr(md, "ran 82 convolutions as integer convolutions (uint8 × int8 codes, exact int32 sums, "
+                               "requantization fused), 0 as fake-quant and 1 in float."));
     assert_non_null(strstr(md, "- baseline-fp16: Could not find an implementation for X / Y")); /* no '|' leaks */
     assert_non_null(strstr(md, "**1 of 4 artifact(s) failed**"));
     assert_non_null(strstr(md, "## Failures\n\n- **w8a8**: w8a8.quantize: onnx/m-w8a8.onnx: Is a directory"));
