@@ -16,39 +16,13 @@
 #include "rt/session.h"
 
 
-static yq_graph *new_graph(int64_t c, int64_t hw) {
-    yq_graph *g;
-    assert_int_equal(yq_graph_new(&g), YQ_OK);
-    assert_int_equal(yq_graph_set_opset(g, "", 13), YQ_OK);
-    g->ir_version = 8;
-    int x = add_value(g, "x");
-    g->values[x].dtype = YQ_DT_FLOAT;
-    g->values[x].rank = 4;
-    const int64_t xd[4] = {1, c, hw, hw};
-    memcpy(g->values[x].dims, xd, sizeof xd);
-    g->values[x].flags |= YQ_VAL_INPUT;
-    g->inputs = malloc(sizeof(int));
-    g->inputs[0] = x;
-    g->ninputs = 1;
-    return g;
-}
-
-static void finish_graph(yq_graph *g, int y) {
-    g->values[y].flags |= YQ_VAL_OUTPUT;
-    g->outputs = malloc(sizeof(int));
-    g->outputs[0] = y;
-    g->noutputs = 1;
-    yq_prepare_opts po = yq_prepare_defaults();
-    assert_int_equal(yq_prepare_graph(g, NULL, &po), YQ_OK);
-}
-
 static yq_graph *make_chain(void) {
-    yq_graph *g = new_graph(3, 12);
+    yq_graph *g = quant_graph_new(3, 12);
     uint64_t seed = 11;
     int a = add_conv(g, "conv1", g->inputs[0], 8, 3, 3, 0.3, &seed, 1);
     int b = add_conv(g, "conv2", a, 8, 8, 3, 0.15, &seed, 1);
     int y = add_conv(g, "conv3", b, 4, 8, 1, 0.3, &seed, 0);
-    finish_graph(g, y);
+    quant_graph_finish(g, y);
     return g;
 }
 
@@ -133,7 +107,7 @@ static void test_sequential(void **state) {
  * 256 positions sampled on an 8x8 map every position counts, so the mean
  * output difference over the calibration images is zero to rounding. */
 static yq_graph *make_single(void) {
-    yq_graph *g = new_graph(3, 8);
+    yq_graph *g = quant_graph_new(3, 8);
     float w[6 * 3], b[6];
     for (int o = 0; o < 6; o++) {
         for (int k = 0; k < 3; k++) w[o * 3 + k] = (float)(0.11 * (o - 3 + k) + 0.02);
@@ -146,7 +120,7 @@ static yq_graph *make_single(void) {
     assert_int_equal(yq_graph_add_initializer(g, "b", YQ_DT_FLOAT, 1, bd, b, &bv), YQ_OK);
     int ins[3] = {g->inputs[0], wv, bv};
     assert_int_equal(yq_graph_add_node(g, "Conv", "", "conv", ins, 3, &y, 1, &n), YQ_OK);
-    finish_graph(g, y);
+    quant_graph_finish(g, y);
     return g;
 }
 

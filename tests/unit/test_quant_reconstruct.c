@@ -39,19 +39,8 @@ static yq_graph *make_net(void) { return make_net_relu(0); }
 /* relu_first: conv1 and conv2 end in Relu, which the differentiable executor
  * does not have: their block must be skipped, not fail the run. */
 static yq_graph *make_net_relu(int relu_first) {
-    yq_graph *g;
-    assert_int_equal(yq_graph_new(&g), YQ_OK);
-    assert_int_equal(yq_graph_set_opset(g, "", 13), YQ_OK);
-    g->ir_version = 8;
-    int x = add_value(g, "x");
-    g->values[x].dtype = YQ_DT_FLOAT;
-    g->values[x].rank = 4;
-    const int64_t xd[4] = {1, 3, HW, HW};
-    memcpy(g->values[x].dims, xd, sizeof xd);
-    g->values[x].flags |= YQ_VAL_INPUT;
-    g->inputs = malloc(sizeof(int));
-    g->inputs[0] = x;
-    g->ninputs = 1;
+    yq_graph *g = quant_graph_new(3, HW);
+    const int x = g->inputs[0];
     uint64_t seed = 21;
     int a = relu_first ? add_conv(g, "conv1", x, 8, 3, 3, 0.3, &seed, 1)
                        : add_silu(g, "conv1", add_conv(g, "conv1", x, 8, 3, 3, 0.3, &seed, 0));
@@ -62,12 +51,7 @@ static yq_graph *make_net_relu(int relu_first) {
     assert_int_equal(yq_graph_add_node(g, "Add", "", "res_add", in, 2, &r, 1, &n), YQ_OK);
     int c = add_silu(g, "conv3", add_conv(g, "conv3", r, 8, 8, 3, 0.15, &seed, 0));
     int y = add_silu(g, "conv4", add_conv(g, "conv4", c, 6, 8, 1, 0.3, &seed, 0));
-    g->values[y].flags |= YQ_VAL_OUTPUT;
-    g->outputs = malloc(sizeof(int));
-    g->outputs[0] = y;
-    g->noutputs = 1;
-    yq_prepare_opts po = yq_prepare_defaults();
-    assert_int_equal(yq_prepare_graph(g, NULL, &po), YQ_OK);
+    quant_graph_finish(g, y);
     return g;
 }
 
