@@ -32,10 +32,6 @@ static int add_silu(yq_graph *g, const char *name, int x) {
     return y;
 }
 
-static yq_graph *make_net_relu(int relu_first);
-
-static yq_graph *make_net(void) { return make_net_relu(0); }
-
 /* relu_first: conv1 and conv2 end in Relu, which the differentiable executor
  * does not have: their block must be skipped, not fail the run. */
 static yq_graph *make_net_relu(int relu_first) {
@@ -54,6 +50,8 @@ static yq_graph *make_net_relu(int relu_first) {
     quant_graph_finish(g, y);
     return g;
 }
+
+static yq_graph *make_net(void) { return make_net_relu(0); }
 
 static yq_status image(void *arg, int index, float *nchw) {
     (void)arg;
