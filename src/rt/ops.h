@@ -109,6 +109,8 @@ typedef struct yq_prepare_ctx {
     const yq_tensor *in; /* data set for constant inputs only */
     const yq_tensor *out;
     int nthreads;
+    int reference;        /* the session's reference path (yq_session_opts.no_fusion): kernels keep
+                           * their most exact float summation (convs: no Winograd) */
     void *state;          /* out */
     size_t scratch_bytes; /* out */
 } yq_prepare_ctx;

@@ -229,7 +229,7 @@ yq_status yq_session_new(yq_graph *g, const yq_session_opts *opts, yq_session **
         if (sp->vt->prepare) {
             yq_prepare_ctx pc = {.g = g, .node = n, .opset = yq_graph_opset(g, ""), .nin = n->ninputs,
                                  .nout = n->noutputs, .in = sp->in, .out = sp->out,
-                                 .nthreads = yq_pool_size(s->pool)};
+                                 .nthreads = yq_pool_size(s->pool), .reference = opts && opts->no_fusion};
             st = sp->vt->prepare(&pc);
             if (st != YQ_OK) goto fail;
             sp->state = pc.state;

@@ -870,14 +870,15 @@ static int conv_input_dequantized(const yq_graph *gr, const yq_node *n) {
 }
 
 static yq_status conv_build_plan(const yq_graph *gr, const yq_node *n, const conv_geom *g, const yq_tensor *w,
-                                 const yq_tensor *b, int nthreads, yq_conv2d_plan **out) {
+                                 const yq_tensor *b, int nthreads, int reference, yq_conv2d_plan **out) {
     float *wf = NULL, *bf = NULL;
     yq_status st = to_float(w, &wf);
     if (st == YQ_OK && b && b->data) st = to_float(b, &bf);
     if (st == YQ_OK) {
         yq_conv2d_shape s = geom_to_2d(g);
         st = yq_conv2d_plan_new_algo(&s, wf, bf, conv_node_act(n), nthreads,
-                                     conv_input_dequantized(gr, n) ? YQ_CONV_ALGO_AUTO_NO_WINOGRAD : -1, out);
+                                     reference || conv_input_dequantized(gr, n) ? YQ_CONV_ALGO_AUTO_NO_WINOGRAD : -1,
+                                     out);
         if (st != YQ_OK) st = yq_fail_prefix(st, "node '%s' (Conv)", n->name ? n->name : "");
     }
     free(wf);
@@ -892,7 +893,7 @@ static yq_status conv_prepare(yq_prepare_ctx *c) {
     if (!s) return YQ_ERR_NOMEM;
     yq_status st = conv_geometry(c->node, x->rank, x->dims, w->rank, w->dims, &s->g);
     if (st == YQ_OK && s->g.nd <= 2 && w->data && (!b || b->data)) {
-        st = conv_build_plan(c->g, c->node, &s->g, w, b, c->nthreads, &s->plan);
+        st = conv_build_plan(c->g, c->node, &s->g, w, b, c->nthreads, c->reference, &s->plan);
         if (st == YQ_OK) c->scratch_bytes = yq_conv2d_plan_scratch(s->plan);
     }
     if (st != YQ_OK) {
@@ -921,7 +922,7 @@ static yq_status conv_run(yq_run_ctx *c) {
     YQ_TRY(conv_geometry(c->node, x->rank, x->dims, w->rank, w->dims, &g));
     if (g.nd <= 2) {
         yq_conv2d_plan *plan = NULL;
-        YQ_TRY(conv_build_plan(c->g, c->node, &g, w, b, yq_pool_size(c->pool), &plan));
+        YQ_TRY(conv_build_plan(c->g, c->node, &g, w, b, yq_pool_size(c->pool), 0, &plan));
         yq_status st = yq_conv2d_run(plan, c->pool, x->data, c->out[0].data, NULL);
         yq_conv2d_plan_free(plan);
         return st;
