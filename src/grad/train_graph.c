@@ -594,11 +594,9 @@ yq_status yq_tg_new(const yq_graph *src, const yq_tg_opts *o, yq_tg **out) {
             free(ids);
             goto fail;
         }
-        for (int i = 0; i < g->noutputs; i++) g->values[g->outputs[i]].flags &= ~(unsigned)YQ_VAL_OUTPUT;
-        free(g->outputs);
-        g->outputs = ids;
-        g->noutputs = o->noutputs;
-        for (int i = 0; i < g->noutputs; i++) g->values[ids[i]].flags |= YQ_VAL_OUTPUT;
+        st = yq_graph_set_outputs(g, ids, o->noutputs);
+        free(ids);
+        if (st != YQ_OK) goto fail;
     }
     st = yq_pool_new(o->nthreads, &t->pool);
     if (st != YQ_OK) goto fail;

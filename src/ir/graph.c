@@ -785,3 +785,17 @@ yq_status yq_graph_clone(const yq_graph *src, yq_graph **out) {
     *out = g;
     return YQ_OK;
 }
+
+yq_status yq_graph_set_outputs(yq_graph *g, const int *ids, int n) {
+    int *outs = yq_malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
+    if (!outs) return YQ_ERR_NOMEM;
+    for (int i = 0; i < g->noutputs; i++) g->values[g->outputs[i]].flags &= ~(unsigned)YQ_VAL_OUTPUT;
+    for (int i = 0; i < n; i++) {
+        outs[i] = ids[i];
+        g->values[ids[i]].flags |= YQ_VAL_OUTPUT;
+    }
+    free(g->outputs);
+    g->outputs = outs;
+    g->noutputs = n;
+    return YQ_OK;
+}

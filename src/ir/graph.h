@@ -203,5 +203,9 @@ yq_status yq_graph_compact(yq_graph *g);
 
 /* Deep copy (without `source`). */
 yq_status yq_graph_clone(const yq_graph *g, yq_graph **out);
+/* Make values ids[0..n) the graph's outputs (in that order), replacing the
+ * old ones: how a model is cut at intermediate tensors before preparation
+ * drops everything after them. */
+yq_status yq_graph_set_outputs(yq_graph *g, const int *ids, int n);
 
 #endif

@@ -338,10 +338,7 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
     {
         const int id = yq_graph_find_value(tgraph, cut);
         if (id < 0) { st = yq_fail(YQ_ERR_INVALID, "finetune: the teacher has no tensor '%s' (not the student's float model?)", cut); goto done; }
-        for (int i = 0; i < tgraph->noutputs; i++) tgraph->values[tgraph->outputs[i]].flags &= ~(unsigned)YQ_VAL_OUTPUT;
-        tgraph->outputs[0] = id;
-        tgraph->noutputs = 1;
-        tgraph->values[id].flags |= YQ_VAL_OUTPUT;
+        if ((st = yq_graph_set_outputs(tgraph, &id, 1)) != YQ_OK) goto done;
     }
     yq_session_opts so = {.nthreads = o->nthreads};
     st = yq_session_new(tgraph, &so, &teach);

@@ -202,7 +202,6 @@ static yq_status session_at(const yq_graph *g, char *const *names, int n, int nt
         yq_graph_free(c);
         return YQ_ERR_NOMEM;
     }
-    for (int i = 0; i < c->noutputs; i++) c->values[c->outputs[i]].flags &= ~(unsigned)YQ_VAL_OUTPUT;
     for (int i = 0; i < n; i++) {
         outs[i] = yq_graph_find_value(c, names[i]);
         if (outs[i] < 0) {
@@ -210,11 +209,13 @@ static yq_status session_at(const yq_graph *g, char *const *names, int n, int nt
             yq_graph_free(c);
             return yq_fail(YQ_ERR_INVALID, "reconstruct: the model has no tensor '%s'", names[i]);
         }
-        c->values[outs[i]].flags |= YQ_VAL_OUTPUT;
     }
-    free(c->outputs);
-    c->outputs = outs;
-    c->noutputs = n;
+    yq_status st = yq_graph_set_outputs(c, outs, n);
+    free(outs);
+    if (st != YQ_OK) {
+        yq_graph_free(c);
+        return st;
+    }
     yq_session_opts so = {.nthreads = nthreads};
     return yq_session_new(c, &so, out); /* owns c, also on failure */
 }
