@@ -46,6 +46,11 @@ void cmd_eval_help(FILE *fp) {
             "      --skip-latency N    leave the first N images out of the latency statistics\n"
             "                          (they still count for accuracy; default 0)\n"
             CLI_HELP_THREADS CLI_HELP_ENGINE
+            "                      ort: ONNX Runtime (CPU EP) runs the model, through node and the\n"
+            "                      npm package onnxruntime-node (found as for the pipeline's ORT\n"
+            "                      check: $YOLOQ_ORT_NODE_PATH, node_modules beside yoloq, or the\n"
+            "                      source tree's tests/parity); letterbox, decoding and COCO\n"
+            "                      matching stay yoloq's, so only the engine differs\n"
             "  -o, --out FILE          write metrics JSON: the 12 stats, per-class AP50-95 and AP50,\n"
             "                          counts, model path and sha256, options, runtime, latency\n"
             "                          (mean, median, p90, throughput) and the time split (image\n"
@@ -119,8 +124,10 @@ static int parse_args(int argc, char **argv, eval_args *a) {
             if (cli_parse_int("eval", "--skip-latency", optarg, 0, 100000000, &o->skip_latency)) return CLI_USAGE;
             break;
         case OPT_ENGINE:
-            if ((o->det.engine = yq_engine_parse(optarg)) < 0)
-                return cli_usage("eval", "--engine must be auto or fakequant, got '%s'", optarg);
+            o->det.ort = !strcmp(optarg, "ort");
+            if (o->det.ort) o->det.engine = YQ_ENGINE_AUTO;
+            else if ((o->det.engine = yq_engine_parse(optarg)) < 0)
+                return cli_usage("eval", "--engine must be auto, fakequant or ort, got '%s'", optarg);
             break;
         case 't': if (cli_parse_int("eval", "--threads", optarg, 1, 256, &o->det.nthreads)) return CLI_USAGE; break;
         case 'o': o->out = optarg; break;

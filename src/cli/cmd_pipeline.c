@@ -14,7 +14,8 @@ void cmd_pipeline_help(FILE *fp) {
             "Usage: yoloq pipeline MODEL.onnx --calib LIST.txt --ann INSTANCES.json --images DIR\n"
             "                      [--variants baseline,w8a16,w8a8,w4a16,w4a8] [--max-images N]\n"
             "                      [--run-dir DIR] [--recipe RECIPE.json] [--calib-count N] [--resume]\n"
-            "                      [--ort-images N] [--sensitivity-images N] [--qat-steps N]\n"
+            "                      [--ort-images N] [--ort-eval on|off] [--sensitivity-images N]\n"
+            "                      [--qat-steps N]\n"
             "                      [--threads N] [--quiet]\n"
             "\n"
             "Run the quantization workflow end to end and write a reproducible run bundle: the\n"
@@ -23,18 +24,21 @@ void cmd_pipeline_help(FILE *fp) {
             "(made exactly as 'yoloq quantize' makes them), and for every artifact a random-input\n"
             "smoke run (finite outputs, declared shapes), a COCO evaluation as 'yoloq eval' does it,\n"
             "and, where node and onnxruntime-node are installed, an ONNX Runtime check (max\n"
-            "difference of the outputs on the random input and the first 5 evaluation images).\n"
+            "difference of the outputs on the random input and the first 5 evaluation images)\n"
+            "and the same COCO evaluation with ONNX Runtime running the artifact.\n"
             "\n"
             "The bundle (DIR):\n"
-            "  summary.md          table: variant x mAP50-95, mAP50, delta vs baseline, weight bytes,\n"
-            "                      Q/DQ nodes, latency median/p90, ORT max diff; what each variant\n"
-            "                      keeps float; links to the pictures; failures\n"
+            "  summary.md          table: variant x mAP50-95, mAP50, mAP50-95 on ORT, delta vs\n"
+            "                      baseline, weight bytes, Q/DQ nodes, latency median/p90, ORT max\n"
+            "                      diff; what each variant keeps float; links to the pictures;\n"
+            "                      failures\n"
             "  config.json         every option, the recipe, sha256 of the input files\n"
             "  env.json            yoloq version and git commit, compiler, dependency versions, CPU\n"
             "                      model and ISA flags, threads, OS\n"
             "  onnx/               NAME-baseline-fp32.onnx, NAME-baseline-fp16.onnx,\n"
             "                      NAME-w8a16-qcdq-ptq.onnx, ... (NAME: the model file's name)\n"
-            "  metrics/VARIANT.json  quantize report, smoke run, evaluation metrics, ORT check\n"
+            "  metrics/VARIANT.json  quantize report, smoke run, evaluation metrics, ORT check,\n"
+            "                      ORT evaluation metrics\n"
             "  logs/STEP.log       one log per step; steps/STEP.json: what --resume compares\n"
             "  metrics/sensitivity.json  per-layer sensitivity of the lowest-precision setting (each\n"
             "                      layer alone quantized; as 'yoloq sensitivity --json' writes it)\n"
@@ -59,6 +63,8 @@ void cmd_pipeline_help(FILE *fp) {
             "      --calib-count N     calibration images (default: the recipe's, 128)\n"
             "      --ort-images N      evaluation images for the ONNX Runtime check besides the\n"
             "                          random input (default 5, at most 64)\n"
+            "      --ort-eval on|off   also evaluate every artifact that ORT ran on the COCO images\n"
+            "                          with ORT running it, as 'yoloq eval --engine ort' (default on)\n"
             "      --sensitivity-images N  rank layers by the cost of quantizing each alone at the\n"
             "                          lowest-precision variant's setting (e.g. W4 in the A8 context),\n"
             "                          measured on the first N calibration images (default 16; 0: off,\n"
@@ -130,7 +136,7 @@ void pipeline_default_run_dir(char *buf, size_t cap) {
 }
 
 int cmd_pipeline(int argc, char **argv) {
-    enum { OPT_CALIB = 256, OPT_VARIANTS, OPT_COUNT, OPT_RESUME, OPT_ORT, OPT_SENS, OPT_QAT_STEPS };
+    enum { OPT_CALIB = 256, OPT_VARIANTS, OPT_COUNT, OPT_RESUME, OPT_ORT, OPT_SENS, OPT_QAT_STEPS, OPT_ORT_EVAL };
     static const struct option longopts[] = {
         {"calib", required_argument, 0, OPT_CALIB},  {"ann", required_argument, 0, 'a'},
         {"images", required_argument, 0, 'i'},       {"variants", required_argument, 0, OPT_VARIANTS},
@@ -138,7 +144,7 @@ int cmd_pipeline(int argc, char **argv) {
         {"recipe", required_argument, 0, 'r'},       {"calib-count", required_argument, 0, OPT_COUNT},
         {"resume", no_argument, 0, OPT_RESUME},      {"threads", required_argument, 0, 't'},
         {"ort-images", required_argument, 0, OPT_ORT}, {"sensitivity-images", required_argument, 0, OPT_SENS},
-        {"qat-steps", required_argument, 0, OPT_QAT_STEPS},
+        {"qat-steps", required_argument, 0, OPT_QAT_STEPS}, {"ort-eval", required_argument, 0, OPT_ORT_EVAL},
         {"quiet", no_argument, 0, 'q'},              {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     yq_pipeline_opts o;
@@ -157,6 +163,11 @@ int cmd_pipeline(int argc, char **argv) {
         case OPT_COUNT: if (cli_parse_int("pipeline", "--calib-count", optarg, 1, 1000000, &o.calib_count)) return CLI_USAGE; break;
         case OPT_RESUME: o.resume = 1; break;
         case OPT_ORT: if (cli_parse_int("pipeline", "--ort-images", optarg, 0, 64, &o.ort_images)) return CLI_USAGE; break;
+        case OPT_ORT_EVAL:
+            if (!strcmp(optarg, "on")) o.ort_eval = 1;
+            else if (!strcmp(optarg, "off")) o.ort_eval = 0;
+            else return cli_usage("pipeline", "--ort-eval must be on or off, got '%s'", optarg);
+            break;
         case OPT_QAT_STEPS:
             if (cli_parse_int("pipeline", "--qat-steps", optarg, 1, 10000000, &o.qat_steps)) return CLI_USAGE;
             break;

@@ -5,10 +5,12 @@
 #include <time.h>
 
 #include "onnx/onnx.h"
+#include "ort/ort_engine.h"
 #include "vision/coco_names.h"
 
 struct yq_detector {
     yq_session *session;
+    yq_ort_engine *ort; /* opts.ort: runs the model instead of session */
     char *name;
     int in_w, in_h;
     yq_detector_opts opts;
@@ -134,11 +136,39 @@ fail:
 yq_status yq_detector_open(const char *model_path, const yq_detector_opts *o, yq_detector **out) {
     yq_graph *g;
     YQ_TRY(yq_onnx_load(model_path, &g));
-    return yq_detector_open_graph(g, model_path, o, out);
+    YQ_TRY(yq_detector_open_graph(g, model_path, o, out));
+    yq_detector *d = *out;
+    if (!d->opts.ort) return YQ_OK;
+    yq_ort_env env;
+    yq_ort_find(&env);
+    yq_status st = yq_ort_engine_open(&env, model_path, d->opts.nthreads, &d->ort);
+    yq_ort_env_free(&env);
+    if (st != YQ_OK) {
+        yq_detector_free(d);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* ONNX Runtime's output 0, checked against the shape yoloq's contract was resolved from. */
+static yq_status run_ort(yq_detector *d, const yq_tensor *in, const yq_tensor **out) {
+    YQ_TRY(yq_ort_engine_run(d->ort, yq_session_input(d->session, 0)->name, in));
+    const yq_tensor *t = yq_ort_engine_output(d->ort, 0);
+    const yq_value *want = yq_session_output_info(d->session, 0);
+    int same = t->rank == want->rank;
+    for (int i = 0; same && i < t->rank; i++) same = t->dims[i] == want->dims[i];
+    if (!same) {
+        char a[96], b[96];
+        return yq_fail(YQ_ERR_INVALID, "%s: ONNX Runtime's output '%s' is %s, yoloq's %s", d->name, want->name,
+                       yq_dims_str(t->rank, t->dims, a, sizeof a), yq_dims_str(want->rank, want->dims, b, sizeof b));
+    }
+    *out = t;
+    return YQ_OK;
 }
 
 void yq_detector_free(yq_detector *d) {
     if (!d) return;
+    yq_ort_engine_close(d->ort);
     yq_session_free(d->session);
     for (int i = 0; i < d->n_class_names; i++) free(d->class_names[i]);
     free(d->class_names);
@@ -154,10 +184,17 @@ yq_status yq_detector_detect(yq_detector *d, const yq_image *img, yq_det **dets,
     YQ_TRY(yq_letterbox_nchw(img, d->in_w, d->in_h, d->input, &d->lb));
     double t1 = now_ms();
     yq_tensor in = {.dtype = YQ_DT_FLOAT, .rank = 4, .dims = {1, 3, d->in_h, d->in_w}, .data = d->input};
-    yq_status st = yq_session_run(d->session, &in, 1);
-    if (st != YQ_OK) return yq_fail_prefix(st, "%s", d->name);
+    const yq_tensor *out = NULL;
+    yq_status st;
+    if (d->ort) {
+        YQ_TRY(run_ort(d, &in, &out)); /* its messages name the model */
+    } else {
+        st = yq_session_run(d->session, &in, 1);
+        if (st != YQ_OK) return yq_fail_prefix(st, "%s", d->name);
+        out = yq_session_output(d->session, 0);
+    }
     double t2 = now_ms();
-    st = yq_yolo_decode(yq_session_output(d->session, 0), &d->opts.decode, dets, n);
+    st = yq_yolo_decode(out, &d->opts.decode, dets, n);
     if (st != YQ_OK) return yq_fail_prefix(st, "%s", d->name);
     yq_dets_unletterbox(*dets, *n, &d->lb);
     double t3 = now_ms();
@@ -169,6 +206,7 @@ yq_status yq_detector_detect(yq_detector *d, const yq_image *img, yq_det **dets,
     return YQ_OK;
 }
 
+const char *yq_detector_ort_version(const yq_detector *d) { return d->ort ? yq_ort_engine_version(d->ort) : NULL; }
 int yq_detector_input_w(const yq_detector *d) { return d->in_w; }
 int yq_detector_input_h(const yq_detector *d) { return d->in_h; }
 yq_yolo_contract yq_detector_contract(const yq_detector *d) { return d->contract; }

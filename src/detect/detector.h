@@ -16,6 +16,9 @@ typedef struct yq_detector_opts {
     int nthreads;        /* <= 0: one per CPU */
     int verbose;
     int engine;          /* yq_engine (rt/session.h): integer QCDQ convs (default) or fake-quant */
+    int ort;             /* 1: ONNX Runtime (node + onnxruntime-node, ort/ort_engine.h) runs the model
+                          * instead; yoloq still reads it for its input, outputs and contract.
+                          * Needs a model file (yq_detector_open). */
     yq_yolo_opts decode; /* conf, iou, max_det, contract... (input size is set from the model) */
 } yq_detector_opts;
 
@@ -39,6 +42,8 @@ void yq_detector_free(yq_detector *d);
  * (NULL when none). timing may be NULL. */
 yq_status yq_detector_detect(yq_detector *d, const yq_image *img, yq_det **dets, int *n, yq_detect_timing *timing);
 
+/* ONNX Runtime's version when it runs the model (opts.ort), else NULL. */
+const char *yq_detector_ort_version(const yq_detector *d);
 /* Model facts. */
 int yq_detector_input_w(const yq_detector *d);
 int yq_detector_input_h(const yq_detector *d);

@@ -335,12 +335,19 @@ cJSON *yq_eval_metrics_json(const yq_eval_run *sel) {
     put_str(&j, rt, "yoloq", "yoloq " YOLOQ_VERSION);
     put_num(&j, rt, "threads", yq_session_nthreads(yq_detector_session(det)));
     put_str(&j, rt, "contract", yq_yolo_contract_name(yq_detector_contract(det)));
-    put_str(&j, rt, "engine", a->det.engine == YQ_ENGINE_FAKEQUANT ? "fakequant" : "auto");
-    const yq_conv_engines ce = yq_session_conv_engines(yq_detector_session(det));
-    cJSON *convs = put_obj(&j, rt, "convs");
-    put_num(&j, convs, "integer", ce.integer);
-    put_num(&j, convs, "fakequant", ce.fakequant);
-    put_num(&j, convs, "float", ce.floating);
+    const char *ort_version = yq_detector_ort_version(det);
+    if (ort_version) {
+        /* the model ran in ONNX Runtime: yoloq's conv engines did not run */
+        put_str(&j, rt, "engine", "ort");
+        put_str(&j, rt, "onnxruntime", ort_version);
+    } else {
+        put_str(&j, rt, "engine", a->det.engine == YQ_ENGINE_FAKEQUANT ? "fakequant" : "auto");
+        const yq_conv_engines ce = yq_session_conv_engines(yq_detector_session(det));
+        cJSON *convs = put_obj(&j, rt, "convs");
+        put_num(&j, convs, "integer", ce.integer);
+        put_num(&j, convs, "fakequant", ce.fakequant);
+        put_num(&j, convs, "float", ce.floating);
+    }
     const double hw[2] = {yq_detector_input_h(det), yq_detector_input_w(det)};
     cJSON *input = cJSON_CreateDoubleArray(hw, 2);
     if (!input || !rt || !cJSON_AddItemToObject(rt, "input_hw", input)) {

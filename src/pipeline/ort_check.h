@@ -1,31 +1,17 @@
 /* Optional validation of an artifact against ONNX Runtime (CPU EP), run as an
- * external process: node with the onnxruntime-node package. yoloq contains no
- * ONNX Runtime; when node or the package is missing the check is recorded as
- * "not available", and when ORT cannot run a model (e.g. a float16 kernel its
- * CPU EP lacks) ORT's own message is recorded — neither fails a pipeline.
- *
- * Where onnxruntime-node is looked for (first hit): $YOLOQ_ORT_NODE_PATH (a
- * node_modules folder); node_modules next to the yoloq executable; the
- * source tree's tests/parity/node_modules seen from the executable
- * (build/yoloq → ../tests/parity) and from the working directory. node is
- * $YOLOQ_NODE or `node` on PATH. */
+ * external process (ort/ort_env.h says where node and onnxruntime-node are
+ * looked for). When they are missing the check is recorded as "not
+ * available", and when ORT cannot run a model (e.g. a float16 kernel its CPU
+ * EP lacks) ORT's own message is recorded — neither fails a pipeline. */
 #ifndef YQ_PIPELINE_ORT_CHECK_H
 #define YQ_PIPELINE_ORT_CHECK_H
 
 #include <stdio.h>
 
 #include "core/status.h"
+#include "ort/ort_env.h"
 #include "rt/session.h"
 
-typedef struct yq_ort_env {
-    char *node;         /* NULL when not found */
-    char *node_modules; /* folder holding onnxruntime-node; NULL when not found */
-    char why[256];      /* why ORT is not available */
-} yq_ort_env;
-
-/* Returns 1 when both were found. */
-int yq_ort_find(yq_ort_env *env);
-void yq_ort_env_free(yq_ort_env *env);
 
 enum { YQ_ORT_UNAVAILABLE = 0, YQ_ORT_RAN = 1, YQ_ORT_FAILED = 2 };
 

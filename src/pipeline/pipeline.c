@@ -38,6 +38,7 @@ const char yq_pipeline_default_variants[] = "baseline,w8a16,w8a8,w4a16,w4a8";
 void yq_pipeline_opts_default(yq_pipeline_opts *o) {
     memset(o, 0, sizeof *o);
     o->ort_images = 5;
+    o->ort_eval = 1;
     o->sample_images = 4;
     o->sensitivity_images = 16;
 }
@@ -100,7 +101,7 @@ typedef struct row {
     char artifact[64 + 4096]; /* relative to the run dir */
     char *error;
     char sha[YQ_SHA256_HEX_BYTES];
-    cJSON *export_res, *smoke_res, *eval_res, *ort_res; /* step results (owned) */
+    cJSON *export_res, *smoke_res, *eval_res, *ort_res, *ort_eval_res; /* step results (owned) */
     char *keeps_float;
     int base; /* ROW_QAT: index of the PTQ row it starts from */
 } row;
@@ -761,6 +762,39 @@ static void do_smoke(pipe_run *p, row *r) {
     r->smoke_res = s.result;
 }
 
+/* One COCO evaluation of the row's artifact on the run's images: on yoloq's
+ * engine, or (ort) on ONNX Runtime through node. */
+static yq_status eval_artifact(pipe_run *p, row *r, step *s, int ort) {
+    char *model = path_in(p, r->artifact);
+    char label[64];
+    snprintf(label, sizeof label, "%s%s", r->variant, ort ? " (ORT)" : "");
+    progress_ctx pc = {.o = p->o, .prefix = label};
+    yq_eval_opts eo;
+    yq_eval_opts_default(&eo);
+    eo.model = model;
+    eo.ann = p->o->ann;
+    eo.images_dir = p->o->images;
+    eo.max_images = p->o->max_images;
+    eo.det.nthreads = p->o->threads;
+    eo.det.ort = ort;
+    eo.progress = on_eval_progress;
+    eo.progress_arg = &pc;
+    yq_eval_run run;
+    yq_status st = model ? yq_eval_setup(&eo, &run) : YQ_ERR_NOMEM;
+    if (st == YQ_OK) st = yq_eval_execute(&run);
+    if (st == YQ_OK) {
+        s->result = yq_eval_metrics_json(&run);
+        if (!s->result) st = YQ_ERR_NOMEM;
+        logf_(s, "%s: %zu images, %zu detections: mAP50-95 %.4f mAP50 %.4f; inference median %.1f ms, p90 %.1f ms; "
+                 "wall %.1f s\n",
+              ort ? "ONNX Runtime" : "yoloq", run.n, run.ndets, run.res.stats[YQ_COCO_AP],
+              run.res.stats[YQ_COCO_AP50], run.latency.median_ms, run.latency.p90_ms, run.timing.wall / 1000.0);
+    }
+    if (model) yq_eval_run_free(&run);
+    free(model);
+    return st;
+}
+
 static void do_eval(pipe_run *p, row *r) {
     char key[1024], id[96];
     snprintf(id, sizeof id, "%s.eval", r->variant);
@@ -768,34 +802,37 @@ static void do_eval(pipe_run *p, row *r) {
              p->o->max_images);
     step s;
     if (!step_begin(p, &s, id, key, NULL)) {
-        char *model = path_in(p, r->artifact);
-        progress_ctx pc = {.o = p->o, .prefix = r->variant};
-        yq_eval_opts eo;
-        yq_eval_opts_default(&eo);
-        eo.model = model;
-        eo.ann = p->o->ann;
-        eo.images_dir = p->o->images;
-        eo.max_images = p->o->max_images;
-        eo.det.nthreads = p->o->threads;
-        eo.progress = on_eval_progress;
-        eo.progress_arg = &pc;
-        yq_eval_run run;
-        yq_status st = model ? yq_eval_setup(&eo, &run) : YQ_ERR_NOMEM;
-        if (st == YQ_OK) st = yq_eval_execute(&run);
-        if (st == YQ_OK) {
-            s.result = yq_eval_metrics_json(&run);
-            if (!s.result) st = YQ_ERR_NOMEM;
-            logf_(&s, "%zu images, %zu detections: mAP50-95 %.4f mAP50 %.4f; inference median %.1f ms, p90 %.1f ms; "
-                      "wall %.1f s\n",
-                  run.n, run.ndets, run.res.stats[YQ_COCO_AP], run.res.stats[YQ_COCO_AP50], run.latency.median_ms,
-                  run.latency.p90_ms, run.timing.wall / 1000.0);
-        }
-        if (model) yq_eval_run_free(&run);
-        free(model);
+        yq_status st = eval_artifact(p, r, &s, 0);
         st = step_end(p, &s, st, NULL);
         if (st != YQ_OK) row_fail(r, id);
     }
     r->eval_res = s.result;
+}
+
+/* The same evaluation with ONNX Runtime running the model, for artifacts the
+ * ORT check ran. Like the check, an ORT failure is recorded ({"status":
+ * "failed", "message"}) and does not fail the row. */
+static void do_ort_eval(pipe_run *p, row *r) {
+    const cJSON *os = r->ort_res ? cJSON_GetObjectItemCaseSensitive(r->ort_res, "status") : NULL;
+    if (!p->o->ort_eval || !cJSON_IsString(os) || strcmp(os->valuestring, "ran") != 0) return;
+    char key[8192], id[96];
+    snprintf(id, sizeof id, "%s.ort-eval", r->variant);
+    snprintf(key, sizeof key, "ort-eval|artifact=%s|ann=%s|images=%s|max_images=%d|node=%s|modules=%s", r->sha,
+             p->ann_sha, p->o->images, p->o->max_images, p->ort.node, p->ort.node_modules);
+    step s;
+    if (!step_begin(p, &s, id, key, NULL)) {
+        yq_status st = eval_artifact(p, r, &s, 1);
+        if (st != YQ_OK && st != YQ_ERR_NOMEM) {
+            logf_(&s, "ONNX Runtime evaluation failed: %s\n", yq_last_error());
+            s.result = cJSON_CreateObject();
+            cJSON_AddStringToObject(s.result, "status", "failed");
+            cJSON_AddStringToObject(s.result, "message", yq_last_error());
+            st = YQ_OK;
+        }
+        st = step_end(p, &s, st, NULL);
+        if (st != YQ_OK) row_fail(r, id);
+    }
+    r->ort_eval_res = s.result;
 }
 
 static void do_ort(pipe_run *p, row *r) {
@@ -959,6 +996,7 @@ static cJSON *metrics_doc(const row *r) {
     if (r->smoke_res) cJSON_AddItemReferenceToObject(d, "smoke", r->smoke_res);
     if (r->eval_res) cJSON_AddItemReferenceToObject(d, "eval", r->eval_res);
     if (r->ort_res) cJSON_AddItemReferenceToObject(d, "ort", r->ort_res);
+    if (r->ort_eval_res) cJSON_AddItemReferenceToObject(d, "ort_eval", r->ort_eval_res);
     return d;
 }
 
@@ -1118,6 +1156,7 @@ static yq_status write_config(pipe_run *p, const int *vidx, int nv) {
     cJSON_AddNumberToObject(c, "threads", o->threads);
     cJSON_AddBoolToObject(c, "resume", o->resume);
     cJSON_AddNumberToObject(c, "ort_images", o->ort_images);
+    cJSON_AddBoolToObject(c, "ort_eval", o->ort_eval);
     cJSON_AddNumberToObject(c, "sample_images", o->sample_images);
     cJSON_AddNumberToObject(c, "sensitivity_images", o->sensitivity_images);
     cJSON_AddNumberToObject(c, "qat_steps", o->qat_steps);
@@ -1317,6 +1356,9 @@ static yq_status write_outputs(pipe_run *p, double t0) {
         s->ort_score_diff = num_at(r->ort_res, "max_score_diff", NULL, NULL);
         s->ort_end2end = isfinite(s->ort_box_diff);
         s->ort_message = str_at(r->ort_res, "message");
+        s->ort_map = num_at(r->ort_eval_res, "coco", "stats", "AP");
+        s->ort_map50 = num_at(r->ort_eval_res, "coco", "stats", "AP50");
+        s->ort_eval_message = str_at(r->ort_eval_res, "message");
         s->keeps_float = r->keeps_float;
         const double ci = num_at(r->eval_res, "runtime", "convs", "integer");
         s->convs_integer = isfinite(ci) ? (int)ci : -1;
@@ -1358,6 +1400,7 @@ static void pipe_free(pipe_run *p) {
         cJSON_Delete(r->smoke_res);
         cJSON_Delete(r->eval_res);
         cJSON_Delete(r->ort_res);
+        cJSON_Delete(r->ort_eval_res);
     }
     cJSON_Delete(p->sens);
     free(p->sens_error);
@@ -1466,6 +1509,7 @@ yq_status yq_pipeline_run(const yq_pipeline_opts *o, yq_pipeline_result *res) {
         if (!r->error) do_smoke(&p, r);
         if (!r->error) do_eval(&p, r);
         if (!r->error) do_ort(&p, r);
+        if (!r->error) do_ort_eval(&p, r);
     }
     if (st == YQ_OK) do_sensitivity(&p);
     if (st == YQ_OK) {

@@ -4,14 +4,15 @@
  * For every variant the artifacts are made in-process (clean float32 export,
  * float16 conversion, yq_quantize_model_file), then each artifact gets a
  * random-input smoke run, a COCO evaluation (yq_eval_*) and, where node +
- * onnxruntime-node are present, an ONNX Runtime cross-check. Bundle layout
+ * onnxruntime-node are present, an ONNX Runtime cross-check and the same COCO
+ * evaluation with ONNX Runtime running the model. Bundle layout
  * under run_dir:
  *   config.json  every option, the recipe, sha256 of every input file
  *   env.json     build (version, git commit, compiler, dependencies) and machine
  *   onnx/        <name>-baseline-fp32.onnx, -baseline-fp16.onnx, -w8a16-qcdq-ptq.onnx, ...
  *   logs/        <step>.log, one per step
  *   steps/       <step>.json: the key of the step's inputs and its result (for --resume)
- *   metrics/     <variant>.json: export/quantize report, smoke, evaluation, ORT check
+ *   metrics/     <variant>.json: export/quantize report, smoke, evaluation, ORT check, ORT evaluation
  *   plots/       accuracy vs size, per-layer SQNR per variant, sensitivity, detections
  *   summary.md   the table and notes
  * Every file is written atomically. A failing variant is recorded (summary,
@@ -44,6 +45,8 @@ typedef struct yq_pipeline_opts {
     int threads;            /* <= 0: one per core */
     int resume;
     int ort_images;         /* images for the ORT check besides the random input (5) */
+    int ort_eval;           /* 1 (default): every artifact the ORT check ran is also evaluated on the
+                               COCO images with ONNX Runtime running it (yoloq eval --engine ort) */
     int sample_images;      /* pictures of detections, baseline vs lowest-bit variant (4) */
     int qat_steps;          /* optimiser steps of the -qat variants (0: yoloq finetune's default, 200) */
     int sensitivity_images; /* per-layer sensitivity (yq_sensitivity) of the lowest-bit PTQ variant's

@@ -22,6 +22,7 @@ static yq_summary_row row(const char *v, double map, double map50, int64_t bytes
     r.ort_status = YQ_ORT_RAN;
     r.ort_max_diff = 1.5e-4;
     r.ort_inputs = 6;
+    r.ort_map = r.ort_map50 = NAN;
     r.keeps_float = "note";
     return r;
 }
@@ -44,6 +45,9 @@ static void test_table_and_sections(void **state) {
     rows[3].ort_status = YQ_ORT_UNAVAILABLE;
     rows[3].lat_median_ms = NAN;
     rows[2].convs_integer = 82, rows[2].convs_fakequant = 0, rows[2].convs_float = 1;
+    rows[0].ort_map = 0.39124; /* ORT's evaluation of the same artifact */
+    rows[2].ort_map = 0.36501;
+    rows[1].ort_eval_message = "ONNX Runtime (node) stopped | exit status 1";
     yq_summary_plot plots[1] = {{"Accuracy vs model size", "plots/accuracy_vs_size.png"}};
     yq_summary s = {.run_id = "r1", .model = "m", .dataset = "instances.json", .images_dir = "imgs", .nimages = 216,
                     .ncalib = 128, .threads = 2, .rows = rows, .nrows = 4, .reference_row = 0, .plots = plots,
@@ -52,11 +56,13 @@ static void test_table_and_sections(void **state) {
     assert_int_equal(yq_summary_markdown(&s, &md), YQ_OK);
     assert_non_null(strstr(md, "**216 images** of `instances.json`"));
     assert_non_null(strstr(md, "calibration on 128 images; 2 thread(s)"));
-    assert_non_null(strstr(md, "| baseline-fp32 | 0.3912 | 0.5511 | (reference) | 9.10 MB | 0 | 70.2 / 80.5 | 0.00015 (6 inputs) |"));
-    assert_non_null(strstr(md, "| baseline-fp16 | 0.3911 | 0.5510 | -0.0001 | 4.60 MB | 0 |"));
-    assert_non_null(strstr(md, "| w4a8 | 0.3643 | 0.5200 | -0.0269 | 1.70 MB | 190 |"));
-    assert_non_null(strstr(md, "| w8a8 (failed) | – | – | – | – | – | – | not available |"));
+    assert_non_null(strstr(md, "| baseline-fp32 | 0.3912 | 0.5511 | 0.3912 | (reference) | 9.10 MB | 0 | 70.2 / 80.5 | 0.00015 (6 inputs) |"));
+    assert_non_null(strstr(md, "| baseline-fp16 | 0.3911 | 0.5510 | failed² | -0.0001 | 4.60 MB | 0 |"));
+    assert_non_null(strstr(md, "| w4a8 | 0.3643 | 0.5200 | 0.3650 | -0.0269 | 1.70 MB | 190 |"));
+    assert_non_null(strstr(md, "| w8a8 (failed) | – | – | – | – | – | – | – | not available |"));
     assert_non_null(strstr(md, "ORT could not run it¹"));
+    assert_non_null(strstr(md, "² The evaluation with ONNX Runtime running the artifact failed:\n\n"
+                               "- baseline-fp16: ONNX Runtime (node) stopped / exit status 1\n"));
     /* the engine note only where the evaluation ran integer convolutions */
     assert_int_equal(count(md, "as integer convolutions"), 1);
     assert_non_null(strstr(md, "ran 82 convolutions as integer convolutions (uint8 × int8 codes, exact int32 sums, "
@@ -85,8 +91,9 @@ static void test_no_reference_no_failures(void **state) {
                     .nrows = 1, .reference_row = -1, .wall_s = -1};
     char *md = NULL;
     assert_int_equal(yq_summary_markdown(&s, &md), YQ_OK);
-    assert_non_null(strstr(md, "| w8a16 | 0.3900 | 0.5500 | – | 2.5 kB | 12 | 0.500 / 0.750 |"));
+    assert_non_null(strstr(md, "| w8a16 | 0.3900 | 0.5500 | – | – | 2.5 kB | 12 | 0.500 / 0.750 |"));
     assert_null(strstr(md, "Failures"));
+    assert_null(strstr(md, "²"));
     assert_null(strstr(md, "Wall time"));
     assert_null(strstr(md, "## Pictures"));
     free(md);
