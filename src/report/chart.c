@@ -110,6 +110,14 @@ yq_status yq_chart_bars(const char *title, const char *value_label, const char *
     return YQ_OK;
 }
 
+typedef struct box {
+    int x0, y0, x1, y1; /* inclusive pixel rectangle */
+} box;
+
+static int boxes_overlap(const box *p, const box *q) {
+    return p->x0 <= q->x1 && q->x0 <= p->x1 && p->y0 <= q->y1 && q->y0 <= p->y1;
+}
+
 typedef struct axes {
     int x0, y0, x1, y1; /* plot rectangle in pixels: (x0,y1) bottom-left */
     double xlo, xhi, ylo, yhi;
@@ -168,16 +176,39 @@ yq_status yq_chart_scatter(const char *title, const char *x_label, const char *y
     range_of(&pts[0].y, n, (int)(sizeof *pts / sizeof(double)), &ylo, &yhi);
     axes a;
     YQ_TRY(draw_axes(title, x_label, y_label, xlo, xhi, ylo, yhi, out, &a));
+    /* Markers first, then labels, each at the first of eight places around its point that
+     * stays inside the plot and clears every marker and every label placed before it
+     * (points of similar size and accuracy sit close together: fp16/fp32, w8a16/w8a8). */
+    box *taken = calloc((size_t)2 * (size_t)n, sizeof *taken);
+    if (!taken) return yq_fail(YQ_ERR_NOMEM, "out of memory");
+    int ntaken = 0;
     for (int i = 0; i < n; i++) {
         if (!isfinite(pts[i].x) || !isfinite(pts[i].y)) continue;
         int x = px_x(&a, pts[i].x), y = px_y(&a, pts[i].y);
         yq_fill_rect(out, x - 4, y - 4, x + 4, y + 4, POINT);
-        if (pts[i].label) { /* right of the point, or left of it where the image ends */
-            int tw = yq_text_width(pts[i].label, SCALE), tx = x + 8;
-            if (tx + tw > out->w - 2 && x - 8 - tw >= 0) tx = x - 8 - tw;
-            yq_draw_text(out, tx, y - 16, pts[i].label, SCALE, BLACK);
-        }
+        taken[ntaken++] = (box){x - 5, y - 5, x + 5, y + 5};
     }
+    const int th = yq_text_height(SCALE);
+    for (int i = 0; i < n; i++) {
+        if (!pts[i].label || !isfinite(pts[i].x) || !isfinite(pts[i].y)) continue;
+        int x = px_x(&a, pts[i].x), y = px_y(&a, pts[i].y), tw = yq_text_width(pts[i].label, SCALE);
+        const int cand[8][2] = {{x + 8, y - th - 2}, {x + 8, y + 2},          {x - 8 - tw, y - th - 2},
+                                {x - 8 - tw, y + 2}, {x - tw / 2, y - th - 8}, {x - tw / 2, y + 8},
+                                {x + 8, y - th / 2}, {x - 8 - tw, y - th / 2}};
+        int pick = -1, fallback = -1;
+        for (int c = 0; c < 8 && pick < 0; c++) {
+            box b = {cand[c][0] - 1, cand[c][1] - 1, cand[c][0] + tw + 1, cand[c][1] + th + 1};
+            if (b.x0 < a.x0 + 2 || b.x1 > a.x1 - 2 || b.y0 < a.y0 + 2 || b.y1 > a.y1 - 2) continue;
+            if (fallback < 0) fallback = c;
+            int clear = 1;
+            for (int k = 0; k < ntaken && clear; k++) clear = !boxes_overlap(&b, &taken[k]);
+            if (clear) pick = c;
+        }
+        if (pick < 0) pick = fallback >= 0 ? fallback : 0; /* crowded: the first place inside */
+        yq_draw_text(out, cand[pick][0], cand[pick][1], pts[i].label, SCALE, BLACK);
+        taken[ntaken++] = (box){cand[pick][0] - 1, cand[pick][1] - 1, cand[pick][0] + tw + 1, cand[pick][1] + th + 1};
+    }
+    free(taken);
     return YQ_OK;
 }
 

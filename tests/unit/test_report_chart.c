@@ -63,6 +63,38 @@ static void test_bars_negative_and_nan(void **state) {
     assert_int_equal(yq_chart_bars("empty", NULL, labels, values, 0, &img), YQ_ERR_ARG);
 }
 
+static long black_pixels(const yq_image *img) {
+    long n = 0;
+    for (size_t i = 0; i < (size_t)img->w * (size_t)img->h; i++)
+        n += img->px[i * 3] == 20 && img->px[i * 3 + 1] == 20 && img->px[i * 3 + 2] == 20; /* the charts' text colour */
+    return n;
+}
+
+/* Labels of crowded points do not overwrite each other: the black text pixels
+ * of the chart with every label are the sum of each label's own pixels (the
+ * run bundle's fp16/fp32 and w8a16/w8a8 points once printed over each other). */
+static void test_scatter_labels_apart(void **state) {
+    (void)state;
+    const char *names[6] = {"baseline-fp32", "baseline-fp16", "w8a16", "w8a8", "w4a16", "w4a8"};
+    const double xs[6] = {9.30, 4.70, 2.47, 2.47, 1.33, 1.33}, ys[6] = {0.3912, 0.3912, 0.3912, 0.3925, 0.3790, 0.3727};
+    yq_chart_point pts[6];
+    yq_image img;
+    long base = 0, sum = 0;
+    for (int only = -1; only <= 6; only++) { /* -1: no label; 0..5: only that one; 6: all */
+        for (int i = 0; i < 6; i++) pts[i] = (yq_chart_point){xs[i], ys[i], only == 6 || only == i ? names[i] : NULL};
+        assert_int_equal(yq_chart_scatter("Accuracy vs model size", "MB", "mAP", pts, 6, &img), YQ_OK);
+        long b = black_pixels(&img);
+        yq_image_free(&img);
+        if (only < 0) base = b;
+        else if (only < 6) {
+            assert_true(b > base + 50); /* the label was drawn */
+            sum += b - base;
+        } else {
+            assert_int_equal(b - base, sum);
+        }
+    }
+}
+
 static void test_scatter_and_line(void **state) {
     (void)state;
     yq_chart_point pts[] = {{9.3, 0.391, "fp32"}, {2.4, 0.389, "w8a8"}, {1.3, 0.37, "w4a8"}};
@@ -104,6 +136,7 @@ int main(void) {
         cmocka_unit_test(test_bars_proportional),
         cmocka_unit_test(test_bars_negative_and_nan),
         cmocka_unit_test(test_scatter_and_line),
+        cmocka_unit_test(test_scatter_labels_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
