@@ -53,6 +53,13 @@ double cli_now_ms(void);
     "                      auto (default): as integer convolutions, exact int32 sums with\n"  \
     "                      fused SiLU and requantization; fakequant: float kernels on the\n"  \
     "                      dequantized weights and activations (the reference path)\n"
+/* eval and run also take "ort" (detector.h: opts.ort). */
+#define CLI_HELP_ENGINE_ORT                                                                   \
+    "                      ort: ONNX Runtime (CPU EP) runs the model, through node and the\n"  \
+    "                      npm package onnxruntime-node (found as for the pipeline's ORT\n"   \
+    "                      check: $YOLOQ_ORT_NODE_PATH, node_modules beside yoloq, or the\n"  \
+    "                      source tree's tests/parity); letterbox, decoding and the rest\n"   \
+    "                      stay yoloq's, so only the engine differs\n"
 #define CLI_HELP_HELP    "  -h, --help          show this help\n"
 
 

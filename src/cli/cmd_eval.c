@@ -45,12 +45,7 @@ void cmd_eval_help(FILE *fp) {
             "                          timed pass; not part of the results or timings (default 1)\n"
             "      --skip-latency N    leave the first N images out of the latency statistics\n"
             "                          (they still count for accuracy; default 0)\n"
-            CLI_HELP_THREADS CLI_HELP_ENGINE
-            "                      ort: ONNX Runtime (CPU EP) runs the model, through node and the\n"
-            "                      npm package onnxruntime-node (found as for the pipeline's ORT\n"
-            "                      check: $YOLOQ_ORT_NODE_PATH, node_modules beside yoloq, or the\n"
-            "                      source tree's tests/parity); letterbox, decoding and COCO\n"
-            "                      matching stay yoloq's, so only the engine differs\n"
+            CLI_HELP_THREADS CLI_HELP_ENGINE CLI_HELP_ENGINE_ORT
             "  -o, --out FILE          write metrics JSON: the 12 stats, per-class AP50-95 and AP50,\n"
             "                          counts, model path and sha256, options, runtime, latency\n"
             "                          (mean, median, p90, throughput) and the time split (image\n"

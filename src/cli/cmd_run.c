@@ -13,7 +13,7 @@ void cmd_run_help(FILE *fp) {
     fprintf(fp,
             "Usage: yoloq run MODEL.onnx --image IMG [--json OUT] [--draw OUT.png] [--conf T]\n"
             "                 [--iou T] [--max-det N] [--contract auto|end2end|xywh|dfl] [--threads N]\n"
-            "                 [--engine auto|fakequant] [--verbose]\n"
+            "                 [--engine auto|fakequant|ort] [--verbose]\n"
             "\n"
             "Detect objects in one JPEG or PNG image. The image is letterboxed exactly like\n"
             "Ultralytics' LetterBox(auto=False) to the model's input size, the model runs on\n"
@@ -29,7 +29,7 @@ void cmd_run_help(FILE *fp) {
             "      --iou T         NMS IoU threshold for raw-output models (default 0.7)\n"
             "      --max-det N     at most N detections (default 300)\n"
             "      --contract C    output contract; default: told from the output shape\n" CLI_HELP_THREADS
-            CLI_HELP_ENGINE
+            CLI_HELP_ENGINE CLI_HELP_ENGINE_ORT
             "  -v, --verbose       print the execution plan (with the engine of every\n"
             "                      convolution: integer, fake-quant or float) and timings on stderr\n" CLI_HELP_QUIET CLI_HELP_HELP);
 }
@@ -66,8 +66,10 @@ int cmd_run(int argc, char **argv) {
             break;
         }
         case OPT_ENGINE:
-            if ((o.engine = yq_engine_parse(optarg)) < 0)
-                return cli_usage("run", "--engine must be auto or fakequant, got '%s'", optarg);
+            o.ort = !strcmp(optarg, "ort");
+            if (o.ort) o.engine = YQ_ENGINE_AUTO;
+            else if ((o.engine = yq_engine_parse(optarg)) < 0)
+                return cli_usage("run", "--engine must be auto, fakequant or ort, got '%s'", optarg);
             break;
         case 't': if (cli_parse_int("run", "--threads", optarg, 1, 256, &o.nthreads)) return CLI_USAGE; break;
         case 'v': o.verbose = 1; break;
@@ -96,8 +98,10 @@ int cmd_run(int argc, char **argv) {
     st = yq_detector_detect(det, &img, &dets, &n, &tm);
     if (st != YQ_OK) rc = cli_fail(st);
     if (rc == CLI_OK && o.verbose && !quiet)
-        fprintf(stderr, "yoloq: %s contract, preprocess %.1f ms, inference %.1f ms, decode %.2f ms\n",
-                yq_yolo_contract_name(yq_detector_contract(det)), tm.preprocess_ms, tm.infer_ms, tm.decode_ms);
+        fprintf(stderr, "yoloq: %s contract, preprocess %.1f ms, inference %.1f ms%s%s, decode %.2f ms\n",
+                yq_yolo_contract_name(yq_detector_contract(det)), tm.preprocess_ms, tm.infer_ms,
+                yq_detector_ort_version(det) ? " in ONNX Runtime " : "",
+                yq_detector_ort_version(det) ? yq_detector_ort_version(det) : "", tm.decode_ms);
     int json_stdout = json_out && !strcmp(json_out, "-");
     if (rc == CLI_OK && !json_stdout) {
         for (int i = 0; i < n; i++) {

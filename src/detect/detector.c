@@ -94,7 +94,9 @@ yq_status yq_detector_open_graph(yq_graph *g, const char *name, const yq_detecto
         yq_graph_free(g);
         goto fail;
     }
-    yq_session_opts so = {.nthreads = d->opts.nthreads, .verbose = d->opts.verbose, .engine = d->opts.engine};
+    /* with ORT running the model, yoloq's plan is not what runs: not printed */
+    yq_session_opts so = {
+        .nthreads = d->opts.nthreads, .verbose = d->opts.verbose && !d->opts.ort, .engine = d->opts.engine};
     st = yq_session_new(g, &so, &d->session); /* its errors name the model file */
     if (st != YQ_OK) goto fail;
     const yq_value *in = yq_session_input(d->session, 0);

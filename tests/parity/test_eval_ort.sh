@@ -5,6 +5,7 @@
 #  - FP32 yolov10n on 8 dev images: the same detections as yoloq's engine, so mAP50-95
 #    and mAP50 within 0.001 and the detection count within 1 %; the metrics file says
 #    engine "ort" and ORT's version;
+#  - `yoloq run --engine ort`: the same detections as yoloq's engine on one image;
 #  - a W8A8 QCDQ export: ORT runs it (Q/DQ through ORT's own kernels) and lands within
 #    0.03 mAP50-95 of yoloq's fake-quant path on 4 images (A8 codes flip where the two
 #    engines' float sums straddle a rounding tie, so detections may differ a little);
@@ -53,6 +54,21 @@ if "$BIN" "${EV[@]}" "$M" --max-images 8 --engine ort -o "$T/ort.json" >"$T/ort.
     [ "$(json "$T/ort.json" runtime.onnxruntime)" = "$(json "$HERE/node_modules/onnxruntime-node/package.json" version)" ] &&
     ok || bad "runtime.onnxruntime is not the package's version"
 else bad "ORT engine eval failed: $(tail -1 "$T/ort.out")"; fi
+
+# ---- yoloq run --engine ort: the same detections on one image (boxes 0.01 px, scores 1e-4) -------
+I1="$IMG/000000000139.jpg"
+if "$BIN" run "$M" --image "$I1" --json "$T/run_yq.json" --quiet && \
+   "$BIN" run "$M" --image "$I1" --json "$T/run_ort.json" --engine ort --verbose >/dev/null 2>"$T/run_ort.err"; then
+  node -e '
+    const [a, b] = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f)).detections);
+    if (a.length !== b.length || a.length === 0) { console.error(`counts ${a.length} vs ${b.length}`); process.exit(1); }
+    for (const d of a) {
+      const m = b.find((e) => e.class_id === d.class_id && Math.abs(e.score - d.score) <= 1e-4 &&
+                              e.box.every((v, i) => Math.abs(v - d.box[i]) <= 0.01));
+      if (!m) { console.error("no ORT match for " + JSON.stringify(d)); process.exit(1); }
+    }' "$T/run_yq.json" "$T/run_ort.json" && ok || bad "run --engine ort: detections differ"
+  grep -q "inference .* ms in ONNX Runtime" "$T/run_ort.err" && ok || bad "run --engine ort --verbose: $(cat "$T/run_ort.err")"
+else bad "run --engine ort failed"; fi
 
 # ---- a W8A8 QCDQ export ---------------------------------------------------------------------
 head -2 "$SHARED/data/coco/calib128.txt" | sed "s|^|$SHARED/data/coco/|" >"$T/calib.txt"

@@ -65,6 +65,6 @@ if [ -f "$M" ]; then
   n=$(grep -c ": fake-quant (float kernels" "$T/v_fq"); [ "$n" -eq 82 ] || fail "verbose listing: $n fake-quant convs, want 82"
   grep -q "convolutions: 0 integer, 82 fake-quant, 1 float" "$T/v_fq" || fail "verbose summary (fakequant)"
   "$BIN" run "$M" --image "$IMG" --engine int8 >/dev/null 2>"$T/e"; rc=$?
-  { [ $rc -eq 2 ] && grep -q -- "--engine must be auto or fakequant" "$T/e"; } || fail "bad --engine: rc=$rc $(cat "$T/e")"
+  { [ $rc -eq 2 ] && grep -q -- "--engine must be auto, fakequant or ort" "$T/e"; } || fail "bad --engine: rc=$rc $(cat "$T/e")"
 fi
 [ $fails -eq 0 ] && echo "PASS" || { echo "$fails failure(s)"; exit 1; }
