@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rt/session.h"
+
 int cli_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -55,6 +57,14 @@ int cli_parse_float(const char *cmd, const char *flag, const char *s, double min
     }
     *out = (float)v;
     return 0;
+}
+
+int cli_parse_detector_engine(const char *cmd, const char *s, int *engine, int *ort) {
+    *ort = !strcmp(s, "ort");
+    *engine = *ort ? YQ_ENGINE_AUTO : yq_engine_parse(s);
+    if (*engine >= 0) return 0;
+    cli_usage(cmd, "--engine must be auto, fakequant or ort, got '%s'", s);
+    return -1;
 }
 
 double cli_now_ms(void) {

@@ -31,6 +31,9 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* Strict numeric option parsing; returns 0 on success, else prints a usage error. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, long min, long max, int *out);
 int cli_parse_float(const char *cmd, const char *flag, const char *s, double min, double max, float *out);
+/* --engine auto|fakequant|ort of the detector commands (eval, run): *engine a
+ * yq_engine, *ort 1 for ONNX Runtime (detector.h). */
+int cli_parse_detector_engine(const char *cmd, const char *s, int *engine, int *ort);
 
 /* Progress bar on stderr, drawn only when stderr is a terminal and not quiet. */
 typedef struct cli_progress {

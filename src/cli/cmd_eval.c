@@ -119,10 +119,7 @@ static int parse_args(int argc, char **argv, eval_args *a) {
             if (cli_parse_int("eval", "--skip-latency", optarg, 0, 100000000, &o->skip_latency)) return CLI_USAGE;
             break;
         case OPT_ENGINE:
-            o->det.ort = !strcmp(optarg, "ort");
-            if (o->det.ort) o->det.engine = YQ_ENGINE_AUTO;
-            else if ((o->det.engine = yq_engine_parse(optarg)) < 0)
-                return cli_usage("eval", "--engine must be auto, fakequant or ort, got '%s'", optarg);
+            if (cli_parse_detector_engine("eval", optarg, &o->det.engine, &o->det.ort)) return CLI_USAGE;
             break;
         case 't': if (cli_parse_int("eval", "--threads", optarg, 1, 256, &o->det.nthreads)) return CLI_USAGE; break;
         case 'o': o->out = optarg; break;

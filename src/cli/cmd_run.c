@@ -66,10 +66,7 @@ int cmd_run(int argc, char **argv) {
             break;
         }
         case OPT_ENGINE:
-            o.ort = !strcmp(optarg, "ort");
-            if (o.ort) o.engine = YQ_ENGINE_AUTO;
-            else if ((o.engine = yq_engine_parse(optarg)) < 0)
-                return cli_usage("run", "--engine must be auto, fakequant or ort, got '%s'", optarg);
+            if (cli_parse_detector_engine("run", optarg, &o.engine, &o.ort)) return CLI_USAGE;
             break;
         case 't': if (cli_parse_int("run", "--threads", optarg, 1, 256, &o.nthreads)) return CLI_USAGE; break;
         case 'v': o.verbose = 1; break;

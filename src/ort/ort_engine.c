@@ -85,26 +85,25 @@ static void stderr_tail(const yq_ort_engine *e, char *buf, size_t cap) {
     char tail[1024];
     off_t start = end > (off_t)sizeof tail - 1 ? end - (off_t)sizeof tail + 1 : 0;
     ssize_t n = pread(e->err_fd, tail, (size_t)(end - start), start);
-    if (n <= 0) return;
-    while (n && (tail[n - 1] == '\n' || tail[n - 1] == '\r' || tail[n - 1] == ' ')) n--;
-    ssize_t s = n;
-    while (s && tail[s - 1] != '\n') s--;
-    snprintf(buf, cap, "%.*s", (int)(n - s), tail + s);
+    if (n > 0) yq_ort_last_line(tail, (size_t)n, buf, cap);
+}
+
+/* Reap node if it exits within ms milliseconds (e->pid = 0 then). */
+static int wait_exit(yq_ort_engine *e, int ms, int *status) {
+    for (int waited = 0; e->pid > 0; waited += 20) {
+        pid_t r = waitpid(e->pid, status, WNOHANG);
+        if (r == e->pid) e->pid = 0;
+        else if ((r < 0 && errno != EINTR) || waited >= ms) break;
+        else nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    }
+    return e->pid == 0;
 }
 
 /* Why node stopped answering: its exit status and last stderr line. */
 static yq_status node_died(yq_ort_engine *e, const char *when) {
     char tail[400];
-    int status = 0, reaped = 0;
-    if (e->pid > 0) {
-        for (int i = 0; i < 50 && !reaped; i++) { /* up to 1 s for it to finish exiting */
-            pid_t r = waitpid(e->pid, &status, WNOHANG);
-            if (r == e->pid) reaped = 1;
-            else if (r < 0 && errno != EINTR) break;
-            else nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
-        }
-        if (reaped) e->pid = 0;
-    }
+    int status = 0;
+    const int reaped = e->pid > 0 && wait_exit(e, 1000, &status);
     stderr_tail(e, tail, sizeof tail);
     char how[64] = "";
     if (reaped && WIFEXITED(status)) snprintf(how, sizeof how, " (exit status %d)", WEXITSTATUS(status));
@@ -163,18 +162,10 @@ static yq_status parse_dims(const cJSON *dims, yq_tensor *t) {
 static void engine_free(yq_ort_engine *e) {
     if (e->to) fclose(e->to); /* node sees the end of its input and exits */
     if (e->from) fclose(e->from);
-    if (e->pid > 0) {
-        int status;
-        pid_t r = 0;
-        for (int i = 0; i < 250 && r == 0; i++) { /* 5 s to exit on its own */
-            r = waitpid(e->pid, &status, WNOHANG);
-            if (r == 0) nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
-            else if (r < 0 && errno == EINTR) r = 0;
-        }
-        if (r == 0) {
-            kill(e->pid, SIGKILL);
-            while (waitpid(e->pid, &status, 0) < 0 && errno == EINTR) {
-            }
+    int status;
+    if (e->pid > 0 && !wait_exit(e, 5000, &status)) { /* 5 s to exit on its own */
+        kill(e->pid, SIGKILL);
+        while (waitpid(e->pid, &status, 0) < 0 && errno == EINTR) {
         }
     }
     if (e->err_fd >= 0) close(e->err_fd);
@@ -271,29 +262,17 @@ yq_status yq_ort_engine_open(const yq_ort_env *env, const char *model_path, int 
 yq_status yq_ort_engine_run(yq_ort_engine *e, const char *input_name, const yq_tensor *input) {
     if (input->dtype != YQ_DT_FLOAT) return yq_fail(YQ_ERR_ARG, "%s: ORT engine inputs are float32", e->model);
     size_t bytes = (size_t)yq_tensor_numel(input) * sizeof(float);
-    cJSON *req = cJSON_CreateObject(), *dims = cJSON_CreateArray();
-    char *text = NULL;
-    if (req && dims) {
-        cJSON_AddItemToObject(req, "dims", dims);
-        dims = NULL;
-        cJSON_AddStringToObject(req, "name", input_name);
-        cJSON *d = cJSON_GetObjectItemCaseSensitive(req, "dims");
-        for (int i = 0; i < input->rank; i++) cJSON_AddItemToArray(d, cJSON_CreateNumber((double)input->dims[i]));
-        cJSON_AddNumberToObject(req, "bytes", (double)bytes);
-        text = cJSON_PrintUnformatted(req);
-    }
+    cJSON *req = cJSON_CreateObject();
+    cJSON *dims = req ? cJSON_AddArrayToObject(req, "dims") : NULL;
+    for (int i = 0; dims && i < input->rank; i++)
+        cJSON_AddItemToArray(dims, cJSON_CreateNumber((double)input->dims[i]));
+    cJSON_AddStringToObject(req, "name", input_name);
+    cJSON_AddNumberToObject(req, "bytes", (double)bytes);
+    char *text = dims ? cJSON_PrintUnformatted(req) : NULL;
     cJSON_Delete(req);
-    cJSON_Delete(dims);
-    size_t tl = text ? strlen(text) : 0;
-    char *msg = text ? realloc(text, tl + 2) : NULL;
-    if (!msg) {
-        free(text);
-        return yq_fail(YQ_ERR_NOMEM, "out of memory");
-    }
-    msg[tl] = '\n';
-    msg[tl + 1] = '\0';
-    int ok = write_all(e->to, msg, tl + 1, input->data, bytes);
-    free(msg);
+    if (!text) return yq_fail(YQ_ERR_NOMEM, "out of memory");
+    int ok = write_all(e->to, text, strlen(text), "\n", 1) && write_all(e->to, input->data, bytes, NULL, 0);
+    free(text);
     if (!ok) return node_died(e, "before taking an input");
     cJSON *j = NULL;
     YQ_TRY(read_header(e, "while running the model", &j));

@@ -102,3 +102,10 @@ void yq_ort_envp_free(char **envp) {
     if (k) free(envp[k - 1]); /* NODE_PATH=..., the only string we own */
     free(envp);
 }
+
+void yq_ort_last_line(const char *text, size_t len, char *buf, size_t cap) {
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ')) len--;
+    size_t start = len;
+    while (start && text[start - 1] != '\n') start--;
+    snprintf(buf, cap, "%.*s", (int)(len - start), text + start);
+}

@@ -11,6 +11,8 @@
 #ifndef YQ_ORT_ORT_ENV_H
 #define YQ_ORT_ORT_ENV_H
 
+#include <stddef.h>
+
 typedef struct yq_ort_env {
     char *node;         /* NULL when not found */
     char *node_modules; /* folder holding onnxruntime-node; NULL when not found */
@@ -27,5 +29,9 @@ void yq_ort_env_free(yq_ort_env *env);
  * memory. */
 char **yq_ort_envp(const yq_ort_env *env);
 void yq_ort_envp_free(char **envp);
+
+/* The last non-empty line of node's output text[0..len) into buf (empty when
+ * none): what ORT or node said last, for error messages. */
+void yq_ort_last_line(const char *text, size_t len, char *buf, size_t cap);
 
 #endif

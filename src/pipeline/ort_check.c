@@ -70,10 +70,7 @@ static void last_line(const char *path, char *buf, size_t cap) {
     size_t len = 0;
     buf[0] = '\0';
     if (yq_read_file(path, &data, &len) != YQ_OK) return;
-    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' ')) len--;
-    size_t start = len;
-    while (start && data[start - 1] != '\n') start--;
-    snprintf(buf, cap, "%.*s", (int)(len - start), (const char *)data + start);
+    yq_ort_last_line((const char *)data, len, buf, cap);
     free(data);
 }
 

@@ -1357,7 +1357,6 @@ static yq_status write_outputs(pipe_run *p, double t0) {
         s->ort_end2end = isfinite(s->ort_box_diff);
         s->ort_message = str_at(r->ort_res, "message");
         s->ort_map = num_at(r->ort_eval_res, "coco", "stats", "AP");
-        s->ort_map50 = num_at(r->ort_eval_res, "coco", "stats", "AP50");
         s->ort_eval_message = str_at(r->ort_eval_res, "message");
         s->keeps_float = r->keeps_float;
         const double ci = num_at(r->eval_res, "runtime", "convs", "integer");

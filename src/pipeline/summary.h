@@ -24,7 +24,7 @@ typedef struct yq_summary_row {
     int ort_end2end;      /* compared as matched detections: then box (px) and score differences */
     double ort_box_diff, ort_score_diff;
     const char *ort_message; /* why ORT did not run (unavailable / its error) */
-    double ort_map, ort_map50; /* COCO mAP with ONNX Runtime running the artifact; NAN: not measured */
+    double ort_map;       /* COCO mAP50-95 with ONNX Runtime running the artifact; NAN: not measured */
     const char *ort_eval_message; /* why that evaluation failed; NULL: it ran or was not tried */
     const char *keeps_float; /* the note on what stays float */
     int convs_integer, convs_fakequant, convs_float; /* how yoloq's evaluation ran the convs (-1: unknown) */

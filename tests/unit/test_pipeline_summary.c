@@ -22,7 +22,7 @@ static yq_summary_row row(const char *v, double map, double map50, int64_t bytes
     r.ort_status = YQ_ORT_RAN;
     r.ort_max_diff = 1.5e-4;
     r.ort_inputs = 6;
-    r.ort_map = r.ort_map50 = NAN;
+    r.ort_map = NAN;
     r.keeps_float = "note";
     return r;
 }
