@@ -140,11 +140,13 @@ static void test_fast_vs_ref_random(void **state) {
 static void test_depthwise_shapes(void **state) {
     (void)state;
     /* Planes wider than the 32-column strips and taller than the 4-row blocks,
-     * strides 1-3, kernels up to 7 wide, dilation, asymmetric pads. */
+     * strides 1-3 (stride 2 with dilation and rows shorter than one vector),
+     * kernels up to 7 wide, dilation, asymmetric pads. */
     const int cfg[][8] = {
         /* H, W, k, stride, dil, pt, pl, pr */
         {20, 20, 3, 1, 1, 1, 1, 1}, {40, 70, 3, 2, 1, 1, 1, 1}, {9, 33, 5, 1, 2, 2, 0, 3},
         {13, 64, 7, 3, 1, 3, 3, 0}, {5, 100, 3, 2, 1, 0, 1, 0}, {1, 17, 3, 1, 1, 1, 1, 1},
+        {23, 41, 3, 2, 2, 2, 2, 1}, {7, 9, 3, 2, 1, 1, 1, 1},
     };
     yq_pool *pool;
     assert_int_equal(yq_pool_new(2, &pool), YQ_OK);

@@ -196,50 +196,75 @@ static void dw_plane_scalar(const dw_geom *g, const float *P, const float *w, fl
 }
 
 
-AVX2_TARGET static void dw_plane_avx2(const dw_geom *g, const float *P, const float *w, float bias, yq_act act,
-                                      float *y) {
-    /* Stride 1 only (the caller uses the scalar path otherwise). Four
-     * independent accumulators (32 outputs) hide the FMA latency. */
+/* 8 outputs of a row starting at q: stride 1 is one load, stride 2 two
+ * loads whose even lanes are gathered ([a0 a2 b0 b2 | a4 a6 b4 b6], then
+ * 64-bit lanes 0,2,1,3). */
+AVX2_TARGET static inline __m256 dw_load8_avx2(const float *q, int stride2) {
+    if (!stride2) return _mm256_loadu_ps(q);
+    const __m256 ev = _mm256_shuffle_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 8), 0x88);
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8));
+}
+
+/* Strides 1 and 2 on the zero-bordered plane. Every output, the row's tail
+ * included, goes through the vector loop (bias and SiLU in registers, a
+ * masked store for the last < 8 columns): the scalar tail and per-row
+ * epilogue call used to cost more than the taps on 20×20 planes. Loads of
+ * the tail vector run past the row (into the next row or the scratch
+ * slack); those lanes are never stored. */
+AVX2_TARGET static inline __attribute__((always_inline)) void
+dw_plane_avx2_impl(const dw_geom *g, const float *P, const float *w, float bias, yq_act act, float *y,
+                   const int stride2) {
+    const int64_t sw = stride2 ? 2 : 1, OW = g->OW;
+    const __m256 bv = _mm256_set1_ps(bias);
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(OW % 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     for (int64_t oy = 0; oy < g->OH; oy++) {
-        float *yrow = y + oy * g->OW;
+        float *yrow = y + oy * OW;
+        const float *prow0 = P + oy * g->sh * g->Wp;
         int64_t ox = 0;
-        for (; ox + 32 <= g->OW; ox += 32) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (; ox + 16 <= OW; ox += 16) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
             for (int64_t ky = 0; ky < g->kh; ky++) {
-                const float *prow = P + (oy * g->sh + ky * g->dh) * g->Wp + ox;
+                const float *prow = prow0 + ky * g->dh * g->Wp + ox * sw;
                 for (int64_t kx = 0; kx < g->kw; kx++) {
                     const __m256 wv = _mm256_set1_ps(w[ky * g->kw + kx]);
                     const float *q = prow + kx * g->dw;
-                    a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(q), a0);
-                    a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(q + 8), a1);
-                    a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(q + 16), a2);
-                    a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(q + 24), a3);
+                    a0 = _mm256_fmadd_ps(wv, dw_load8_avx2(q, stride2), a0);
+                    a1 = _mm256_fmadd_ps(wv, dw_load8_avx2(q + 8 * sw, stride2), a1);
                 }
+            }
+            a0 = _mm256_add_ps(a0, bv);
+            a1 = _mm256_add_ps(a1, bv);
+            if (act == YQ_ACT_SILU) {
+                a0 = yq_silu_avx2(a0);
+                a1 = yq_silu_avx2(a1);
             }
             _mm256_storeu_ps(yrow + ox, a0);
             _mm256_storeu_ps(yrow + ox + 8, a1);
-            _mm256_storeu_ps(yrow + ox + 16, a2);
-            _mm256_storeu_ps(yrow + ox + 24, a3);
         }
-        for (; ox + 8 <= g->OW; ox += 8) {
+        for (; ox < OW; ox += 8) {
             __m256 acc = _mm256_setzero_ps();
             for (int64_t ky = 0; ky < g->kh; ky++) {
-                const float *prow = P + (oy * g->sh + ky * g->dh) * g->Wp + ox;
+                const float *prow = prow0 + ky * g->dh * g->Wp + ox * sw;
                 for (int64_t kx = 0; kx < g->kw; kx++)
-                    acc = _mm256_fmadd_ps(_mm256_set1_ps(w[ky * g->kw + kx]), _mm256_loadu_ps(prow + kx * g->dw), acc);
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(w[ky * g->kw + kx]), dw_load8_avx2(prow + kx * g->dw, stride2),
+                                          acc);
             }
-            _mm256_storeu_ps(yrow + ox, acc);
+            acc = _mm256_add_ps(acc, bv);
+            if (act == YQ_ACT_SILU) acc = yq_silu_avx2(acc);
+            if (ox + 8 <= OW)
+                _mm256_storeu_ps(yrow + ox, acc);
+            else
+                _mm256_maskstore_ps(yrow + ox, tail, acc);
         }
-        for (; ox < g->OW; ox++) {
-            float acc = 0.0f;
-            for (int64_t ky = 0; ky < g->kh; ky++) {
-                const float *prow = P + (oy * g->sh + ky * g->dh) * g->Wp + ox;
-                for (int64_t kx = 0; kx < g->kw; kx++) acc += w[ky * g->kw + kx] * prow[kx * g->dw];
-            }
-            yrow[ox] = acc;
-        }
-        yq_apply_bias_act(yrow, g->OW, bias, act);
     }
+}
+
+AVX2_TARGET static void dw_plane_avx2(const dw_geom *g, const float *P, const float *w, float bias, yq_act act,
+                                      float *y) {
+    if (g->sw == 2)
+        dw_plane_avx2_impl(g, P, w, bias, act, y, 1);
+    else
+        dw_plane_avx2_impl(g, P, w, bias, act, y, 0);
 }
 
 enum { DW_ROWS = 4, DW_VECS = 2, DW_MAX_KW = 16, DW_MAX_STRIPS = 64 };
@@ -588,17 +613,18 @@ yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *shape, const float *Wt,
         g->Wp = (s.OW - 1) * s.stride_w + (s.kw - 1) * s.dil_w + 1;
         /* The AVX-512 kernel pads with load masks (strides 1 and 2, kernels up
          * to DW_MAX_KW wide); the others read a zero-bordered copy of the
-         * plane, whose vector loads may run up to 8 floats past the last row. */
+         * plane, whose vector loads may run up to 8·stride + (8 rounding)
+         * floats past the last row (the AVX2 tail vector). */
         yq_gemm_isa isa = yq_gemm_isa_current();
         if (isa == YQ_GEMM_ISA_AVX512 && (s.stride_w > 2 || s.kw > DW_MAX_KW || s.OW > 16 * DW_VECS * DW_MAX_STRIPS))
             isa = YQ_GEMM_ISA_AVX2;
-        if (isa == YQ_GEMM_ISA_AVX2 && s.stride_w != 1) isa = YQ_GEMM_ISA_SCALAR;
+        if (isa == YQ_GEMM_ISA_AVX2 && s.stride_w > 2) isa = YQ_GEMM_ISA_SCALAR;
         p->dw_isa = isa;
         if (isa == YQ_GEMM_ISA_AVX512) {
             p->dw_zero_row = yq_calloc((size_t)s.W, sizeof(float));
             if (!p->dw_zero_row) goto nomem;
         } else {
-            p->dw_plane_floats = (size_t)((g->Hp * g->Wp + 8 + 15) / 16 * 16);
+            p->dw_plane_floats = (size_t)((g->Hp * g->Wp + 24 + 15) / 16 * 16);
             p->scratch = p->dw_plane_floats * sizeof(float) * (size_t)nthreads;
         }
     } else {

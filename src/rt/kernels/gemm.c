@@ -355,6 +355,38 @@ AVX512_TARGET static void put_row_avx512(float *dst, int64_t kc, int nr, int64_t
     }
 }
 
+/* Stride 2 on AVX2: chunks of at most 8 columns that never cross a panel;
+ * a chunk whose 16 source values all lie inside [0, width) is two loads and
+ * an even-lane shuffle, anything touching the padding goes lane by lane. */
+AVX2_TARGET static void put_row_avx2_step2(float *dst, int64_t kc, int nr, int64_t k, int64_t col, int64_t count,
+                                           const float *src, int64_t ix0, int64_t width) {
+    int64_t panel = col / nr, off = col % nr;
+    float *row = dst + panel * kc * nr + k * nr;
+    for (int64_t j = 0; j < count;) {
+        int64_t len = nr - off;
+        if (len > 8) len = 8;
+        if (len > count - j) len = count - j;
+        const int64_t ix = ix0 + 2 * j;
+        if (src && len == 8 && ix >= 0 && ix + 16 <= width) {
+            const __m256 lo = _mm256_loadu_ps(src + ix), hi = _mm256_loadu_ps(src + ix + 8);
+            /* [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6] -> 64-bit lanes 0,2,1,3 */
+            const __m256 ev = _mm256_shuffle_ps(lo, hi, 0x88);
+            _mm256_storeu_ps(row + off, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8)));
+        } else {
+            for (int64_t t = 0; t < len; t++) {
+                const int64_t x = ix + 2 * t;
+                row[off + t] = (src && x >= 0 && x < width) ? src[x] : 0.0f;
+            }
+        }
+        j += len;
+        off += len;
+        if (off == nr) {
+            off = 0;
+            row += kc * nr;
+        }
+    }
+}
+
 static void put_row_scalar(float *dst, int64_t kc, int nr, int64_t k, int64_t col, int64_t count, const float *src,
                            int64_t ix0, int64_t width, int64_t step) {
     int64_t panel = col / nr, off = col % nr;
@@ -401,6 +433,8 @@ void yq_pack_put_row(float *dst, int64_t kc, int nr, int64_t k, int64_t col, int
     }
     if (step == 2 && yq_gemm_isa_best() == YQ_GEMM_ISA_AVX512)
         put_row_avx512(dst, kc, nr, k, col, count, src, ix0, width, step);
+    else if (step == 2 && yq_gemm_isa_best() == YQ_GEMM_ISA_AVX2)
+        put_row_avx2_step2(dst, kc, nr, k, col, count, src, ix0, width);
     else
         put_row_scalar(dst, kc, nr, k, col, count, src, ix0, width, step);
 }
