@@ -87,6 +87,16 @@ void cmd_quantize_help(FILE *fp) {
             "                       the float model (float), or in one more calibration pass through\n"
             "                       the model whose weights are all quantized (quantized), so the A8\n"
             "                       ranges fit what the quantized layers produce (recipe \"act_ranges\")\n"
+            "      --act-outputs on|off  with --acts int8: also quantize every quantized conv's output\n"
+            "                       (before its activation function; a QuantizeLinear/DequantizeLinear\n"
+            "                       pair, range observed like the inputs'). This is the QDQ form in\n"
+            "                       which ONNX Runtime fuses DequantizeLinear -> Conv -> QuantizeLinear\n"
+            "                       into QLinearConv: with --bias int32 and symmetric weights (zero\n"
+            "                       points 0; recipe \"weights\": {\"symmetric\": true}) its int8\n"
+            "                       kernels run the model, about 2x faster than the default form\n"
+            "                       (docs/STATUS.md). Off (default): pairs on conv inputs only, the\n"
+            "                       fewest roundings, what yoloq's integer engine needs (recipe\n"
+            "                       \"act_outputs\")\n"
             "      --reconstruct N  after PTQ, block reconstruction: the model is cut into blocks of\n"
             "                       about 4 convolutions (up to the raw detection head) and, block by\n"
             "                       block, each weight's rounding (its code or the neighbour towards its\n"
@@ -142,7 +152,10 @@ static void print_table(const yq_ptq_report *r) {
     printf("model output SQNR %.2f dB on %d calibration image(s); weights %.2f MB (float %.2f MB); "
            "%d activation quantizer(s); %d INT32 bias(es); calibration %.1f s\n",
            r->output_sqnr_db, r->report_images, (double)r->weight_bytes / 1e6, (double)r->float_weight_bytes / 1e6,
-           r->act_quantizers, r->int32_biases, r->calib_ms / 1000.0);
+           r->act_quantizers + r->act_output_quantizers, r->int32_biases, r->calib_ms / 1000.0);
+    if (r->act_output_quantizers)
+        printf("%d of them on conv outputs (--act-outputs: ONNX Runtime's QLinearConv form)\n",
+               r->act_output_quantizers);
     if (r->opset.opset != r->opset.model_opset)
         printf("opset %lld -> %lld (%s)\n", (long long)r->opset.model_opset, (long long)r->opset.opset, r->opset.reason);
     else
@@ -162,7 +175,7 @@ static void print_table(const yq_ptq_report *r) {
 int cmd_quantize(int argc, char **argv) {
     enum { OPT_CALIB = 256, OPT_COUNT, OPT_REPORT, OPT_HPOS, OPT_HBUDGET, OPT_BIAS, OPT_STAGES, OPT_BIASCORR,
            OPT_INCORR, OPT_EQ, OPT_AVGBITS, OPT_METRIC, OPT_SENS, OPT_ACTRANGES, OPT_RECON,
-           OPT_ABLATE, OPT_ANN, OPT_IMAGES, OPT_ABL_N, OPT_ABL_IDS, OPT_ABL_JSON, OPT_STAGEACTS, OPT_MIXCTX };
+           OPT_ABLATE, OPT_ANN, OPT_IMAGES, OPT_ABL_N, OPT_ABL_IDS, OPT_ABL_JSON, OPT_STAGEACTS, OPT_MIXCTX, OPT_ACTOUT };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},      {"calib", required_argument, 0, OPT_CALIB},
         {"calib-count", required_argument, 0, OPT_COUNT}, {"weights", required_argument, 0, 'w'},
@@ -173,6 +186,7 @@ int cmd_quantize(int argc, char **argv) {
         {"gptq-stages", required_argument, 0, OPT_STAGES}, {"bias-correction", required_argument, 0, OPT_BIASCORR},
         {"input-correction", required_argument, 0, OPT_INCORR},
         {"equalize", required_argument, 0, OPT_EQ},        {"act-ranges", required_argument, 0, OPT_ACTRANGES},
+        {"act-outputs", required_argument, 0, OPT_ACTOUT},
         {"reconstruct", required_argument, 0, OPT_RECON},
         {"avg-bits", required_argument, 0, OPT_AVGBITS}, {"metric-images", required_argument, 0, OPT_METRIC},
         {"sensitivity", required_argument, 0, OPT_SENS},
@@ -184,7 +198,7 @@ int cmd_quantize(int argc, char **argv) {
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *out = NULL, *calib = NULL, *recipe_path = NULL, *report_path = NULL, *sens_path = NULL;
     int wbits = 0, abits = -1, count = 0, quiet = 0, bias32 = -1, c, stages = -1, biascorr = -1, incorr = -1, eq = -1;
-    int act_ranges = -1, ablate = 0, stage_acts = -1, mixed_ctx = -1, recon = -1;
+    int act_ranges = -1, ablate = 0, stage_acts = -1, mixed_ctx = -1, recon = -1, act_out = -1;
     cli_ablate_opts ao = {0};
     int metric_images = 0;
     double avg_bits = 0;
@@ -233,13 +247,15 @@ int cmd_quantize(int argc, char **argv) {
             break;
         case OPT_BIASCORR:
         case OPT_INCORR:
-        case OPT_STAGEACTS: {
-            int *dst = c == OPT_BIASCORR ? &biascorr : c == OPT_INCORR ? &incorr : &stage_acts;
+        case OPT_STAGEACTS:
+        case OPT_ACTOUT: {
+            int *dst = c == OPT_BIASCORR ? &biascorr : c == OPT_INCORR ? &incorr : c == OPT_STAGEACTS ? &stage_acts
+                                                                                                    : &act_out;
             if (!strcmp(optarg, "on")) *dst = 1;
             else if (!strcmp(optarg, "off")) *dst = 0;
             else return cli_usage("quantize", "--%s must be on or off, got '%s'",
                                   c == OPT_BIASCORR ? "bias-correction" : c == OPT_INCORR ? "input-correction"
-                                                                                          : "stage-acts", optarg);
+                                  : c == OPT_STAGEACTS ? "stage-acts" : "act-outputs", optarg);
             break;
         }
         case OPT_EQ:
@@ -315,6 +331,16 @@ int cmd_quantize(int argc, char **argv) {
                              "is s_in*s_w");
         return cli_error("%s: 'weights.bias' \"int32\" needs quantized activations (--acts int8 or "
                          "\"activations\": {\"bits\": 8}): the bias scale is s_in*s_w", recipe_path);
+    }
+    if (act_out >= 0) recipe->act_outputs = act_out;
+    /* like --bias int32: conv outputs are quantized only where the inputs are */
+    if (recipe->act_outputs && !recipe->acts.bits) {
+        int from_flag = act_out == 1;
+        yq_recipe_free(recipe);
+        if (from_flag)
+            return cli_usage("quantize", "--act-outputs on needs quantized activations (--acts int8)");
+        return cli_error("%s: 'act_outputs' needs quantized activations (--acts int8 or \"activations\": "
+                         "{\"bits\": 8})", recipe_path);
     }
     if (stages >= 0) {
         recipe->gptq_sequential = stages > 0;

@@ -74,6 +74,7 @@ typedef struct layer {
     double *mu_q;
     int64_t mu_q_n;
     int act_in[4];     /* act_obs index per input (-1: none) */
+    int act_out;       /* act_obs of output 0 ("act_outputs"; -1: none) */
     /* results */
     int8_t *q;
     float *dq;
@@ -264,6 +265,15 @@ static void hook(void *arg, const yq_graph *sg, int node, const yq_tensor *in, i
         else
             compare_output(l, &out[0]);
         return;
+    }
+    if (c->observe_acts && l->act_out >= 0 && nout >= 1 && out[0].dtype == YQ_DT_FLOAT &&
+        c->A[l->act_out].last_image != c->image) {
+        c->A[l->act_out].last_image = c->image;
+        yq_status st = yq_observer_update(&c->A[l->act_out].ob, (const float *)out[0].data, yq_tensor_numel(&out[0]));
+        if (st != YQ_OK) {
+            c->hook_st = st;
+            return;
+        }
     }
     if (c->observe_acts)
         for (int k = 0; k < nin && k < 4; k++) {
@@ -610,6 +620,7 @@ static yq_status setup_layers(ptq *c, const yq_recipe *r) {
         l->node = i;
         l->cfg = cfg[i];
         for (int k = 0; k < 4; k++) l->act_in[k] = -1;
+        l->act_out = -1;
         if ((st = yq_weight_ref_get(g, i, &l->ref)) != YQ_OK) break;
         if (l->cfg.weights.bits != 4 && l->cfg.weights.bits != 8) {
             st = yq_fail(YQ_ERR_UNSUPPORTED, "%s: %d-bit weights are not supported (4 or 8)", node_label(g, i),
@@ -683,6 +694,26 @@ static yq_status setup_layers(ptq *c, const yq_recipe *r) {
             }
             l->act_in[k] = c->act_of_value[v];
         }
+    }
+    /* "act_outputs": one more observer on the output of every A8 conv. It
+     * never joins a Concat group (the output is not in act_of_value); an
+     * output that already is a quantized layer's input keeps that pair. */
+    for (int li = 0; li < c->nl && r->act_outputs; li++) {
+        layer *l = &c->L[li];
+        const yq_node *n = &g->nodes[l->node];
+        if (!l->cfg.acts.bits || !l->is_conv || n->noutputs < 1 || n->outputs[0] < 0) continue;
+        const int v = n->outputs[0];
+        if (c->act_of_value[v] >= 0 || g->values[v].dtype != YQ_DT_FLOAT) continue;
+        act_obs *a = &c->A[c->na];
+        memset(a, 0, sizeof *a);
+        a->value = v;
+        a->cfg = l->cfg.acts;
+        a->last_image = -1;
+        a->root = c->na;
+        yq_observer_opts oo;
+        yq_act_cfg_observer_opts(&l->cfg.acts, &oo);
+        YQ_TRY(yq_observer_init(&a->ob, &oo));
+        l->act_out = c->na++;
     }
     return YQ_OK;
 }
@@ -783,6 +814,30 @@ static yq_status insert_quantizers(ptq *c, yq_graph *g, int stage, int with_acts
         }
     }
     if (nact) *nact = n;
+    return YQ_OK;
+}
+
+/* "act_outputs": a QuantizeLinear -> DequantizeLinear pair on the output of
+ * every conv that has an output observer (only in the written graph: the
+ * calibration passes and GPTQ see the conv outputs float). */
+static yq_status insert_output_quantizers(ptq *c, yq_graph *g, int *nout) {
+    int n = 0;
+    for (int li = 0; li < c->nl; li++) {
+        layer *l = &c->L[li];
+        const int a = l->act_out;
+        if (a < 0) continue;
+        yq_qformat f;
+        yq_act_cfg_format(&c->A[a].cfg, &f);
+        yq_qparams qp = {0};
+        YQ_TRY(yq_qparams_alloc(&qp, f.bits, f.is_signed, f.narrow, -1, 1));
+        qp.scale[0] = c->A[a].scale;
+        qp.zero_point[0] = c->A[a].zp;
+        yq_status st = yq_qcdq_insert_output_activation(g, l->node, 0, &qp);
+        yq_qparams_free(&qp);
+        YQ_TRY(st);
+        n++;
+    }
+    *nout = n;
     return YQ_OK;
 }
 
@@ -1305,6 +1360,8 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
     /* rewrite: weights, then activations (appended nodes keep indices stable) */
     int nact = 0;
     if ((st = insert_quantizers(&c, g, INT32_MAX, 1, opts->format, &nact)) != YQ_OK) goto out;
+    int nact_out = 0;
+    if ((st = insert_output_quantizers(&c, g, &nact_out)) != YQ_OK) goto out;
     progress(&c, "quantize", c.nl, c.nl);
     yq_qcdq_counts before;
     yq_qcdq_count(g, &before);
@@ -1421,6 +1478,7 @@ yq_status yq_ptq_quantize(yq_graph *g, const yq_recipe *r, int ncalib, yq_ptq_in
         rep->weight_bytes = wb;
         rep->float_weight_bytes = float_bytes;
         rep->act_quantizers = nact;
+        rep->act_output_quantizers = nact_out;
         rep->int32_biases = nbias32;
         rep->counts_before_finalize = before;
         rep->counts_before_cleanup = before_cleanup;

@@ -34,6 +34,11 @@
  *     Equalization (recipe "equalize"): before all of this, CLE or
  *     SmoothQuant scales the Conv->Conv pairs of quantized layers with
  *     nothing in between (equalize.h); the float function is unchanged;
+ *     Conv outputs (recipe "act_outputs": true, A8 only): each quantized
+ *     conv's output gets its own observer in the same passes as the inputs
+ *     and, in the written graph only, a Q/DQ pair after the conv (before
+ *     its activation function): ONNX Runtime then fuses DQ -> Conv -> Q
+ *     into QLinearConv;
  *  6. report: per-layer weight SQNR, per-layer output SQNR and model output
  *     SQNR against the float graph on the first `report_images` inputs. */
 #ifndef YQ_QUANT_PTQ_H
@@ -99,6 +104,7 @@ typedef struct yq_ptq_report {
     int64_t weight_bytes;   /* initializers at stored precision: n-bit weights as n/8 bytes, scales, float rest */
     int64_t float_weight_bytes; /* the float graph's initializers */
     int act_quantizers;     /* distinct activation tensors quantized */
+    int act_output_quantizers; /* "act_outputs": conv outputs quantized (ORT's QLinearConv form) */
     int int32_biases;       /* layers whose bias became INT32 + DequantizeLinear */
     /* Q/DQ/Clip/node counts: right after the rewrite, after finalize (= before
      * the clean-up), and of the written graph (after the clean-up) */

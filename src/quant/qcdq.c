@@ -423,6 +423,47 @@ static int find_shared_pair(const yq_graph *g, int x, float s, yq_dtype zdt, int
     return -1;
 }
 
+/* The per-tensor 8/16-bit parameters of an activation pair, checked. */
+static yq_status act_pair_params(const yq_node *n, const yq_qparams *qp, float *s, int32_t *z, yq_dtype *zdt) {
+    if (qp->axis >= 0 || qp->nch != 1)
+        return yq_fail(YQ_ERR_ARG, "node '%s': activation parameters must be per tensor", n->name);
+    if (qp->bits != 8 && qp->bits != 16)
+        return yq_fail(YQ_ERR_ARG, "node '%s': %d-bit activations (8 or 16)", n->name, qp->bits);
+    *s = qp->scale[0];
+    *z = qp->zero_point[0];
+    const int32_t qmin = yq_qmin(qp->bits, qp->is_signed, 0), qmax = yq_qmax(qp->bits, qp->is_signed, 0);
+    if (!isfinite(*s) || !(*s > 0)) return yq_fail(YQ_ERR_ARG, "node '%s': activation scale %g", n->name, *s);
+    if (*z < qmin || *z > qmax)
+        return yq_fail(YQ_ERR_ARG, "node '%s': activation zero point %d outside [%d, %d]", n->name, *z, qmin, qmax);
+    *zdt = storage_dtype(qp->bits, qp->is_signed, YQ_QCDQ_CLIP);
+    return YQ_OK;
+}
+
+/* x_in -> QuantizeLinear -> DequantizeLinear -> *dq_out, everything named
+ * after base; *dq_out < 0 makes a new float value, otherwise the DQ writes
+ * that (producer-less) value. */
+static yq_status add_act_pair(yq_graph *g, const char *base, int rank, const int64_t *dims, float s, int32_t z,
+                              yq_dtype zdt, int x_in, int *dq_out) {
+    char buf[1024];
+    int s_id, z_id, q_out, qn, dn;
+    YQ_TRY(name2(base, "_scale", buf, sizeof buf));
+    YQ_TRY(yq_graph_add_initializer(g, buf, YQ_DT_FLOAT, 0, NULL, &s, &s_id));
+    YQ_TRY(name2(base, "_zero_point", buf, sizeof buf));
+    YQ_TRY(add_int_init(g, buf, zdt, 0, NULL, &z, &z_id));
+    YQ_TRY(name2(base, "_quantized", buf, sizeof buf));
+    YQ_TRY(add_value(g, buf, zdt, rank, dims, &q_out));
+    if (*dq_out < 0) {
+        YQ_TRY(name2(base, "_dequantized", buf, sizeof buf));
+        YQ_TRY(add_value(g, buf, YQ_DT_FLOAT, rank, dims, dq_out));
+    }
+    int in[3] = {x_in, s_id, z_id};
+    YQ_TRY(name2(base, "_QuantizeLinear", buf, sizeof buf));
+    YQ_TRY(add_node(g, "QuantizeLinear", buf, in, 3, q_out, &qn));
+    in[0] = q_out;
+    YQ_TRY(name2(base, "_DequantizeLinear", buf, sizeof buf));
+    return add_node(g, "DequantizeLinear", buf, in, 3, *dq_out, &dn);
+}
+
 yq_status yq_qcdq_insert_activation(yq_graph *g, int node, int input, const yq_qparams *qp, int *shared_out) {
     if (shared_out) *shared_out = 0;
     if (node < 0 || node >= g->nnodes) return yq_fail(YQ_ERR_ARG, "qcdq: node %d does not exist", node);
@@ -437,18 +478,10 @@ yq_status yq_qcdq_insert_activation(yq_graph *g, int node, int input, const yq_q
     if (xv->dtype != YQ_DT_FLOAT && xv->dtype != YQ_DT_UNDEFINED)
         return yq_fail(YQ_ERR_ARG, "node '%s' (%s): input '%s' is %s, not float", n->name, n->op_type, xv->name,
                        yq_dtype_name(xv->dtype));
-    if (qp->axis >= 0 || qp->nch != 1)
-        return yq_fail(YQ_ERR_ARG, "node '%s': activation parameters must be per tensor", n->name);
-    if (qp->bits != 8 && qp->bits != 16)
-        return yq_fail(YQ_ERR_ARG, "node '%s': %d-bit activations (8 or 16)", n->name, qp->bits);
-    const float s = qp->scale[0];
-    const int32_t z = qp->zero_point[0];
-    const int32_t qmin = yq_qmin(qp->bits, qp->is_signed, 0), qmax = yq_qmax(qp->bits, qp->is_signed, 0);
-    if (!isfinite(s) || !(s > 0)) return yq_fail(YQ_ERR_ARG, "node '%s': activation scale %g", n->name, s);
-    if (z < qmin || z > qmax)
-        return yq_fail(YQ_ERR_ARG, "node '%s': activation zero point %d outside [%d, %d]", n->name, z, qmin, qmax);
-    const yq_dtype zdt = storage_dtype(qp->bits, qp->is_signed, YQ_QCDQ_CLIP);
-
+    float s;
+    int32_t z;
+    yq_dtype zdt;
+    YQ_TRY(act_pair_params(n, qp, &s, &z, &zdt));
     int reuse = find_shared_pair(g, x, s, zdt, z);
     if (reuse >= 0) {
         g->nodes[node].inputs[input] = reuse;
@@ -460,27 +493,44 @@ yq_status yq_qcdq_insert_activation(yq_graph *g, int node, int input, const yq_q
     int xrank = xv->rank;
     int64_t xdims[YQ_MAX_RANK];
     memcpy(xdims, xv->dims, sizeof xdims);
+    int dq_out = -1;
+    yq_status st = add_act_pair(g, xname, xrank, xdims, s, z, zdt, x, &dq_out);
+    if (st == YQ_OK) g->nodes[node].inputs[input] = dq_out;
+    free(xname);
+    return st;
+}
+
+yq_status yq_qcdq_insert_output_activation(yq_graph *g, int node, int output, const yq_qparams *qp) {
+    if (node < 0 || node >= g->nnodes) return yq_fail(YQ_ERR_ARG, "qcdq: node %d does not exist", node);
+    const yq_node *n = &g->nodes[node];
+    if (output < 0 || output >= n->noutputs || n->outputs[output] < 0)
+        return yq_fail(YQ_ERR_ARG, "node '%s' (%s) has no output %d", n->name, n->op_type, output);
+    const int x = n->outputs[output];
+    const yq_value *xv = &g->values[x];
+    if (xv->dtype != YQ_DT_FLOAT && xv->dtype != YQ_DT_UNDEFINED)
+        return yq_fail(YQ_ERR_ARG, "node '%s' (%s): output '%s' is %s, not float", n->name, n->op_type, xv->name,
+                       yq_dtype_name(xv->dtype));
+    float s;
+    int32_t z;
+    yq_dtype zdt;
+    YQ_TRY(act_pair_params(n, qp, &s, &z, &zdt));
+    char *xname = yq_strdup(xv->name[0] ? xv->name : "activation");
+    if (!xname) return YQ_ERR_NOMEM;
     char buf[1024];
-    int s_id, z_id, q_out, dq_out, qn, dn;
-    yq_status st;
-    if ((st = name2(xname, "_scale", buf, sizeof buf)) != YQ_OK) goto out;
-    if ((st = yq_graph_add_initializer(g, buf, YQ_DT_FLOAT, 0, NULL, &s, &s_id)) != YQ_OK) goto out;
-    if ((st = name2(xname, "_zero_point", buf, sizeof buf)) != YQ_OK) goto out;
-    if ((st = add_int_init(g, buf, zdt, 0, NULL, &z, &z_id)) != YQ_OK) goto out;
-    if ((st = name2(xname, "_quantized", buf, sizeof buf)) != YQ_OK) goto out;
-    if ((st = add_value(g, buf, zdt, xrank, xdims, &q_out)) != YQ_OK) goto out;
-    if ((st = name2(xname, "_dequantized", buf, sizeof buf)) != YQ_OK) goto out;
-    if ((st = add_value(g, buf, YQ_DT_FLOAT, xrank, xdims, &dq_out)) != YQ_OK) goto out;
-    {
-        int in[3] = {x, s_id, z_id};
-        if ((st = name2(xname, "_QuantizeLinear", buf, sizeof buf)) != YQ_OK) goto out;
-        if ((st = add_node(g, "QuantizeLinear", buf, in, 3, q_out, &qn)) != YQ_OK) goto out;
-        in[0] = q_out;
-        if ((st = name2(xname, "_DequantizeLinear", buf, sizeof buf)) != YQ_OK) goto out;
-        if ((st = add_node(g, "DequantizeLinear", buf, in, 3, dq_out, &dn)) != YQ_OK) goto out;
+    int xrank = xv->rank, raw;
+    int64_t xdims[YQ_MAX_RANK];
+    memcpy(xdims, xv->dims, sizeof xdims);
+    /* The node now writes a new value; the DQ writes the old one, so every
+     * reader (and a graph output) keeps its value and name. */
+    yq_status st = name2(xname, "_unquantized", buf, sizeof buf);
+    if (st == YQ_OK) st = add_value(g, buf, YQ_DT_FLOAT, xrank, xdims, &raw);
+    if (st == YQ_OK) {
+        g->nodes[node].outputs[output] = raw;
+        g->values[raw].producer = node;
+        g->values[x].producer = -1;
+        int dq_out = x;
+        st = add_act_pair(g, xname, xrank, xdims, s, z, zdt, raw, &dq_out);
     }
-    g->nodes[node].inputs[input] = dq_out;
-out:
     free(xname);
     return st;
 }

@@ -80,6 +80,13 @@ yq_status yq_qcdq_insert_bias_int32(yq_graph *g, int node, float input_scale, co
  * tensor with equal scale and zero point (*shared_out = 1, may be NULL). */
 yq_status yq_qcdq_insert_activation(yq_graph *g, int node, int input, const yq_qparams *qp, int *shared_out);
 
+/* Quantize output `output` of node (float) with the per-tensor qp: the node
+ * writes a new value X_unquantized, and QuantizeLinear -> DequantizeLinear
+ * writes the old value X, so every reader and graph output is unchanged by
+ * name. With pairs on a Conv's inputs this is the QDQ form in which ONNX
+ * Runtime fuses DQ -> Conv -> Q into one QLinearConv. */
+yq_status yq_qcdq_insert_output_activation(yq_graph *g, int node, int output, const yq_qparams *qp);
+
 /* Sort topologically, drop values nothing uses (the replaced float weights),
  * and choose the default-domain opset: 21 with IR version 10 when 4-bit /
  * 16-bit types or blocked scales are present; otherwise 13, the QCDQ opset

@@ -106,6 +106,7 @@ cJSON *yq_ptq_report_json(const yq_ptq_report *r, const char *model, const char 
     cJSON_AddNumberToObject(doc, "weight_bytes", (double)r->weight_bytes);
     cJSON_AddNumberToObject(doc, "float_weight_bytes", (double)r->float_weight_bytes);
     cJSON_AddNumberToObject(doc, "activation_quantizers", r->act_quantizers);
+    cJSON_AddNumberToObject(doc, "activation_output_quantizers", r->act_output_quantizers);
     cJSON_AddNumberToObject(doc, "int32_biases", r->int32_biases);
     cJSON_AddNumberToObject(doc, "equalized_pairs", r->equalized_pairs);
     /* Q/DQ/Clip and node counts of the graph before and after the clean-up

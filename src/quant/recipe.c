@@ -449,7 +449,7 @@ static yq_status parse_reconstruct(yq_recipe *r, const cJSON *obj) {
 static yq_status parse_root(yq_recipe *r, const cJSON *root) {
     static const char *const keys[] = {"weights",    "activations", "calibration",     "overrides", "keep_float",
                                        "gptq",       "bias_correction", "equalize", "mixed",     "act_ranges",
-                                       "reconstruct", NULL};
+                                       "reconstruct", "act_outputs", NULL};
     static const char *const calib_keys[] = {"count", NULL};
     static const char *const gptq_keys[] = {"sequential", "stages", "input_correction", "stage_acts", NULL};
     const char *file = r->name;
@@ -496,6 +496,8 @@ static yq_status parse_root(yq_recipe *r, const cJSON *root) {
         static const char *const range_names[] = {"float", "quantized", NULL};
         YQ_TRY(want_enum(it, file, "act_ranges", range_names, &r->act_ranges_quantized));
     }
+    if ((it = cJSON_GetObjectItemCaseSensitive(root, "act_outputs")))
+        YQ_TRY(want_bool(it, file, "act_outputs", &r->act_outputs));
     YQ_TRY(check_cfg(&r->weights, &r->acts, file, ""));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "overrides"))) YQ_TRY(parse_overrides(r, it));
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "keep_float"))) YQ_TRY(parse_keep_float(r, it));
@@ -578,6 +580,7 @@ yq_status yq_recipe_clone(const yq_recipe *r, yq_recipe **out) {
     c->equalize = r->equalize;
     c->smooth_alpha = r->smooth_alpha;
     c->act_ranges_quantized = r->act_ranges_quantized;
+    c->act_outputs = r->act_outputs;
     c->recon_iters = r->recon_iters;
     c->recon_images = r->recon_images;
     c->recon_batch = r->recon_batch;

@@ -56,6 +56,11 @@
  *                                      pass through the model with every weight quantized, so
  *                                      the ranges are those the quantized layers produce;
  *                                      `--weights int4` default, ptq.h)
+ *     "act_outputs": false,            true: with A8, every quantized Conv's output (before its
+ *                                      activation function) gets a QuantizeLinear ->
+ *                                      DequantizeLinear pair too, ranges observed like the
+ *                                      inputs': the QDQ form in which ONNX Runtime fuses
+ *                                      DQ -> Conv -> Q into QLinearConv (ptq.h)
  *     "equalize": {"method": "none", "alpha": 0.5}
  *                                      "cle" or "smoothquant" on the Conv->Conv pairs
  *                                      with nothing in between (equalize.h); alpha:
@@ -171,6 +176,7 @@ typedef struct yq_recipe {
     int gptq_stage_acts;  /* sequential A8: activation quantizers in the Hessian passes (1) */
     int bias_correction;  /* empirical bias correction of GPTQ convs (ptq.h) */
     int act_ranges_quantized; /* "act_ranges": "quantized": A8 ranges from the weight-quantized model */
+    int act_outputs;          /* "act_outputs": Q/DQ on A8 conv outputs too (ORT's QLinearConv form) */
     int equalize;         /* 0 none, 1 CLE, 2 SmoothQuant (equalize.h) */
     double smooth_alpha;  /* 0.5 */
     /* "mixed" (0 when absent): at most one of avg_bits / weight_bytes is set */

@@ -57,6 +57,10 @@ expect bias_bad 2 "--bias must be float or int32" -- "${Q[@]}" --calib "$LIST" -
 expect bias_float_acts 2 "--bias int32 needs quantized activations" -- "${Q[@]}" --calib "$LIST" --bias int32
 printf '{"weights": {"bias": "int32"}}' >"$T/r_bias.json"
 expect recipe_bias_float_acts 1 "r_bias.json.*needs quantized activations" -- "${Q[@]}" --calib "$LIST" --recipe "$T/r_bias.json"
+expect act_outputs_bad 2 "--act-outputs must be on or off" -- "${Q[@]}" --calib "$LIST" --act-outputs yes
+expect act_outputs_float_acts 2 "--act-outputs on needs quantized activations" -- "${Q[@]}" --calib "$LIST" --act-outputs on
+printf '{"act_outputs": true}' >"$T/r_actout.json"
+expect recipe_act_outputs_float_acts 1 "r_actout.json.*needs quantized activations" -- "${Q[@]}" --calib "$LIST" --recipe "$T/r_actout.json"
 expect no_output 2 "-o" -- "$BIN" quantize "$MODEL" --calib "$LIST"
 expect no_calib 2 "--calib" -- "$BIN" quantize "$MODEL" -o "$T/out.onnx"
 expect count_zero 2 "--calib-count" -- "${Q[@]}" --calib "$LIST" --calib-count 0

@@ -9,8 +9,12 @@
 # why 1e-4 cannot hold there and what is checked instead. yoloq runs the A8 files as fake-quant
 # (YOLOQ_ENGINE=fakequant), the literal QCDQ semantics this compares; its default integer convs
 # round like ORT-optimized's QLinearConv instead and are checked against fake-quant in
-# tests/rt/test_qconv_engines.sh. W4A8 in the int4 format loads and runs.
-# YOLOQ_SANITIZED=1: 2 images for W4A16, 1 image and W8A8 only for A8.
+# tests/rt/test_qconv_engines.sh. W4A8 in the int4 format loads and runs. With --act-outputs on
+# (W4A8 + INT32 biases, also in the layer-by-layer check) ORT fuses every quantized conv into
+# QLinearConv; without it only the convs whose output goes straight into the next input quantizer.
+# A8 uses the same 5 images (with 3 the pooled median swung from 0.009 to 0.014 with an unrelated
+# change of the depthwise kernel's FMA use). YOLOQ_SANITIZED=1: 2 images for W4A16, 1 image and W8A8
+# only for A8.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 PAR="$HERE/../parity"
@@ -23,8 +27,8 @@ command -v node >/dev/null || { echo "SKIP: node is not installed"; exit 77; }
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 fails=0; passes=0
 IMAGES="000000000139 000000000802 000000005001 000000125952 000000261712"
-A8_IMAGES="000000000139 000000005001 000000125952"
-A8_VARIANTS="w8a8 w4a8b32"
+A8_IMAGES="$IMAGES"
+A8_VARIANTS="w8a8 w4a8b32 w4a8io"
 if [ "${YOLOQ_SANITIZED:-0}" = 1 ]; then
   IMAGES="000000000139 000000005001"; A8_IMAGES="000000005001"; A8_VARIANTS="w8a8"
 fi
@@ -60,6 +64,7 @@ if /usr/bin/python3 -c "import onnx, numpy" 2>/dev/null; then
     case $v in
       w8a8) args="--weights int8 --acts int8" ;;
       w4a8b32) args="--weights int4 --acts int8 --bias int32" ;;
+      w4a8io) args="--weights int4 --acts int8 --bias int32 --act-outputs on" ;;
     esac
     m="$T/$v.onnx"; x="$T/${v}_exposed.onnx"
     # shellcheck disable=SC2086
@@ -80,5 +85,36 @@ else echo "note: /usr/bin/python3 has no onnx/numpy; A8 layer-by-layer parity sk
 m="$T/w4a8_int4.onnx"
 if quantize "$m" --calib-count 2 --weights int4 --acts int8 --format int4 && run_both "$m" 000000000139 "$T/a8int4"; then
   passes=$((passes+1)); else echo "FAIL: W4A8 int4 in ORT"; fails=$((fails+1)); fi
+# --- --act-outputs on --bias int32 (W8A8): ORT fuses a quantized conv into QLinearConv exactly when
+# its output is quantized (read only by QuantizeLinear): every one with --act-outputs on; without it
+# only the few whose output goes straight into the next conv's input quantizer. Counted in the graph
+# ORT optimizes.
+if /usr/bin/python3 -c "import onnx" 2>/dev/null; then
+  for form in io in; do
+    m="$T/fuse_$form.onnx"
+    extra=(); [ "$form" = io ] && extra=(--act-outputs on)
+    if quantize "$m" --calib-count 2 --weights int8 --acts int8 --bias int32 "${extra[@]}" &&
+       node "$PAR/ort_optimized.js" "$m" "$T/fuse_${form}_ort.onnx" &&
+       counts=$(/usr/bin/python3 - "$m" "$T/fuse_${form}_ort.onnx" <<'PY'
+import sys, onnx
+src, opt = (onnx.load(p).graph for p in sys.argv[1:3])
+prod = {o: n.op_type for n in src.node for o in n.output}
+readers = {}
+for n in src.node:
+    for i in n.input: readers.setdefault(i, []).append(n.op_type)
+qconv = [n for n in src.node if n.op_type == "Conv" and prod.get(n.input[0]) == "DequantizeLinear"]
+qout = [n for n in qconv if set(readers.get(n.output[0], [])) == {"QuantizeLinear"}]
+ops = [n.op_type for n in opt.node]
+print(len(qconv), len(qout), ops.count("QLinearConv"))
+PY
+       ); then
+      read -r nq nqout nfused <<<"$counts"
+      echo "act-outputs $form: $nq quantized convs, $nqout with a quantized output; ORT runs $nfused QLinearConv"
+      if [ "$nq" -gt 0 ] && [ "$nfused" -eq "$nqout" ] && { [ "$form" = in ] || [ "$nqout" -eq "$nq" ]; } &&
+         { [ "$form" = io ] || [ $((2 * nqout)) -lt "$nq" ]; }; then
+        passes=$((passes+1)); else echo "FAIL: ORT fusion of the act-outputs $form form"; fails=$((fails+1)); fi
+    else echo "FAIL: act-outputs $form did not quantize or load in ORT"; fails=$((fails+1)); fi
+  done
+fi
 echo "quantized ORT parity: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

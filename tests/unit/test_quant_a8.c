@@ -1,5 +1,6 @@
 /* quant: A8 activation ranges from the weight-quantized model ("act_ranges":
- * "quantized") and the ablation ladder (quant/ablate.h).
+ * "quantized"), conv output quantizers ("act_outputs") and the ablation
+ * ladder (quant/ablate.h).
  *   chain: x [1,3,12,12] -> conv1 (8x3x3x3, pad 1) -> Relu -> conv2 (8x8x3x3,
  *          pad 1) -> Relu -> conv3 (4x8x1x1) -> y
  * Inputs are multiples of 1/255 spanning exactly [0, 1], so the uint8
@@ -313,6 +314,160 @@ static void test_quantized_context(void **state) {
     yq_recipe_free(r);
 }
 
+/* min and max of the value named `name` where node `op` reads it, over the
+ * calibration images */
+typedef struct span {
+    const char *name, *op;
+    float lo, hi;
+} span;
+
+static void span_hook(void *arg, const yq_graph *sg, int node, const yq_tensor *in, int nin, const yq_tensor *out,
+                      int nout) {
+    (void)out, (void)nout;
+    span *w = arg;
+    const yq_node *n = &sg->nodes[node];
+    if (strcmp(n->op_type, w->op) || nin < 1 || n->inputs[0] < 0 || strcmp(sg->values[n->inputs[0]].name, w->name))
+        return;
+    const float *d = in[0].data;
+    for (int64_t i = 0; i < yq_tensor_numel(&in[0]); i++) {
+        if (d[i] < w->lo) w->lo = d[i];
+        if (d[i] > w->hi) w->hi = d[i];
+    }
+}
+
+static int find_node(const yq_graph *g, const char *op, int input_value, int output_value) {
+    for (int i = 0; i < g->nnodes; i++) {
+        const yq_node *n = &g->nodes[i];
+        if (n->dead || strcmp(n->op_type, op)) continue;
+        if (input_value >= 0 && (n->ninputs < 1 || n->inputs[0] != input_value)) continue;
+        if (output_value >= 0 && (n->noutputs < 1 || n->outputs[0] != output_value)) continue;
+        return i;
+    }
+    return -1;
+}
+
+static float init_scalar(const yq_graph *g, int v) {
+    assert_true(v >= 0 && g->values[v].data);
+    return *(const float *)g->values[v].data;
+}
+
+/* "act_outputs": every quantized conv's output gets its own Q/DQ pair after
+ * the conv, readers and graph outputs keep their value names, and the range
+ * is the conv output's on the calibration images (minmax, float model). */
+static void test_conv_output_quantizers(void **state) {
+    (void)state;
+    const char *t_io = "{\"weights\": {\"bits\": 8, \"bias\": \"int32\"}, \"activations\": {\"bits\": 8},"
+                       " \"act_outputs\": true}";
+    const char *t_in = "{\"weights\": {\"bits\": 8, \"bias\": \"int32\"}, \"activations\": {\"bits\": 8}}";
+    yq_ptq_report rio, rin, rio2;
+    yq_graph *gio = NULL, *gin = NULL, *gio2 = NULL;
+    for (int k = 0; k < 3; k++) {
+        const char *t = k == 1 ? t_in : t_io;
+        yq_graph *g = make_chain();
+        yq_recipe *r;
+        assert_int_equal(yq_recipe_parse(t, strlen(t), "t.json", &r), YQ_OK);
+        yq_ptq_opts o;
+        yq_ptq_opts_default(&o);
+        o.nthreads = k == 2 ? 2 : 1;
+        o.report_images = NIMG;
+        assert_int_equal(yq_ptq_quantize(g, r, NIMG, image_input, NULL, &o, k == 0 ? &rio : k == 1 ? &rin : &rio2),
+                         YQ_OK);
+        yq_recipe_free(r);
+        *(k == 0 ? &gio : k == 1 ? &gin : &gio2) = g;
+    }
+    assert_int_equal(rio.act_output_quantizers, 3);
+    assert_int_equal(rin.act_output_quantizers, 0);
+    assert_int_equal(rio.act_quantizers, rin.act_quantizers);
+    assert_int_equal(rio.int32_biases, 3);
+    int nq_io = 0, nq_in = 0;
+    for (int i = 0; i < gio->nnodes; i++) nq_io += !gio->nodes[i].dead && !strcmp(gio->nodes[i].op_type, "QuantizeLinear");
+    for (int i = 0; i < gin->nnodes; i++) nq_in += !gin->nodes[i].dead && !strcmp(gin->nodes[i].op_type, "QuantizeLinear");
+    assert_int_equal(nq_io, nq_in + 3);
+    yq_graph *fl = make_chain();
+    static const char *const convs[] = {"conv1", "conv2", "conv3"};
+    static const char *const readers[] = {"Relu", "Relu", NULL};
+    for (int c = 0; c < 3; c++) {
+        char out_name[64], raw_name[64];
+        snprintf(out_name, sizeof out_name, "%s_out", convs[c]);
+        snprintf(raw_name, sizeof raw_name, "%s_out_unquantized", convs[c]);
+        int conv = -1;
+        for (int i = 0; i < gio->nnodes; i++)
+            if (!gio->nodes[i].dead && !strcmp(gio->nodes[i].name, convs[c])) conv = i;
+        assert_true(conv >= 0);
+        const int raw = gio->nodes[conv].outputs[0];
+        assert_string_equal(gio->values[raw].name, raw_name);
+        int q = find_node(gio, "QuantizeLinear", raw, -1);
+        assert_true(q >= 0);
+        int dq = find_node(gio, "DequantizeLinear", gio->nodes[q].outputs[0], -1);
+        assert_true(dq >= 0);
+        assert_string_equal(gio->values[gio->nodes[dq].outputs[0]].name, out_name);
+        assert_true(gio->nodes[q].inputs[1] == gio->nodes[dq].inputs[1]); /* one scale for the pair */
+        /* the range: conv output on the float model (conv3's output is the graph output) */
+        span w = {out_name, readers[c] ? readers[c] : "", INFINITY, -INFINITY};
+        yq_graph *cl;
+        assert_int_equal(yq_graph_clone(fl, &cl), YQ_OK);
+        yq_session_opts so = {.nthreads = 1, .no_fusion = 1};
+        yq_session *s;
+        assert_int_equal(yq_session_new(cl, &so, &s), YQ_OK);
+        if (readers[c]) yq_session_set_hook(s, span_hook, &w);
+        float buf[3 * 144];
+        for (int i = 0; i < NIMG; i++) {
+            image_input(NULL, i, buf);
+            yq_tensor t = {.dtype = YQ_DT_FLOAT, .rank = 4, .data = buf, .dims = {1, 3, 12, 12}};
+            assert_int_equal(yq_session_run(s, &t, 1), YQ_OK);
+            if (!readers[c]) {
+                const yq_tensor *y = yq_session_output(s, 0);
+                const float *d = y->data;
+                for (int64_t e = 0; e < yq_tensor_numel(y); e++) {
+                    if (d[e] < w.lo) w.lo = d[e];
+                    if (d[e] > w.hi) w.hi = d[e];
+                }
+            }
+        }
+        yq_session_free(s);
+        const double lo = w.lo < 0 ? w.lo : 0, hi = w.hi > 0 ? w.hi : 0, want = (hi - lo) / 255.0;
+        const float got = init_scalar(gio, gio->nodes[q].inputs[1]);
+        print_message("%s output range [%g, %g]: scale %.6g (want %.6g)\n", convs[c], w.lo, w.hi, got, want);
+        assert_true(fabs(got - want) <= 1e-5 * want);
+        /* same scale with 2 threads */
+        int q2 = -1;
+        for (int i = 0; i < gio2->nnodes; i++)
+            if (!gio2->nodes[i].dead && !strcmp(gio2->nodes[i].op_type, "QuantizeLinear") &&
+                !strcmp(gio2->values[gio2->nodes[i].inputs[0]].name, raw_name))
+                q2 = i;
+        assert_true(q2 >= 0);
+        assert_true(init_scalar(gio2, gio2->nodes[q2].inputs[1]) == got);
+    }
+    /* the graph output keeps its name and now comes from the DequantizeLinear */
+    assert_string_equal(gio->values[gio->outputs[0]].name, "conv3_out");
+    assert_int_equal(find_node(gio, "DequantizeLinear", -1, gio->outputs[0]) >= 0, 1);
+    /* the report session runs the pairs: three more roundings, more noise */
+    print_message("output SQNR: inputs only %.2f dB, inputs and outputs %.2f dB\n", rin.output_sqnr_db,
+                  rio.output_sqnr_db);
+    assert_true(rio.output_sqnr_db > 20.0);
+    assert_true(rio.output_sqnr_db < rin.output_sqnr_db);
+    assert_true(rio.output_sqnr_db == rio2.output_sqnr_db);
+    yq_graph_free(fl);
+    yq_ptq_report_free(&rio);
+    yq_ptq_report_free(&rin);
+    yq_ptq_report_free(&rio2);
+    yq_graph_free(gio);
+    yq_graph_free(gin);
+    yq_graph_free(gio2);
+    /* the recipe key */
+    yq_recipe *r, *c;
+    const char *ok = "{\"act_outputs\": true}";
+    assert_int_equal(yq_recipe_parse(ok, strlen(ok), "r.json", &r), YQ_OK);
+    assert_int_equal(r->act_outputs, 1);
+    assert_int_equal(yq_recipe_clone(r, &c), YQ_OK);
+    assert_int_equal(c->act_outputs, 1);
+    yq_recipe_free(c);
+    yq_recipe_free(r);
+    const char *bad = "{\"act_outputs\": \"yes\"}";
+    assert_int_equal(yq_recipe_parse(bad, strlen(bad), "r.json", &r), YQ_ERR_PARSE);
+    assert_non_null(strstr(yq_last_error(), "act_outputs"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ranges_from_quantized_weights),
@@ -320,6 +475,7 @@ int main(void) {
         cmocka_unit_test(test_int4_defaults),
         cmocka_unit_test(test_ablate_ladder),
         cmocka_unit_test(test_quantized_context),
+        cmocka_unit_test(test_conv_output_quantizers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
