@@ -30,6 +30,6 @@ const r = {model: process.argv[3], ort_model: process.argv[6], threads: Number(p
   yoloq: {median_ms: med(y.map((v) => v.median_ms)), p90_ms: med(y.map((v) => v.p90_ms)), peak_rss_mb: Math.max(...y.map((v) => v.peak_rss_mb))},
   onnxruntime: {median_ms: med(o.map((v) => v.median_ms)), p90_ms: med(o.map((v) => v.p90_ms)), peak_rss_mb: Math.max(...o.map((v) => v.peak_rss_mb))}};
 r.ratio = r.yoloq.median_ms / r.onnxruntime.median_ms;
-console.log(`${r.model}${r.ort_model !== r.model ? ` (ORT: ${r.ort_model})` : ''}  threads ${r.threads}: yoloq median ${r.yoloq.median_ms.toFixed(1)} ms p90 ${r.yoloq.p90_ms.toFixed(1)} ms RSS ${r.yoloq.peak_rss_mb.toFixed(0)} MB | onnxruntime median ${r.onnxruntime.median_ms.toFixed(1)} ms p90 ${r.onnxruntime.p90_ms.toFixed(1)} ms RSS ${r.onnxruntime.peak_rss_mb.toFixed(0)} MB | ratio yoloq/ort ${r.ratio.toFixed(3)}`);
+console.log(`${r.model}${r.ort_model !== r.model ? ` (ORT: ${r.ort_model})` : ""}  threads ${r.threads}: yoloq median ${r.yoloq.median_ms.toFixed(1)} ms p90 ${r.yoloq.p90_ms.toFixed(1)} ms RSS ${r.yoloq.peak_rss_mb.toFixed(0)} MB | onnxruntime median ${r.onnxruntime.median_ms.toFixed(1)} ms p90 ${r.onnxruntime.p90_ms.toFixed(1)} ms RSS ${r.onnxruntime.peak_rss_mb.toFixed(0)} MB | ratio yoloq/ort ${r.ratio.toFixed(3)}`);
 if (process.env.JSON_OUT) require("fs").appendFileSync(process.env.JSON_OUT, JSON.stringify(r) + "\n");
 ' "$(printf '%s\n' "${yq[@]}")" "$(printf '%s\n' "${ort[@]}")" "$(basename "$MODEL")" "$THREADS" "$RUNS" "$(basename "$ORT_MODEL")"

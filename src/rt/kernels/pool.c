@@ -212,6 +212,12 @@ static inline int64_t padded_taps(int64_t start, int64_t k, int64_t d, int64_t i
     return hi - lo;
 }
 
+/* max(acc, v) for an acc that is never NaN (it starts at -inf and only ever
+ * takes a larger v): a NaN v leaves it unchanged, exactly as fmaxf would,
+ * but this compiles to maxss/maxps instead of a libm call per element (4 %
+ * of yolov10n's time went to __fmaxf). */
+static inline float max_keep(float acc, float v) { return v > acc ? v : acc; }
+
 /* One plane. tmp: H × OW floats (horizontal pass result). */
 static void pool2d_plane(const pool2d *p, const float *x, float *y, float *tmp) {
     const float init = p->is_max ? -INFINITY : 0.0f;
@@ -225,7 +231,7 @@ static void pool2d_plane(const pool2d *p, const float *x, float *y, float *tmp) 
             const float *q = row + start;
             float acc = init;
             if (p->is_max)
-                for (int64_t kx = lo; kx < hi; kx++) acc = fmaxf(acc, q[kx * p->dw]);
+                for (int64_t kx = lo; kx < hi; kx++) acc = max_keep(acc, q[kx * p->dw]);
             else
                 for (int64_t kx = lo; kx < hi; kx++) acc += q[kx * p->dw];
             t[ox] = acc;
@@ -240,7 +246,7 @@ static void pool2d_plane(const pool2d *p, const float *x, float *y, float *tmp) 
         for (int64_t ky = lo; ky < hi; ky++) {
             const float *t = tmp + (start + ky * p->dh) * p->OW;
             if (p->is_max)
-                for (int64_t ox = 0; ox < p->OW; ox++) yr[ox] = fmaxf(yr[ox], t[ox]);
+                for (int64_t ox = 0; ox < p->OW; ox++) yr[ox] = max_keep(yr[ox], t[ox]);
             else
                 for (int64_t ox = 0; ox < p->OW; ox++) yr[ox] += t[ox];
         }
