@@ -71,14 +71,16 @@ static inline uint8_t requantize_one(float y, float scale, float lo, float hi, i
     return (uint8_t)((int32_t)v + zp);
 }
 
-/* n exact sums of output channel m → outputs at Y + off (elements).
- * Portable form: the float conv's own epilogue (yq_apply_bias_act) between
- * the scale and the requantization. */
-static void epilogue_row_c(const yq_qconv_plan *p, int64_t m, const int32_t *acc, int64_t n, void *Y, int64_t off) {
+/* n sums of output channel m, each minus corr (the u8 kernel's zx·Σw'; 0
+ * otherwise) → outputs at Y + off (elements). Portable form: the float
+ * conv's own epilogue (yq_apply_bias_act) between the scale and the
+ * requantization. */
+static void epilogue_row_c(const yq_qconv_plan *p, int64_t m, const int32_t *acc, int32_t corr, int64_t n, void *Y,
+                           int64_t off) {
     const float comb = p->comb[m], bias = p->bias ? p->bias[m] : 0.0f;
     if (!p->d.out_u8) {
         float *y = (float *)Y + off;
-        for (int64_t i = 0; i < n; i++) y[i] = (float)acc[i] * comb;
+        for (int64_t i = 0; i < n; i++) y[i] = (float)(acc[i] - corr) * comb;
         yq_apply_bias_act(y, n, bias, p->d.act);
         return;
     }
@@ -87,7 +89,7 @@ static void epilogue_row_c(const yq_qconv_plan *p, int64_t m, const int32_t *acc
     float tmp[64];
     for (int64_t i0 = 0; i0 < n; i0 += 64) {
         int64_t c = min64(64, n - i0);
-        for (int64_t i = 0; i < c; i++) tmp[i] = (float)acc[i0 + i] * comb;
+        for (int64_t i = 0; i < c; i++) tmp[i] = (float)(acc[i0 + i] - corr) * comb;
         yq_apply_bias_act(tmp, c, bias, p->d.act);
         for (int64_t i = 0; i < c; i++) q[i0 + i] = requantize_one(tmp[i], p->d.y_scale, lo, hi, p->d.y_zp);
     }
@@ -101,15 +103,16 @@ AVX2_TARGET static inline __m256i lanes8(int64_t count) {
 /* The same arithmetic eight lanes at a time: (float)acc · comb, + bias, the
  * AVX2 SiLU of the float conv epilogue, then divide / clamp / round half to
  * even / add zp exactly as QuantizeLinear. */
-AVX2_TARGET static void epilogue_row_avx2(const yq_qconv_plan *p, int64_t m, const int32_t *acc, int64_t n, void *Y,
-                                          int64_t off) {
+AVX2_TARGET static void epilogue_row_avx2(const yq_qconv_plan *p, int64_t m, const int32_t *acc, int32_t corr,
+                                          int64_t n, void *Y, int64_t off) {
     const __m256 comb = _mm256_set1_ps(p->comb[m]), bias = _mm256_set1_ps(p->bias ? p->bias[m] : 0.0f);
+    const __m256i corrv = _mm256_set1_epi32(corr);
     const int silu = p->d.act == YQ_ACT_SILU;
     if (!p->d.out_u8) {
         float *y = (float *)Y + off;
         for (int64_t i = 0; i < n; i += 8) {
             const __m256i mk = lanes8(n - i);
-            __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_maskload_epi32(acc + i, mk)), comb);
+            __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_maskload_epi32(acc + i, mk), corrv)), comb);
             v = _mm256_add_ps(v, bias);
             if (silu) v = yq_silu_avx2(v);
             _mm256_maskstore_ps(y + i, mk, v);
@@ -122,7 +125,7 @@ AVX2_TARGET static void epilogue_row_avx2(const yq_qconv_plan *p, int64_t m, con
     const __m256i zp = _mm256_set1_epi32(p->d.y_zp);
     for (int64_t i = 0; i < n; i += 8) {
         const __m256i mk = lanes8(n - i);
-        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_maskload_epi32(acc + i, mk)), comb);
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_maskload_epi32(acc + i, mk), corrv)), comb);
         v = _mm256_add_ps(v, bias);
         if (silu) v = yq_silu_avx2(v);
         v = _mm256_div_ps(v, scale);
@@ -150,11 +153,12 @@ static int have_avx2_cached(void) {
     return h;
 }
 
-static void epilogue_row(const yq_qconv_plan *p, int64_t m, const int32_t *acc, int64_t n, void *Y, int64_t off) {
+static void epilogue_row(const yq_qconv_plan *p, int64_t m, const int32_t *acc, int32_t corr, int64_t n, void *Y,
+                         int64_t off) {
     if (have_avx2_cached())
-        epilogue_row_avx2(p, m, acc, n, Y, off);
+        epilogue_row_avx2(p, m, acc, corr, n, Y, off);
     else
-        epilogue_row_c(p, m, acc, n, Y, off);
+        epilogue_row_c(p, m, acc, corr, n, Y, off);
 }
 
 /* ---- validation ---------------------------------------------------------------- */
@@ -219,7 +223,7 @@ yq_status yq_qconv_ref(const yq_qconv_desc *din, const uint8_t *X, void *Y) {
                             }
                     acc[ox] = a - d.x_zp * wsum;
                 }
-                epilogue_row(&p, m, acc, s->OW, Y, ((n * s->M + m) * s->OH + oy) * s->OW);
+                epilogue_row(&p, m, acc, 0, s->OW, Y, ((n * s->M + m) * s->OH + oy) * s->OW);
             }
         }
     free(p.comb);
@@ -346,7 +350,7 @@ yq_status yq_qconv_plan_new(const yq_qconv_desc *din, int nthreads, int kernel, 
         int64_t per_thread = (P * s->N * s->group + 2 * p->nthreads - 1) / (2 * p->nthreads);
         per_thread = (per_thread + NR - 1) / NR * NR;
         p->nc = max64(NR, min64(nc, per_thread));
-        p->thread_bytes = align64((size_t)(p->Kq * p->nc * 4)) + align64(MR * NR * sizeof(int32_t)) +
+        p->thread_bytes = align64((size_t)(p->Kq * p->nc * 4)) + align64((size_t)(MR * p->nc) * sizeof(int32_t)) +
                           align64((size_t)(4 * p->nc));
     } else {
         p->apack = yq_aligned_alloc(64, align64((size_t)(s->group * p->mblocks * p->Kp * MR) * sizeof(int32_t)));
@@ -362,7 +366,8 @@ yq_status yq_qconv_plan_new(const yq_qconv_desc *din, int nthreads, int kernel, 
         int64_t per_thread = (P * s->N * s->group + 2 * p->nthreads - 1) / (2 * p->nthreads);
         per_thread = (per_thread + NR - 1) / NR * NR;
         p->nc = max64(NR, min64(nc, per_thread));
-        p->thread_bytes = align64((size_t)(p->Kp * p->nc * 2) * sizeof(int16_t)) + align64(MR * NR * sizeof(int32_t)) +
+        p->thread_bytes = align64((size_t)(p->Kp * p->nc * 2) * sizeof(int16_t)) +
+                          align64((size_t)(MR * p->nc) * sizeof(int32_t)) +
                           align64((size_t)(2 * p->nc) * sizeof(int16_t));
     }
     *out = p;
@@ -374,8 +379,8 @@ nomem:
 
 /* ---- GEMM kernels --------------------------------------------------------------- */
 
-/* c[r][j] = Σ_kp a[kp][r] · b[kp][j] as int16 pairs. */
-static void ukr_c(int64_t Kp, const int32_t *restrict a, const int16_t *restrict b, int32_t *restrict c) {
+/* c[r·ldc + j] = Σ_kp a[kp][r] · b[kp][j] as int16 pairs. */
+static void ukr_c(int64_t Kp, const int32_t *restrict a, const int16_t *restrict b, int32_t *restrict c, int64_t ldc) {
     int32_t acc[MR][NR] = {{0}};
     for (int64_t kp = 0; kp < Kp; kp++) {
         const int16_t *bk = b + kp * NR * 2;
@@ -385,11 +390,11 @@ static void ukr_c(int64_t Kp, const int32_t *restrict a, const int16_t *restrict
             for (int j = 0; j < NR; j++) acc[r][j] += a0 * bk[2 * j] + a1 * bk[2 * j + 1];
         }
     }
-    memcpy(c, acc, sizeof acc);
+    for (int r = 0; r < MR; r++) memcpy(c + r * ldc, acc[r], sizeof acc[r]);
 }
 
 AVX2_TARGET static void ukr_avx2(int64_t Kp, const int32_t *restrict a, const int16_t *restrict b,
-                                 int32_t *restrict c) {
+                                 int32_t *restrict c, int64_t ldc) {
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
             c31 = c00;
     for (int64_t kp = 0; kp < Kp; kp++) {
@@ -408,15 +413,14 @@ AVX2_TARGET static void ukr_avx2(int64_t Kp, const int32_t *restrict a, const in
         c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(b0, a3));
         c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(b1, a3));
     }
-    __m256i *o = (__m256i *)c;
-    _mm256_store_si256(o + 0, c00);
-    _mm256_store_si256(o + 1, c01);
-    _mm256_store_si256(o + 2, c10);
-    _mm256_store_si256(o + 3, c11);
-    _mm256_store_si256(o + 4, c20);
-    _mm256_store_si256(o + 5, c21);
-    _mm256_store_si256(o + 6, c30);
-    _mm256_store_si256(o + 7, c31);
+    _mm256_storeu_si256((__m256i *)c, c00);
+    _mm256_storeu_si256((__m256i *)(c + 8), c01);
+    _mm256_storeu_si256((__m256i *)(c + ldc), c10);
+    _mm256_storeu_si256((__m256i *)(c + ldc + 8), c11);
+    _mm256_storeu_si256((__m256i *)(c + 2 * ldc), c20);
+    _mm256_storeu_si256((__m256i *)(c + 2 * ldc + 8), c21);
+    _mm256_storeu_si256((__m256i *)(c + 3 * ldc), c30);
+    _mm256_storeu_si256((__m256i *)(c + 3 * ldc + 8), c31);
 }
 
 /* t[c] = x[c·stride] − zx for c in [0, n), stride 1 or 2 (AVX2, 16 at a time;
@@ -527,7 +531,7 @@ static void pack_input(const yq_qconv_plan *p, const uint8_t *X, int64_t n, int6
  * (exact, see plan_new), widened by vpmaddwd with ones. The caller subtracts
  * zx · Σw'. */
 AVX2_TARGET static void ukr_u8_avx2(int64_t Kq, int qgroup, const int32_t *restrict a, const uint8_t *restrict b,
-                                    int32_t *restrict c) {
+                                    int32_t *restrict c, int64_t ldc) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
             c31 = c00;
@@ -559,15 +563,14 @@ AVX2_TARGET static void ukr_u8_avx2(int64_t Kq, int qgroup, const int32_t *restr
         c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(t30, ones));
         c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(t31, ones));
     }
-    __m256i *o = (__m256i *)c;
-    _mm256_store_si256(o + 0, c00);
-    _mm256_store_si256(o + 1, c01);
-    _mm256_store_si256(o + 2, c10);
-    _mm256_store_si256(o + 3, c11);
-    _mm256_store_si256(o + 4, c20);
-    _mm256_store_si256(o + 5, c21);
-    _mm256_store_si256(o + 6, c30);
-    _mm256_store_si256(o + 7, c31);
+    _mm256_storeu_si256((__m256i *)c, c00);
+    _mm256_storeu_si256((__m256i *)(c + 8), c01);
+    _mm256_storeu_si256((__m256i *)(c + ldc), c10);
+    _mm256_storeu_si256((__m256i *)(c + ldc + 8), c11);
+    _mm256_storeu_si256((__m256i *)(c + 2 * ldc), c20);
+    _mm256_storeu_si256((__m256i *)(c + 2 * ldc + 8), c21);
+    _mm256_storeu_si256((__m256i *)(c + 3 * ldc), c30);
+    _mm256_storeu_si256((__m256i *)(c + 3 * ldc + 8), c31);
 }
 
 /* Row k of the im2col matrix as raw codes (zx for padding) into t[0, np). */
@@ -666,7 +669,7 @@ static void gemm_task(void *arg, int64_t begin, int64_t end, int tid) {
     unsigned char *ts = r->scratch + (size_t)tid * p->thread_bytes;
     int16_t *bpack = (int16_t *)ts;
     int32_t *tile = (int32_t *)(ts + align64((size_t)(p->Kp * p->nc * 2) * sizeof(int16_t)));
-    int16_t *rows = (int16_t *)((unsigned char *)tile + align64(MR * NR * sizeof(int32_t)));
+    int16_t *rows = (int16_t *)((unsigned char *)tile + align64((size_t)(MR * p->nc) * sizeof(int32_t)));
     for (int64_t t = begin; t < end; t++) {
         const int64_t blk = t % r->nblocks, ng = t / r->nblocks, g = ng % s->group, n = ng / s->group;
         const int64_t p0 = blk * p->nc, np = min64(p->nc, P - p0);
@@ -676,16 +679,15 @@ static void gemm_task(void *arg, int64_t begin, int64_t end, int tid) {
             for (int64_t j0 = 0; j0 < np; j0 += NR) {
                 const int16_t *b = bpack + (j0 / NR) * p->Kp * NR * 2;
                 if (p->kernel == YQ_QCONV_GEMM_AVX2)
-                    ukr_avx2(p->Kp, a, b, tile);
+                    ukr_avx2(p->Kp, a, b, tile + j0, p->nc);
                 else
-                    ukr_c(p->Kp, a, b, tile);
-                const int64_t nj = min64(NR, np - j0);
-                for (int rr = 0; rr < MR; rr++) {
-                    const int64_t m = mb * MR + rr;
-                    if (m >= p->Mg) break;
-                    const int64_t mm = g * p->Mg + m;
-                    epilogue_row(p, mm, tile + rr * NR, nj, r->Y, (n * s->M + mm) * P + p0 + j0);
-                }
+                    ukr_c(p->Kp, a, b, tile + j0, p->nc);
+            }
+            for (int rr = 0; rr < MR; rr++) {
+                const int64_t m = mb * MR + rr;
+                if (m >= p->Mg) break;
+                const int64_t mm = g * p->Mg + m;
+                epilogue_row(p, mm, tile + rr * p->nc, 0, np, r->Y, (n * s->M + mm) * P + p0);
             }
         }
     }
@@ -699,25 +701,22 @@ static void gemm_u8_task(void *arg, int64_t begin, int64_t end, int tid) {
     unsigned char *ts = r->scratch + (size_t)tid * p->thread_bytes;
     uint8_t *bpack = ts;
     int32_t *tile = (int32_t *)(ts + align64((size_t)(p->Kq * p->nc * 4)));
-    uint8_t *rows = (uint8_t *)tile + align64(MR * NR * sizeof(int32_t));
+    uint8_t *rows = (uint8_t *)tile + align64((size_t)(MR * p->nc) * sizeof(int32_t));
     for (int64_t t = begin; t < end; t++) {
         const int64_t blk = t % r->nblocks, ng = t / r->nblocks, g = ng % s->group, n = ng / s->group;
         const int64_t p0 = blk * p->nc, np = min64(p->nc, P - p0);
         pack_input_u8(p, r->X, n, g, p0, np, bpack, rows);
         for (int64_t mb = 0; mb < p->mblocks; mb++) {
             const int32_t *a = p->apack + (g * p->mblocks + mb) * p->Kq * MR;
-            for (int64_t j0 = 0; j0 < np; j0 += NR) {
-                ukr_u8_avx2(p->Kq, p->qgroup, a, bpack + (j0 / NR) * p->Kq * NR * 4, tile);
-                const int64_t nj = min64(NR, np - j0);
-                for (int rr = 0; rr < MR; rr++) {
-                    const int64_t m = mb * MR + rr;
-                    if (m >= p->Mg) break;
-                    const int64_t mm = g * p->Mg + m;
-                    const int32_t corr = p->d.x_zp * p->wsum[mm]; /* Σ(x − zx)w' = Σ x·w' − zx·Σw' */
-                    int32_t *row = tile + rr * NR;
-                    for (int64_t j = 0; j < nj; j++) row[j] -= corr;
-                    epilogue_row(p, mm, row, nj, r->Y, (n * s->M + mm) * P + p0 + j0);
-                }
+            for (int64_t j0 = 0; j0 < np; j0 += NR)
+                ukr_u8_avx2(p->Kq, p->qgroup, a, bpack + (j0 / NR) * p->Kq * NR * 4, tile + j0, p->nc);
+            for (int rr = 0; rr < MR; rr++) {
+                const int64_t m = mb * MR + rr;
+                if (m >= p->Mg) break;
+                const int64_t mm = g * p->Mg + m;
+                /* Σ(x − zx)w' = Σ x·w' − zx·Σw' */
+                epilogue_row(p, mm, tile + rr * p->nc, p->d.x_zp * p->wsum[mm], np, r->Y,
+                             (n * s->M + mm) * P + p0);
             }
         }
     }
@@ -783,7 +782,7 @@ static void dw_task(void *arg, int64_t begin, int64_t end, int tid) {
                     }
                 }
             }
-            epilogue_row(p, c, acc, s->OW, r->Y, ((n * s->M + c) * s->OH + oy) * s->OW);
+            epilogue_row(p, c, acc, 0, s->OW, r->Y, ((n * s->M + c) * s->OH + oy) * s->OW);
         }
     }
 }
