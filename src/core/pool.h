@@ -2,7 +2,9 @@
  * The calling thread takes part in the work, so a pool of n threads starts n-1
  * workers. Loops are split into contiguous chunks in a fixed way that depends
  * only on (n, grain, thread count), never on timing, so results that depend on
- * the split (reductions) stay deterministic for a given thread count. */
+ * the split (reductions) stay deterministic for a given thread count.
+ * Between loops, workers (and the caller, for the end of a loop) spin for up
+ * to 100 us before sleeping on a condition variable (pool.c says why). */
 #ifndef YQ_CORE_POOL_H
 #define YQ_CORE_POOL_H
 
