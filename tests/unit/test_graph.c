@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "core/pool.h"
@@ -236,8 +237,30 @@ static void test_pool_covers_range_once(void **state) {
     }
 }
 
+/* Loops back to back (workers still spinning), after idle gaps longer than
+ * the 100 us spin (workers asleep on the condition variable), and the pool
+ * freed with workers in either state: every index exactly once each time. */
+static void test_pool_spin_and_sleep(void **state) {
+    (void)state;
+    for (int nt = 2; nt <= 3; nt++) {
+        yq_pool *p;
+        assert_int_equal(yq_pool_new(nt, &p), YQ_OK);
+        for (int it = 0; it < 3000; it++) {
+            const int64_t n = 1 + it % 199;
+            int64_t hits[200] = {0};
+            pool_arg a = {hits};
+            yq_parallel_for(p, n, 1, mark_range, &a);
+            for (int64_t i = 0; i < 200; i++) assert_int_equal(hits[i], i < n ? 1 : 0);
+            if (it % 500 == 499) usleep(400);
+        }
+        if (nt == 3) usleep(400);
+        yq_pool_free(p);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_spin_and_sleep),
         cmocka_unit_test(test_values_and_names),   cmocka_unit_test(test_attributes),
         cmocka_unit_test(test_toposort),           cmocka_unit_test(test_toposort_errors),
         cmocka_unit_test(test_dead_nodes_and_compact), cmocka_unit_test(test_fuse_conv_add_structure),
