@@ -345,6 +345,7 @@ cJSON *yq_eval_metrics_json(const yq_eval_run *sel) {
         const yq_conv_engines ce = yq_session_conv_engines(yq_detector_session(det));
         cJSON *convs = put_obj(&j, rt, "convs");
         put_num(&j, convs, "integer", ce.integer);
+        put_num(&j, convs, "weight_only", ce.weight_only);
         put_num(&j, convs, "fakequant", ce.fakequant);
         put_num(&j, convs, "float", ce.floating);
     }

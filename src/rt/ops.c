@@ -37,7 +37,7 @@ const yq_op_vtable *yq_op_get(int op) {
     return &op_table[op];
 }
 
-static int op_is_internal(int op) { return op == YQ_OP_QConvU8; }
+static int op_is_internal(int op) { return op == YQ_OP_QConvU8 || op == YQ_OP_QWConv; }
 
 int yq_op_lookup(const char *domain, const char *op_type) {
     const int internal = domain && !strcmp(domain, YQ_RT_DOMAIN);

@@ -35,7 +35,8 @@
     /* cast.c */ X(Cast)                                                                              \
     /* qdq.c */ X(QuantizeLinear) X(DequantizeLinear)                                              \
     /* norm.c */ X(BatchNormalization)                                                              \
-    /* conv_int8.c, internal (domain YQ_RT_DOMAIN) */ X(QConvU8)
+    /* conv_int8.c, internal (domain YQ_RT_DOMAIN) */ X(QConvU8)                                  \
+    /* conv.c, internal: weight-only quantized conv */ X(QWConv)
 
 typedef enum yq_op {
 #define YQ_OP_ENUM(name) YQ_OP_##name,

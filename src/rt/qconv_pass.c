@@ -181,6 +181,56 @@ static yq_status add_u8_zero(yq_graph *g, int *id) {
 }
 
 /* Try one Conv; returns YQ_OK with *done set, or an error (memory). */
+/* A float-input conv (weight-only quantized, A16): QWConv with the int8
+ * codes and per-channel scales in place of the folded float weight, which
+ * the caller's compaction then frees. */
+static yq_status rewrite_weight_only(yq_graph *g, int ci, yq_qconv_weight *e, int *done) {
+    const int64_t M = e->dims[0], n = M * e->dims[1] * e->dims[2] * e->dims[3];
+    for (int64_t i = 0; i < n; i++)
+        if (e->w[i] < -128 || e->w[i] > 127) {
+            e->why_not = "weights minus zero point do not fit int8";
+            return YQ_OK;
+        }
+    if (g->values[g->nodes[ci].inputs[0]].dtype != YQ_DT_FLOAT) {
+        e->why_not = "input is not float";
+        return YQ_OK;
+    }
+    int8_t *q = yq_malloc((size_t)(n > 0 ? n : 1));
+    if (!q) return YQ_ERR_NOMEM;
+    for (int64_t i = 0; i < n; i++) q[i] = (int8_t)e->w[i];
+    int wq_id, ws_id;
+    char base[256];
+    snprintf(base, sizeof base, "%.200s.qcodes8", e->name);
+    yq_status st = yq_graph_add_initializer(g, base, YQ_DT_INT8, 4, e->dims, q, &wq_id);
+    free(q);
+    YQ_TRY(st);
+    snprintf(base, sizeof base, "%.200s.qscale", e->name);
+    YQ_TRY(yq_graph_add_initializer(g, base, YQ_DT_FLOAT, 1, &M, e->scale, &ws_id));
+    yq_node *conv = &g->nodes[ci];
+    int *in = yq_malloc(4 * sizeof(int));
+    char *op = strdup("QWConv"), *dom = strdup(YQ_RT_DOMAIN);
+    if (!in || !op || !dom) {
+        free(in), free(op), free(dom);
+        return YQ_ERR_NOMEM;
+    }
+    in[0] = conv->inputs[0];
+    in[1] = wq_id;
+    in[2] = conv->ninputs > 2 ? conv->inputs[2] : -1;
+    in[3] = ws_id;
+    free(conv->inputs);
+    conv->inputs = in;
+    conv->ninputs = 4;
+    free(conv->op_type);
+    conv->op_type = op;
+    free(conv->domain);
+    conv->domain = dom;
+    conv->op = YQ_OP_QWConv;
+    e->weight_only = 1;
+    e->why_not = NULL;
+    *done = 1;
+    return YQ_OK;
+}
+
 static yq_status rewrite_conv(yq_graph *g, int ci, yq_qconv_capture *cap, int *done) {
     *done = 0;
     yq_node *conv = &g->nodes[ci];
@@ -212,11 +262,12 @@ static yq_status rewrite_conv(yq_graph *g, int ci, yq_qconv_capture *cap, int *d
     }
     const int dqi = producer_of(g, conv->inputs[0]);
     const yq_node *dq = dqi >= 0 ? &g->nodes[dqi] : NULL;
-    if (!dq || !is_op(dq, "DequantizeLinear") || dq->inputs[0] < 0 || g->values[dq->inputs[0]].dtype != YQ_DT_UINT8 ||
-        g->values[dq->inputs[0]].data || !u8_per_tensor_params(g, dq)) {
+    if (dq && is_op(dq, "DequantizeLinear") && !(dq->inputs[0] >= 0 && g->values[dq->inputs[0]].dtype == YQ_DT_UINT8 &&
+                                                 !g->values[dq->inputs[0]].data && u8_per_tensor_params(g, dq))) {
         e->why_not = "input is not a per-tensor uint8 DequantizeLinear";
         return YQ_OK;
     }
+    if (!dq || !is_op(dq, "DequantizeLinear")) return rewrite_weight_only(g, ci, e, done);
     /* Output side: requantize in the epilogue when a per-tensor uint8 Q is the
      * conv's only reader (then nothing else needs the float values). */
     const int y = conv->outputs[0];

@@ -14,6 +14,13 @@
  * float DQ/Q round trip disappears). Every rewrite is exact in the sense of the
  * QCDQ semantics: the only difference to fake-quant is float summation order.
  *
+ * A conv whose input is float (weight-only quantization, W8A16 / W4A16)
+ * becomes QWConv instead (rt/kernels/conv.h, yq_conv2d_plan_new_int8): the
+ * weights stay int8 codes with per-channel scales, dequantized one cache block
+ * at a time inside the GEMM, so the float copy of the weights is freed; the
+ * outputs equal the float conv on the dequantized weights computed with the
+ * same (im2col / 1×1) GEMM.
+ *
  * Two phases, because weight DQ is constant-folded while the graph is
  * prepared: yq_qconv_capture reads the raw graph (before yq_prepare_graph) and
  * keeps each quantized conv weight's integer codes and scales by the name of
@@ -34,6 +41,7 @@ typedef struct yq_qconv_weight {
     int bits;        /* 4 when every channel's w' spans at most 16 values, else 8 */
     const char *why_not; /* set by the pass for a conv left as fake-quant */
     int integer;         /* rewritten to QConvU8 */
+    int weight_only;     /* float input: rewritten to QWConv (int8 weights dequantized per GEMM block) */
 } yq_qconv_weight;
 
 typedef struct yq_qconv_capture {

@@ -10,6 +10,7 @@
 #include "rt/ops.h"
 #include "rt/kernels/conv_int8.h"
 #include "rt/prepare.h"
+#include "rt/kernels/conv.h"
 #include "rt/qconv_pass.h"
 
 typedef struct step {
@@ -365,17 +366,19 @@ static int qconv_bits(const yq_graph *g, const yq_node *n) {
 
 static int step_engine(const yq_session *s, const yq_node *n) {
     if (n->op == YQ_OP_QConvU8) return 0;
+    if (n->op == YQ_OP_QWConv) return 3;
     if (n->op != YQ_OP_Conv) return -1;
     return yq_qconv_capture_find(s->qcap, s->g->values[n->inputs[1]].name) ? 1 : 2;
 }
 
 yq_conv_engines yq_session_conv_engines(const yq_session *s) {
-    yq_conv_engines e = {0, 0, 0};
+    yq_conv_engines e = {0, 0, 0, 0};
     for (int t = 0; t < s->nsteps; t++) {
         int k = step_engine(s, &s->g->nodes[s->steps[t].node]);
         if (k == 0) e.integer++;
         if (k == 1) e.fakequant++;
         if (k == 2) e.floating++;
+        if (k == 3) e.weight_only++;
     }
     return e;
 }
@@ -393,6 +396,14 @@ void yq_session_print_engines(const yq_session *s, FILE *fp) {
             fprintf(fp, "yoloq: conv %s: integer (u8 x %d-bit -> s32, %s%s -> %s)\n", label, qconv_bits(g, n),
                     yq_qconv_node_kernel(s->steps[t].state), act,
                     g->values[n->outputs[0]].dtype == YQ_DT_UINT8 ? "requantized u8" : "float");
+        } else if (k == 3) {
+            const yq_conv2d_plan *pl = yq_conv_node_plan(s->steps[t].state);
+            if (pl && yq_conv2d_plan_int8_weights(pl))
+                fprintf(fp, "yoloq: conv %s: weight-only (int8 codes, %s GEMM dequantizing per cache block%s)\n", label,
+                        yq_conv_algo_name(yq_conv2d_plan_algo(pl)), act);
+            else
+                fprintf(fp, "yoloq: conv %s: weight-only (%s on float weights made from the codes at load%s)\n", label,
+                        pl ? yq_conv_algo_name(yq_conv2d_plan_algo(pl)) : "?", act);
         } else if (k == 1) {
             const yq_qconv_weight *w = yq_qconv_capture_find(s->qcap, g->values[n->inputs[1]].name);
             fprintf(fp, "yoloq: conv %s: fake-quant (float kernels on dequantized weights%s%s%s)\n", label, act,
@@ -402,5 +413,6 @@ void yq_session_print_engines(const yq_session *s, FILE *fp) {
         }
     }
     yq_conv_engines e = yq_session_conv_engines(s);
-    fprintf(fp, "yoloq: convolutions: %d integer, %d fake-quant, %d float\n", e.integer, e.fakequant, e.floating);
+    fprintf(fp, "yoloq: convolutions: %d integer, %d weight-only, %d fake-quant, %d float\n", e.integer, e.weight_only,
+            e.fakequant, e.floating);
 }

@@ -60,10 +60,11 @@ void yq_session_print_profile(const yq_session *s, FILE *fp, int runs);
 void yq_session_reset_profile(yq_session *s);
 int yq_session_nthreads(const yq_session *s);
 
-/* Convolutions by engine: integer (QConvU8), fake-quant (float kernels on a
- * quantized model's dequantized weights), float. */
+/* Convolutions by engine: integer (QConvU8), weight-only (QWConv: float
+ * input, int8 weights dequantized per GEMM block), fake-quant (float kernels
+ * on a quantized model's dequantized weights), float. */
 typedef struct yq_conv_engines {
-    int integer, fakequant, floating;
+    int integer, fakequant, floating, weight_only;
 } yq_conv_engines;
 yq_conv_engines yq_session_conv_engines(const yq_session *s);
 /* One line per convolution: node name, engine, and for integer convs the

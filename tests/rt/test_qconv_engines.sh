@@ -9,7 +9,8 @@
 #    the layer's largest value;
 #  - whole model: the share of uint8 activations that differ between the engines stays below 0.3
 #    (tie flips propagate downstream; this bounds the cascade, it is not an accuracy claim);
-#  - `yoloq run --verbose` names the engine of every conv; a bad --engine is a usage error.
+#  - `yoloq run --verbose` names the engine of every conv; a bad --engine is a usage error;
+#  - a W8A16 export runs as weight-only QWConv convs with fake-quant's detections.
 set -u
 BIN=${YOLOQ_BIN:?}
 TOOL=${YOLOQ_BUILD_DIR:?}/tests/tool_qconv_engines
@@ -61,10 +62,28 @@ if [ -f "$M" ]; then
   "$BIN" run "$M" --image "$IMG" --threads 2 --verbose >/dev/null 2>"$T/v_auto" || fail "run --verbose failed"
   "$BIN" run "$M" --image "$IMG" --threads 2 --verbose --engine fakequant >/dev/null 2>"$T/v_fq" || fail "run --engine fakequant failed"
   n=$(grep -c ": integer (u8 x 8-bit -> s32" "$T/v_auto"); [ "$n" -eq 82 ] || fail "verbose listing: $n integer convs, want 82"
-  grep -q "convolutions: 82 integer, 0 fake-quant, 1 float" "$T/v_auto" || fail "verbose summary (auto)"
+  grep -q "convolutions: 82 integer, 0 weight-only, 0 fake-quant, 1 float" "$T/v_auto" || fail "verbose summary (auto)"
   n=$(grep -c ": fake-quant (float kernels" "$T/v_fq"); [ "$n" -eq 82 ] || fail "verbose listing: $n fake-quant convs, want 82"
-  grep -q "convolutions: 0 integer, 82 fake-quant, 1 float" "$T/v_fq" || fail "verbose summary (fakequant)"
+  grep -q "convolutions: 0 integer, 0 weight-only, 82 fake-quant, 1 float" "$T/v_fq" || fail "verbose summary (fakequant)"
   "$BIN" run "$M" --image "$IMG" --engine int8 >/dev/null 2>"$T/e"; rc=$?
   { [ $rc -eq 2 ] && grep -q -- "--engine must be auto, fakequant or ort" "$T/e"; } || fail "bad --engine: rc=$rc $(cat "$T/e")"
 fi
+# weight-only (W8A16): every quantized conv runs as QWConv (int8 codes in memory) and the
+# detections equal fake-quant's exactly (the same GEMMs on the same dequantized values; AVX-512's
+# direct path, which fake-quant may take, would sum in another order: compared within 1e-4 there)
+M="$T/w8a16.onnx"
+if "$BIN" quantize "$MODEL" --weights int8 --calib "$LIST" --calib-count 2 --threads 2 --quiet -o "$M" 2>"$T/err"; then
+  "$BIN" run "$M" --image "$IMG" --threads 2 --verbose --json "$T/wo_auto.json" >/dev/null 2>"$T/wo_v" || fail "w8a16 run failed"
+  "$BIN" run "$M" --image "$IMG" --threads 2 --engine fakequant --json "$T/wo_fq.json" >/dev/null 2>&1 || fail "w8a16 fakequant run failed"
+  grep -q "convolutions: 0 integer, 82 weight-only, 0 fake-quant, 1 float" "$T/wo_v" || fail "w8a16 verbose summary: $(grep convolutions: "$T/wo_v")"
+  /usr/bin/python3 - "$T/wo_auto.json" "$T/wo_fq.json" <<'PY' || fail "w8a16 detections differ between engines"
+import json, sys
+a, b = (json.load(open(p))["detections"] for p in sys.argv[1:3])
+assert len(a) == len(b) and len(a) > 0, (len(a), len(b))
+for x, y in zip(a, b):
+    assert x["class_id"] == y["class_id"] and abs(x["score"] - y["score"]) <= 1e-4, (x, y)
+    assert all(abs(p - q) <= 1e-2 for p, q in zip(x["box"], y["box"])), (x, y)
+print(f"w8a16: {len(a)} detections, weight-only = fake-quant")
+PY
+else fail "w8a16: quantize failed"; cat "$T/err"; fi
 [ $fails -eq 0 ] && echo "PASS" || { echo "$fails failure(s)"; exit 1; }

@@ -394,11 +394,110 @@ static void test_session_integer_vs_fake_quant(void **state) {
     free(x);
 }
 
+/* Weight-only (A16): float images → conv1 (4-bit 3x3 s2, im2col) → conv2
+ * (depthwise) → conv3 (8-bit 1x1) and conv4 (8-bit 3x3 s1 on 20x18: Winograd)
+ * and conv5 (1x1, group 2). With the auto engine every conv becomes QWConv,
+ * no float weight stays in the session's graph, and the outputs equal the
+ * fake-quant session's (the same GEMMs on the same dequantized values; only
+ * AVX-512's direct path, which fake-quant may take, sums in another order). */
+static yq_graph *build_weight_only_graph(void) {
+    yq_graph *g;
+    assert_int_equal(yq_graph_new(&g), YQ_OK);
+    assert_int_equal(yq_graph_set_opset(g, "", 13), YQ_OK);
+    uint64_t seed = 7;
+    int x = add_value(g, "images");
+    g->values[x].dtype = YQ_DT_FLOAT;
+    g->values[x].flags |= YQ_VAL_INPUT;
+    g->values[x].rank = 4;
+    const int64_t xd[4] = {1, 6, 40, 36};
+    memcpy(g->values[x].dims, xd, sizeof xd);
+    int c1 = qconv(g, "conv1", x, 16, 6, 3, 2, 1, 4, 1, &seed);
+    int c2 = qconv(g, "conv2", c1, 16, 1, 3, 1, 16, 8, 1, &seed);
+    int c3 = qconv(g, "conv3", c2, 8, 16, 1, 1, 1, 8, 0, &seed);
+    int c4 = qconv(g, "conv4", c1, 8, 16, 3, 1, 1, 8, 1, &seed);
+    int c5 = qconv(g, "conv5", c2, 8, 8, 1, 1, 2, 4, 0, &seed);
+    int outs[3] = {c3, c4, c5};
+    for (int k = 0; k < 3; k++) g->values[outs[k]].flags |= YQ_VAL_OUTPUT;
+    g->outputs = malloc(sizeof outs);
+    memcpy(g->outputs, outs, sizeof outs);
+    g->noutputs = 3;
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+    return g;
+}
+
+static void test_session_weight_only(void **state) {
+    (void)state;
+    const int64_t nx = 6 * 40 * 36;
+    float *x = malloc((size_t)nx * sizeof(float));
+    uint64_t seed = 11;
+    for (int64_t i = 0; i < nx; i++) x[i] = (float)rng_int(&seed, -1000, 1000) / 500.0f;
+    yq_tensor in = {.dtype = YQ_DT_FLOAT, .rank = 4, .dims = {1, 6, 40, 36}, .data = x};
+    float *outs[2][3] = {{0}};
+    int64_t counts[3] = {0};
+    for (int engine = 0; engine <= 1; engine++) {
+        yq_graph *g = build_weight_only_graph();
+        yq_session *s;
+        yq_session_opts so = {.nthreads = 2, .engine = engine ? YQ_ENGINE_FAKEQUANT : YQ_ENGINE_AUTO};
+        if (yq_session_new(g, &so, &s) != YQ_OK) fail_msg("session: %s", yq_last_error());
+        const yq_conv_engines e = yq_session_conv_engines(s);
+        const yq_graph *sg = yq_session_graph(s);
+        int float_weights = 0;
+        for (int v = 0; v < sg->nvalues; v++)
+            float_weights += sg->values[v].data && sg->values[v].dtype == YQ_DT_FLOAT && sg->values[v].rank == 4;
+        if (engine == 0) {
+            assert_int_equal(e.weight_only, 5);
+            assert_int_equal(e.integer + e.fakequant + e.floating, 0);
+            assert_int_equal(float_weights, 0);
+            char *text = NULL;
+            size_t len = 0;
+            FILE *fp = open_memstream(&text, &len);
+            yq_session_print_engines(s, fp);
+            fclose(fp);
+            print_message("%s", text);
+            assert_non_null(strstr(text, "'conv1' (QWConv): weight-only (int8 codes, im2col"));
+            assert_non_null(strstr(text, "'conv3' (QWConv): weight-only (int8 codes, gemm1x1"));
+            assert_non_null(strstr(text, "'conv4' (QWConv): weight-only (winograd on float weights"));
+            assert_non_null(strstr(text, "'conv2' (QWConv): weight-only (depthwise on float weights"));
+            assert_non_null(strstr(text, "5 weight-only"));
+            free(text);
+        } else {
+            assert_int_equal(e.weight_only, 0);
+            assert_int_equal(e.fakequant, 5);
+            assert_int_equal(float_weights, 5);
+        }
+        assert_int_equal(yq_session_run(s, &in, 1), YQ_OK);
+        for (int k = 0; k < 3; k++) {
+            const yq_tensor *o = yq_session_output(s, k);
+            counts[k] = yq_tensor_numel(o);
+            outs[engine][k] = malloc((size_t)counts[k] * sizeof(float));
+            memcpy(outs[engine][k], o->data, (size_t)counts[k] * sizeof(float));
+        }
+        yq_session_free(s);
+    }
+    for (int k = 0; k < 3; k++) {
+        float maxabs = 0, maxdiff = 0;
+        for (int64_t i = 0; i < counts[k]; i++) {
+            maxabs = fmaxf(maxabs, fabsf(outs[1][k][i]));
+            maxdiff = fmaxf(maxdiff, fabsf(outs[0][k][i] - outs[1][k][i]));
+        }
+        print_message("output %d: max |weight-only - fake-quant| %g of %g\n", k, maxdiff, maxabs);
+        assert_true(maxabs > 0.1f);
+        assert_true(maxdiff <= 1e-5f * maxabs);
+        free(outs[0][k]);
+        free(outs[1][k]);
+    }
+    free(x);
+}
+
 /* An internal op name is not reachable from a file's default domain. */
 static void test_internal_op_domain(void **state) {
     (void)state;
     assert_int_equal(yq_op_lookup("", "QConvU8"), -1);
     assert_int_equal(yq_op_lookup(YQ_RT_DOMAIN, "QConvU8"), YQ_OP_QConvU8);
+    assert_int_equal(yq_op_lookup("", "QWConv"), -1);
+    assert_int_equal(yq_op_lookup(YQ_RT_DOMAIN, "QWConv"), YQ_OP_QWConv);
     assert_int_equal(yq_op_lookup(YQ_RT_DOMAIN, "Conv"), -1);
     assert_int_equal(yq_engine_parse("fakequant"), YQ_ENGINE_FAKEQUANT);
     assert_int_equal(yq_engine_parse("auto"), YQ_ENGINE_AUTO);
@@ -411,6 +510,7 @@ int main(void) {
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_reference_matches_fake_quant),
         cmocka_unit_test(test_session_integer_vs_fake_quant),
+        cmocka_unit_test(test_session_weight_only),
         cmocka_unit_test(test_internal_op_domain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -89,6 +89,22 @@ yq_status yq_conv2d_plan_new(const yq_conv2d_shape *s, const float *Wt, const fl
  * undilated group-1 conv). */
 yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *s, const float *Wt, const float *B, yq_act act,
                                   int nthreads, int algo, yq_conv2d_plan **out);
+
+/* A plan for weight-only quantized weights: Wq [M, C/group, kh, kw] int8
+ * codes (code − zero point) with one scale per output channel, W = (float)Wq
+ * · scale[m]. Where the float plan would use the 1×1 or im2col GEMM only the
+ * codes are kept and each cache block of weights is dequantized as it is
+ * packed; where it would use Winograd or depthwise, the plan is that float
+ * plan on the dequantized weights (Winograd's transformed weights are float
+ * anyway; depthwise weights are few). Same results as the float plan on the
+ * dequantized weights with the same algorithm. */
+yq_status yq_conv2d_plan_new_int8(const yq_conv2d_shape *s, const int8_t *Wq, const float *scale, const float *B,
+                                  yq_act act, int nthreads, yq_conv2d_plan **out);
+/* Whether the plan holds int8 weights (yq_conv2d_plan_new_int8 on a 1×1 or
+ * im2col conv). */
+int yq_conv2d_plan_int8_weights(const yq_conv2d_plan *p);
+/* The plan of a prepared Conv / QWConv node's state (NULL when it has none). */
+const yq_conv2d_plan *yq_conv_node_plan(const void *state);
 void yq_conv2d_plan_free(yq_conv2d_plan *p);
 /* Whether the automatic choice may pick Winograd (default yes). Its results
  * differ from the direct sum by float rounding (about 1e-6 of max|Y|), so

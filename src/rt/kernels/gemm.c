@@ -279,6 +279,26 @@ static void pack_a_block(const float *A, int64_t lda, int transA, int64_t m0, in
     }
 }
 
+/* The same panels from int8 codes: element (row, k) is (float)q·scale[row],
+ * the value DequantizeLinear gives (w' = code − zero point), so a GEMM on it
+ * equals the GEMM on the dequantized float matrix bit for bit. */
+static void pack_a_block_int8(const int8_t *Q, int64_t ldq, const float *scale, int64_t m0, int64_t m1, int64_t k0,
+                              int64_t kc, int mr, int64_t panel_stride, float *dst) {
+    for (int64_t p = 0; m0 + p * mr < m1; p++) {
+        float *d = dst + p * panel_stride;
+        for (int r = 0; r < mr; r++) {
+            const int64_t row = m0 + p * mr + r;
+            if (row >= m1) {
+                for (int64_t k = 0; k < kc; k++) d[k * mr + r] = 0.0f;
+                continue;
+            }
+            const int8_t *src = Q + row * ldq + k0;
+            const float s = scale[row];
+            for (int64_t k = 0; k < kc; k++) d[k * mr + r] = (float)src[k] * s;
+        }
+    }
+}
+
 struct yq_packed_a {
     const gemm_arch *arch;
     int64_t M, K;
@@ -478,11 +498,14 @@ void yq_pack_b_dense_trans(const void *ctx, int64_t k0, int64_t kc, int64_t n0, 
 typedef struct gemm_job {
     const gemm_arch *arch;
     int64_t M, N, K;
-    /* A: pre-packed (apacked) or packed per block from (A, lda, transA). */
+    /* A: pre-packed (apacked), packed per block from (A, lda, transA), or
+     * dequantized per block from int8 codes (aq, lda, aq_scale). */
     const float *apacked;
     const float *A;
     int64_t lda;
     int transA;
+    const int8_t *aq;
+    const float *aq_scale;
     const yq_b_source *B;
     float *C;
     int64_t ldc;
@@ -573,7 +596,10 @@ static void gemm_task(void *arg, int64_t begin, int64_t end, int tid) {
                         apan = j->apacked + (ic / mr) * apanel_stride + pc * mr;
                     } else {
                         apanel_stride = mr * kc;
-                        pack_a_block(j->A, j->lda, j->transA, ic, ic + mc, pc, kc, mr, apanel_stride, abuf);
+                        if (j->aq)
+                            pack_a_block_int8(j->aq, j->lda, j->aq_scale, ic, ic + mc, pc, kc, mr, apanel_stride, abuf);
+                        else
+                            pack_a_block(j->A, j->lda, j->transA, ic, ic + mc, pc, kc, mr, apanel_stride, abuf);
                         apan = abuf;
                     }
                     for (int64_t ir = 0; ir < mc; ir += mr) {
@@ -657,6 +683,22 @@ yq_status yq_sgemm_packed(yq_pool *pool, const yq_packed_a *A, const yq_b_source
     gemm_job j = {.arch = A->arch, .M = A->M, .N = N, .K = A->K, .apacked = A->data, .B = B, .C = C,
                   .ldc = ldc, .accumulate = accumulate, .bias = ep ? ep->bias : NULL,
                   .act = ep ? ep->act : YQ_ACT_NONE};
+    return run_job(pool, &j, scratch);
+}
+
+yq_status yq_sgemm_int8a(yq_pool *pool, int64_t M, int64_t K, const int8_t *Q, int64_t ldq, const float *scale,
+                         const yq_b_source *B, int64_t N, float *C, int64_t ldc, int accumulate,
+                         const yq_epilogue *ep, void *scratch) {
+    if (M < 0 || N < 0 || K < 0)
+        return yq_fail(YQ_ERR_INVALID, "gemm: negative size %lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
+    if (M == 0 || N == 0) return YQ_OK;
+    if (K == 0) {
+        gemm_empty_k(M, N, C, ldc, accumulate, ep);
+        return YQ_OK;
+    }
+    gemm_job j = {.arch = arch_for(yq_gemm_isa_current()), .M = M, .N = N, .K = K, .aq = Q, .lda = ldq,
+                  .aq_scale = scale, .B = B, .C = C, .ldc = ldc, .accumulate = accumulate,
+                  .bias = ep ? ep->bias : NULL, .act = ep ? ep->act : YQ_ACT_NONE};
     return run_job(pool, &j, scratch);
 }
 

@@ -97,6 +97,16 @@ yq_status yq_sgemm_packed(yq_pool *pool, const yq_packed_a *A, const yq_b_source
                           int64_t ldc, int accumulate, const yq_epilogue *ep, void *scratch);
 size_t yq_sgemm_packed_scratch_bytes(const yq_packed_a *A, int64_t N, int nthreads);
 
+/* C[M,N] = A·B (+ C if accumulate) then the epilogue, with A given as int8
+ * codes Q (row stride ldq) and one scale per row: A[m][k] = (float)Q[m][k] ·
+ * scale[m]. Each cache block of A is dequantized into the packing buffer as
+ * it is needed, so only the codes stay in memory (weight-only quantized
+ * convs); the result equals yq_sgemm on the dequantized A bit for bit.
+ * scratch: yq_sgemm_scratch_bytes(M, N, K, threads) bytes, or NULL. */
+yq_status yq_sgemm_int8a(yq_pool *pool, int64_t M, int64_t K, const int8_t *Q, int64_t ldq, const float *scale,
+                         const yq_b_source *B, int64_t N, float *C, int64_t ldc, int accumulate,
+                         const yq_epilogue *ep, void *scratch);
+
 /* Helper for B sources: write `count` values into consecutive columns col..
  * of packed row k (layout above, kc rows per panel): value j is
  * src[ix0 + j*step] when 0 <= ix0 + j*step < width, else 0; src == NULL
