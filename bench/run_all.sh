@@ -7,6 +7,7 @@
 #     best int8 form of the same model (--act-outputs on --bias int32, symmetric
 #     weights: Q/DQ on conv inputs and outputs, which ORT fuses into QLinearConv;
 #     on the default form ORT runs float convs between Q/DQ and is 1.9x slower);
+#   - their W4A16 export (weight-only: yoloq keeps int8 codes, both engines run the same file);
 #   - any extra MODEL[,ORT_MODEL] given (ORT_MODEL: what ORT runs instead).
 # Prints median, p90, peak RSS and the ratio yoloq/ORT per row (bench/compare_ort.sh);
 # JSON lines go to bench/results.jsonl (or $JSON_OUT).
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --no-int8) INT8=0; shift ;;
     --threads) THREADS=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run_all.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -50,7 +51,8 @@ if [ "$INT8" = 1 ]; then
     export_one "$EX/$n-w8a8-ort.onnx" --weights int8 --acts int8 --act-outputs on --bias int32
     export_one "$EX/$n-w4a8.onnx" --weights int4 --acts int8 --recipe "$EX/rtn-asym.json"
     export_one "$EX/$n-w4a8-ort.onnx" --weights int4 --acts int8 --recipe "$EX/rtn-sym.json" --act-outputs on --bias int32
-    rows+=("$EX/$n-w8a8.onnx,$EX/$n-w8a8-ort.onnx" "$EX/$n-w4a8.onnx,$EX/$n-w4a8-ort.onnx")
+    export_one "$EX/$n-w4a16.onnx" --weights int4 --recipe "$EX/rtn-asym.json"
+    rows+=("$EX/$n-w8a8.onnx,$EX/$n-w8a8-ort.onnx" "$EX/$n-w4a8.onnx,$EX/$n-w4a8-ort.onnx" "$EX/$n-w4a16.onnx")
   done
 fi
 rows+=("$@")
