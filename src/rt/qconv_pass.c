@@ -180,7 +180,6 @@ static yq_status add_u8_zero(yq_graph *g, int *id) {
     return yq_graph_add_initializer(g, "yq_qconv_zero_u8", YQ_DT_UINT8, 0, NULL, &z, id);
 }
 
-/* Try one Conv; returns YQ_OK with *done set, or an error (memory). */
 /* A float-input conv (weight-only quantized, A16): QWConv with the int8
  * codes and per-channel scales in place of the folded float weight, which
  * the caller's compaction then frees. */
@@ -231,6 +230,7 @@ static yq_status rewrite_weight_only(yq_graph *g, int ci, yq_qconv_weight *e, in
     return YQ_OK;
 }
 
+/* Try one Conv; returns YQ_OK with *done set, or an error (memory). */
 static yq_status rewrite_conv(yq_graph *g, int ci, yq_qconv_capture *cap, int *done) {
     *done = 0;
     yq_node *conv = &g->nodes[ci];
