@@ -597,6 +597,22 @@ static int is_activation_input(const yq_graph *g, const layer *l, int k) {
     return !(v->flags & YQ_VAL_INIT) && !v->data && v->dtype == YQ_DT_FLOAT;
 }
 
+/* A new activation observer for value v (its own Concat group); *index gets
+ * its index in c->A. */
+static yq_status new_act_obs(ptq *c, int v, const yq_act_cfg *cfg, int *index) {
+    act_obs *a = &c->A[c->na];
+    memset(a, 0, sizeof *a);
+    a->value = v;
+    a->cfg = *cfg;
+    a->last_image = -1;
+    a->root = c->na;
+    yq_observer_opts oo;
+    yq_act_cfg_observer_opts(cfg, &oo);
+    YQ_TRY(yq_observer_init(&a->ob, &oo));
+    *index = c->na++;
+    return YQ_OK;
+}
+
 static yq_status setup_layers(ptq *c, const yq_recipe *r) {
     yq_graph *g = c->g;
     yq_node_qconfig *cfg = calloc((size_t)g->nnodes + 1, sizeof *cfg);
@@ -680,18 +696,7 @@ static yq_status setup_layers(ptq *c, const yq_recipe *r) {
         for (int k = 0; k < n->ninputs && k < 4; k++) {
             if (!is_activation_input(g, l, k)) continue;
             int v = n->inputs[k];
-            if (c->act_of_value[v] < 0) {
-                act_obs *a = &c->A[c->na];
-                memset(a, 0, sizeof *a);
-                a->value = v;
-                a->cfg = l->cfg.acts;
-                a->last_image = -1;
-                a->root = c->na;
-                yq_observer_opts oo;
-                yq_act_cfg_observer_opts(&l->cfg.acts, &oo);
-                YQ_TRY(yq_observer_init(&a->ob, &oo));
-                c->act_of_value[v] = c->na++;
-            }
+            if (c->act_of_value[v] < 0) YQ_TRY(new_act_obs(c, v, &l->cfg.acts, &c->act_of_value[v]));
             l->act_in[k] = c->act_of_value[v];
         }
     }
@@ -704,16 +709,7 @@ static yq_status setup_layers(ptq *c, const yq_recipe *r) {
         if (!l->cfg.acts.bits || !l->is_conv || n->noutputs < 1 || n->outputs[0] < 0) continue;
         const int v = n->outputs[0];
         if (c->act_of_value[v] >= 0 || g->values[v].dtype != YQ_DT_FLOAT) continue;
-        act_obs *a = &c->A[c->na];
-        memset(a, 0, sizeof *a);
-        a->value = v;
-        a->cfg = l->cfg.acts;
-        a->last_image = -1;
-        a->root = c->na;
-        yq_observer_opts oo;
-        yq_act_cfg_observer_opts(&l->cfg.acts, &oo);
-        YQ_TRY(yq_observer_init(&a->ob, &oo));
-        l->act_out = c->na++;
+        YQ_TRY(new_act_obs(c, v, &l->cfg.acts, &l->act_out));
     }
     return YQ_OK;
 }

@@ -571,6 +571,28 @@ static yq_conv_algo choose_algo(const yq_conv2d_shape *s, int winograd_ok) {
     return YQ_CONV_ALGO_IM2COL;
 }
 
+/* A plan with geometry, activation, thread count and a copy of the bias
+ * (NULL: out of memory). */
+static yq_conv2d_plan *plan_alloc(const yq_conv2d_shape *s, const float *B, yq_act act, int nthreads) {
+    yq_conv2d_plan *p = yq_calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->s = *s;
+    p->act = act;
+    p->nthreads = nthreads;
+    p->Cg = s->C / s->group;
+    p->Mg = s->M / s->group;
+    p->Kg = p->Cg * s->kh * s->kw;
+    if (B) {
+        p->bias = yq_malloc((size_t)s->M * sizeof(float));
+        if (!p->bias) {
+            free(p);
+            return NULL;
+        }
+        memcpy(p->bias, B, (size_t)s->M * sizeof(float));
+    }
+    return p;
+}
+
 yq_status yq_conv2d_plan_new(const yq_conv2d_shape *shape, const float *Wt, const float *B, yq_act act,
                              int nthreads, yq_conv2d_plan **out) {
     return yq_conv2d_plan_new_algo(shape, Wt, B, act, nthreads, -1, out);
@@ -588,20 +610,9 @@ yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *shape, const float *Wt,
         return yq_fail(YQ_ERR_UNSUPPORTED, "conv2d: algorithm %s does not apply to this geometry",
                        algo >= YQ_CONV_ALGO_COUNT ? "?" : yq_conv_algo_name((yq_conv_algo)algo));
     }
-    yq_conv2d_plan *p = yq_calloc(1, sizeof *p);
+    yq_conv2d_plan *p = plan_alloc(&s, B, act, nthreads);
     if (!p) return YQ_ERR_NOMEM;
-    p->s = s;
-    p->act = act;
-    p->nthreads = nthreads;
-    p->Cg = s.C / s.group;
-    p->Mg = s.M / s.group;
-    p->Kg = p->Cg * s.kh * s.kw;
     yq_status st = YQ_OK;
-    if (B) {
-        p->bias = yq_malloc((size_t)s.M * sizeof(float));
-        if (!p->bias) goto nomem;
-        memcpy(p->bias, B, (size_t)s.M * sizeof(float));
-    }
     p->algo = (yq_conv_algo)algo;
     if (p->algo == YQ_CONV_ALGO_WINOGRAD) {
         st = yq_winograd_new(&s, Wt, B, act, nthreads, &p->wg);
@@ -683,25 +694,18 @@ yq_status yq_conv2d_plan_new_int8(const yq_conv2d_shape *shape, const int8_t *Wq
         free(wf);
         return st;
     }
-    yq_conv2d_plan *p = yq_calloc(1, sizeof *p);
+    yq_conv2d_plan *p = plan_alloc(&s, B, act, nthreads);
     if (!p) return YQ_ERR_NOMEM;
-    p->s = s;
-    p->act = act;
-    p->nthreads = nthreads;
-    p->Cg = s.C / s.group;
-    p->Mg = s.M / s.group;
-    p->Kg = Kg;
-    p->algo = algo_applies(&s, YQ_CONV_ALGO_GEMM_1X1) ? YQ_CONV_ALGO_GEMM_1X1 : YQ_CONV_ALGO_IM2COL;
+    p->algo = best; /* GEMM_1X1 or IM2COL (DIRECT needs float weights packed for AVX-512) */
+    if (best == YQ_CONV_ALGO_DIRECT) p->algo = YQ_CONV_ALGO_IM2COL;
     p->wq = yq_malloc((size_t)(nw > 0 ? nw : 1));
     p->wq_scale = yq_malloc((size_t)s.M * sizeof(float));
-    if (B) p->bias = yq_malloc((size_t)s.M * sizeof(float));
-    if (!p->wq || !p->wq_scale || (B && !p->bias)) {
+    if (!p->wq || !p->wq_scale) {
         yq_conv2d_plan_free(p);
         return YQ_ERR_NOMEM;
     }
     memcpy(p->wq, Wq, (size_t)nw);
     memcpy(p->wq_scale, scale, (size_t)s.M * sizeof(float));
-    if (B) memcpy(p->bias, B, (size_t)s.M * sizeof(float));
     p->scratch = yq_sgemm_scratch_bytes(p->Mg, s.OH * s.OW, Kg, nthreads);
     *out = p;
     return YQ_OK;

@@ -393,6 +393,19 @@ static void ukr_c(int64_t Kp, const int32_t *restrict a, const int16_t *restrict
     for (int r = 0; r < MR; r++) memcpy(c + r * ldc, acc[r], sizeof acc[r]);
 }
 
+/* The 4×16 int32 tile (two vectors a row) at c, rows ldc apart. */
+AVX2_TARGET static inline void store_tile_avx2(int32_t *c, int64_t ldc, __m256i c00, __m256i c01, __m256i c10,
+                                               __m256i c11, __m256i c20, __m256i c21, __m256i c30, __m256i c31) {
+    _mm256_storeu_si256((__m256i *)c, c00);
+    _mm256_storeu_si256((__m256i *)(c + 8), c01);
+    _mm256_storeu_si256((__m256i *)(c + ldc), c10);
+    _mm256_storeu_si256((__m256i *)(c + ldc + 8), c11);
+    _mm256_storeu_si256((__m256i *)(c + 2 * ldc), c20);
+    _mm256_storeu_si256((__m256i *)(c + 2 * ldc + 8), c21);
+    _mm256_storeu_si256((__m256i *)(c + 3 * ldc), c30);
+    _mm256_storeu_si256((__m256i *)(c + 3 * ldc + 8), c31);
+}
+
 AVX2_TARGET static void ukr_avx2(int64_t Kp, const int32_t *restrict a, const int16_t *restrict b,
                                  int32_t *restrict c, int64_t ldc) {
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
@@ -413,14 +426,7 @@ AVX2_TARGET static void ukr_avx2(int64_t Kp, const int32_t *restrict a, const in
         c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(b0, a3));
         c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(b1, a3));
     }
-    _mm256_storeu_si256((__m256i *)c, c00);
-    _mm256_storeu_si256((__m256i *)(c + 8), c01);
-    _mm256_storeu_si256((__m256i *)(c + ldc), c10);
-    _mm256_storeu_si256((__m256i *)(c + ldc + 8), c11);
-    _mm256_storeu_si256((__m256i *)(c + 2 * ldc), c20);
-    _mm256_storeu_si256((__m256i *)(c + 2 * ldc + 8), c21);
-    _mm256_storeu_si256((__m256i *)(c + 3 * ldc), c30);
-    _mm256_storeu_si256((__m256i *)(c + 3 * ldc + 8), c31);
+    store_tile_avx2(c, ldc, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 /* t[c] = x[c·stride] − zx for c in [0, n), stride 1 or 2 (AVX2, 16 at a time;
@@ -563,14 +569,7 @@ AVX2_TARGET static void ukr_u8_avx2(int64_t Kq, int qgroup, const int32_t *restr
         c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(t30, ones));
         c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(t31, ones));
     }
-    _mm256_storeu_si256((__m256i *)c, c00);
-    _mm256_storeu_si256((__m256i *)(c + 8), c01);
-    _mm256_storeu_si256((__m256i *)(c + ldc), c10);
-    _mm256_storeu_si256((__m256i *)(c + ldc + 8), c11);
-    _mm256_storeu_si256((__m256i *)(c + 2 * ldc), c20);
-    _mm256_storeu_si256((__m256i *)(c + 2 * ldc + 8), c21);
-    _mm256_storeu_si256((__m256i *)(c + 3 * ldc), c30);
-    _mm256_storeu_si256((__m256i *)(c + 3 * ldc + 8), c31);
+    store_tile_avx2(c, ldc, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 /* Row k of the im2col matrix as raw codes (zx for padding) into t[0, np). */

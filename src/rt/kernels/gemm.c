@@ -654,22 +654,28 @@ size_t yq_sgemm_packed_scratch_bytes(const yq_packed_a *A, int64_t N, int nthrea
     return thread_scratch_bytes(A->arch, A->M, N, A->K, 1) * (size_t)(nthreads > 0 ? nthreads : 1);
 }
 
+/* Sizes checked, the empty cases done, then the job. */
+static yq_status run_sized_job(yq_pool *pool, gemm_job *j, const yq_epilogue *ep, void *scratch) {
+    if (j->M < 0 || j->N < 0 || j->K < 0)
+        return yq_fail(YQ_ERR_INVALID, "gemm: negative size %lldx%lldx%lld", (long long)j->M, (long long)j->N,
+                       (long long)j->K);
+    if (j->M == 0 || j->N == 0) return YQ_OK;
+    if (j->K == 0) {
+        gemm_empty_k(j->M, j->N, j->C, j->ldc, j->accumulate, ep);
+        return YQ_OK;
+    }
+    return run_job(pool, j, scratch);
+}
+
 yq_status yq_sgemm(yq_pool *pool, int transA, int transB, int64_t M, int64_t N, int64_t K, const float *A,
                    int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, int accumulate,
                    const yq_epilogue *ep, void *scratch) {
-    if (M < 0 || N < 0 || K < 0)
-        return yq_fail(YQ_ERR_INVALID, "gemm: negative size %lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
-    if (M == 0 || N == 0) return YQ_OK;
-    if (K == 0) {
-        gemm_empty_k(M, N, C, ldc, accumulate, ep);
-        return YQ_OK;
-    }
     yq_dense_b db = {B, ldb};
     yq_b_source bs = {transB ? yq_pack_b_dense_trans : yq_pack_b_dense, &db};
     gemm_job j = {.arch = arch_for(yq_gemm_isa_current()), .M = M, .N = N, .K = K, .A = A, .lda = lda,
                   .transA = transA, .B = &bs, .C = C, .ldc = ldc, .accumulate = accumulate,
                   .bias = ep ? ep->bias : NULL, .act = ep ? ep->act : YQ_ACT_NONE};
-    return run_job(pool, &j, scratch);
+    return run_sized_job(pool, &j, ep, scratch);
 }
 
 yq_status yq_sgemm_packed(yq_pool *pool, const yq_packed_a *A, const yq_b_source *B, int64_t N, float *C,
@@ -689,17 +695,10 @@ yq_status yq_sgemm_packed(yq_pool *pool, const yq_packed_a *A, const yq_b_source
 yq_status yq_sgemm_int8a(yq_pool *pool, int64_t M, int64_t K, const int8_t *Q, int64_t ldq, const float *scale,
                          const yq_b_source *B, int64_t N, float *C, int64_t ldc, int accumulate,
                          const yq_epilogue *ep, void *scratch) {
-    if (M < 0 || N < 0 || K < 0)
-        return yq_fail(YQ_ERR_INVALID, "gemm: negative size %lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
-    if (M == 0 || N == 0) return YQ_OK;
-    if (K == 0) {
-        gemm_empty_k(M, N, C, ldc, accumulate, ep);
-        return YQ_OK;
-    }
     gemm_job j = {.arch = arch_for(yq_gemm_isa_current()), .M = M, .N = N, .K = K, .aq = Q, .lda = ldq,
                   .aq_scale = scale, .B = B, .C = C, .ldc = ldc, .accumulate = accumulate,
                   .bias = ep ? ep->bias : NULL, .act = ep ? ep->act : YQ_ACT_NONE};
-    return run_job(pool, &j, scratch);
+    return run_sized_job(pool, &j, ep, scratch);
 }
 
 /* ---- implicit-GEMM (direct) convolution, AVX-512 ---------------------------- */
