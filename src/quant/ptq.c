@@ -778,6 +778,17 @@ static yq_status share_concat_ranges(ptq *c) {
 
 /* ---- sequential GPTQ and bias correction ---- */
 
+/* The per-tensor parameters of observer a's quantizer (allocated; the
+ * caller frees them). */
+static yq_status act_qparams(const act_obs *a, yq_qparams *qp) {
+    yq_qformat f;
+    yq_act_cfg_format(&a->cfg, &f);
+    YQ_TRY(yq_qparams_alloc(qp, f.bits, f.is_signed, f.narrow, -1, 1));
+    qp->scale[0] = a->scale;
+    qp->zero_point[0] = a->zp;
+    return YQ_OK;
+}
+
 /* Insert into g the QCDQ weights of the quantized layers — the GPTQ ones of
  * stages before `stage` only (INT32_MAX: all) — and (A8) the activation
  * quantizers of every layer: the model as the layers of stage `stage` see
@@ -796,12 +807,8 @@ static yq_status insert_quantizers(ptq *c, yq_graph *g, int stage, int with_acts
         for (int k = 0; k < 4; k++) {
             int a = l->act_in[k];
             if (a < 0) continue;
-            yq_qformat f;
-            yq_act_cfg_format(&c->A[a].cfg, &f);
             yq_qparams qp = {0};
-            YQ_TRY(yq_qparams_alloc(&qp, f.bits, f.is_signed, f.narrow, -1, 1));
-            qp.scale[0] = c->A[a].scale;
-            qp.zero_point[0] = c->A[a].zp;
+            YQ_TRY(act_qparams(&c->A[a], &qp));
             int shared = 0;
             yq_status st = yq_qcdq_insert_activation(g, l->node, k, &qp, &shared);
             yq_qparams_free(&qp);
@@ -820,14 +827,9 @@ static yq_status insert_output_quantizers(ptq *c, yq_graph *g, int *nout) {
     int n = 0;
     for (int li = 0; li < c->nl; li++) {
         layer *l = &c->L[li];
-        const int a = l->act_out;
-        if (a < 0) continue;
-        yq_qformat f;
-        yq_act_cfg_format(&c->A[a].cfg, &f);
+        if (l->act_out < 0) continue;
         yq_qparams qp = {0};
-        YQ_TRY(yq_qparams_alloc(&qp, f.bits, f.is_signed, f.narrow, -1, 1));
-        qp.scale[0] = c->A[a].scale;
-        qp.zero_point[0] = c->A[a].zp;
+        YQ_TRY(act_qparams(&c->A[l->act_out], &qp));
         yq_status st = yq_qcdq_insert_output_activation(g, l->node, 0, &qp);
         yq_qparams_free(&qp);
         YQ_TRY(st);

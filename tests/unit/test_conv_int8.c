@@ -321,6 +321,18 @@ static yq_graph *build_graph(int *nconv) {
     return g;
 }
 
+/* Run s on one input; malloc'd copies of its first n outputs and their element counts. */
+static void run_copy_outputs(yq_session *s, const yq_tensor *in, int n, void **outs, int64_t *counts) {
+    assert_int_equal(yq_session_run(s, in, 1), YQ_OK);
+    for (int k = 0; k < n; k++) {
+        const yq_tensor *o = yq_session_output(s, k);
+        counts[k] = yq_tensor_numel(o);
+        const size_t nb = (size_t)counts[k] * yq_dtype_size(o->dtype);
+        outs[k] = malloc(nb);
+        memcpy(outs[k], o->data, nb);
+    }
+}
+
 static void test_session_integer_vs_fake_quant(void **state) {
     (void)state;
     const int64_t nx = 6 * 20 * 18;
@@ -356,14 +368,7 @@ static void test_session_integer_vs_fake_quant(void **state) {
             assert_int_equal(e.integer, 0);
             assert_int_equal(e.fakequant, nconv);
         }
-        assert_int_equal(yq_session_run(s, &in, 1), YQ_OK);
-        for (int k = 0; k < 3; k++) {
-            const yq_tensor *o = yq_session_output(s, k);
-            counts[k] = yq_tensor_numel(o);
-            size_t nb = (size_t)counts[k] * yq_dtype_size(o->dtype);
-            outs[engine][k] = malloc(nb);
-            memcpy(outs[engine][k], o->data, nb);
-        }
+        run_copy_outputs(s, &in, 3, outs[engine], counts);
         yq_session_free(s);
     }
     /* q1 (uint8 codes of conv1's requantized output): at most one step apart, rarely */
@@ -467,13 +472,7 @@ static void test_session_weight_only(void **state) {
             assert_int_equal(e.fakequant, 5);
             assert_int_equal(float_weights, 5);
         }
-        assert_int_equal(yq_session_run(s, &in, 1), YQ_OK);
-        for (int k = 0; k < 3; k++) {
-            const yq_tensor *o = yq_session_output(s, k);
-            counts[k] = yq_tensor_numel(o);
-            outs[engine][k] = malloc((size_t)counts[k] * sizeof(float));
-            memcpy(outs[engine][k], o->data, (size_t)counts[k] * sizeof(float));
-        }
+        run_copy_outputs(s, &in, 3, (void **)outs[engine], counts);
         yq_session_free(s);
     }
     for (int k = 0; k < 3; k++) {
