@@ -282,21 +282,28 @@ static int qconv(yq_graph *g, const char *name, int x, int M, int Cg, int k, int
     return o;
 }
 
+/* A new opset-13 graph whose input "images" is float [1, 6, H, W]; returns it. */
+static int new_graph_with_images(yq_graph **gp, int64_t H, int64_t W) {
+    assert_int_equal(yq_graph_new(gp), YQ_OK);
+    yq_graph *g = *gp;
+    assert_int_equal(yq_graph_set_opset(g, "", 13), YQ_OK);
+    int x = add_value(g, "images");
+    g->values[x].dtype = YQ_DT_FLOAT;
+    g->values[x].flags |= YQ_VAL_INPUT;
+    g->values[x].rank = 4;
+    const int64_t xd[4] = {1, 6, H, W};
+    memcpy(g->values[x].dims, xd, sizeof xd);
+    return x;
+}
+
 /* images → QDQ → conv1 (4-bit, 3x3 s2, SiLU) → QDQ (codes q1 are a graph
  * output) → conv2 (depthwise 3x3, SiLU) → QDQ → conv3 (8-bit 1x1) → out;
  * conv4 (8-bit 3x3) also reads q1's DQ and its SiLU output feeds both a Q and
  * an Add, so it must keep a float output. */
 static yq_graph *build_graph(int *nconv) {
     yq_graph *g;
-    assert_int_equal(yq_graph_new(&g), YQ_OK);
-    assert_int_equal(yq_graph_set_opset(g, "", 13), YQ_OK);
     uint64_t seed = 99;
-    int x = add_value(g, "images");
-    g->values[x].dtype = YQ_DT_FLOAT;
-    g->values[x].flags |= YQ_VAL_INPUT;
-    g->values[x].rank = 4;
-    const int64_t xd[4] = {1, 6, 20, 18};
-    memcpy(g->values[x].dims, xd, sizeof xd);
+    int x = new_graph_with_images(&g, 20, 18);
     int q1, q3;
     int a = qdq(g, "in", x, 1.0f / 255, 0, NULL);
     int c1 = qconv(g, "conv1", a, 16, 6, 3, 2, 1, 4, 1, &seed);
@@ -407,15 +414,8 @@ static void test_session_integer_vs_fake_quant(void **state) {
  * AVX-512's direct path, which fake-quant may take, sums in another order). */
 static yq_graph *build_weight_only_graph(void) {
     yq_graph *g;
-    assert_int_equal(yq_graph_new(&g), YQ_OK);
-    assert_int_equal(yq_graph_set_opset(g, "", 13), YQ_OK);
     uint64_t seed = 7;
-    int x = add_value(g, "images");
-    g->values[x].dtype = YQ_DT_FLOAT;
-    g->values[x].flags |= YQ_VAL_INPUT;
-    g->values[x].rank = 4;
-    const int64_t xd[4] = {1, 6, 40, 36};
-    memcpy(g->values[x].dims, xd, sizeof xd);
+    int x = new_graph_with_images(&g, 40, 36);
     int c1 = qconv(g, "conv1", x, 16, 6, 3, 2, 1, 4, 1, &seed);
     int c2 = qconv(g, "conv2", c1, 16, 1, 3, 1, 16, 8, 1, &seed);
     int c3 = qconv(g, "conv3", c2, 8, 16, 1, 1, 1, 8, 0, &seed);
