@@ -380,10 +380,11 @@ struct yq_conv2d_plan {
     int64_t *koff;
     yq_direct_tile *tiles;
     yq_winograd *wg; /* Winograd F(4,3) */
-    /* weight-only quantized (yq_conv2d_plan_new_int8): codes [M, Kg] and one
-     * scale per output channel, dequantized block by block inside the GEMM */
-    int8_t *wq;
-    float *wq_scale;
+    /* weight-only quantized (yq_conv2d_plan_new_int8): the caller's codes
+     * [M, Kg] and one scale per output channel (not owned), dequantized block
+     * by block inside the GEMM */
+    const int8_t *wq;
+    const float *wq_scale;
     size_t scratch;
 };
 
@@ -408,8 +409,6 @@ void yq_conv2d_plan_free(yq_conv2d_plan *p) {
     free(p->koff);
     free(p->tiles);
     yq_winograd_free(p->wg);
-    free(p->wq);
-    free(p->wq_scale);
     free(p->bias);
     free(p);
 }
@@ -698,14 +697,8 @@ yq_status yq_conv2d_plan_new_int8(const yq_conv2d_shape *shape, const int8_t *Wq
     if (!p) return YQ_ERR_NOMEM;
     p->algo = best; /* GEMM_1X1 or IM2COL (DIRECT needs float weights packed for AVX-512) */
     if (best == YQ_CONV_ALGO_DIRECT) p->algo = YQ_CONV_ALGO_IM2COL;
-    p->wq = yq_malloc((size_t)(nw > 0 ? nw : 1));
-    p->wq_scale = yq_malloc((size_t)s.M * sizeof(float));
-    if (!p->wq || !p->wq_scale) {
-        yq_conv2d_plan_free(p);
-        return YQ_ERR_NOMEM;
-    }
-    memcpy(p->wq, Wq, (size_t)nw);
-    memcpy(p->wq_scale, scale, (size_t)s.M * sizeof(float));
+    p->wq = Wq; /* the session's initializers: one copy of the codes in memory */
+    p->wq_scale = scale;
     p->scratch = yq_sgemm_scratch_bytes(p->Mg, s.OH * s.OW, Kg, nthreads);
     *out = p;
     return YQ_OK;

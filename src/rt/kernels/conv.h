@@ -97,7 +97,8 @@ yq_status yq_conv2d_plan_new_algo(const yq_conv2d_shape *s, const float *Wt, con
  * packed; where it would use Winograd or depthwise, the plan is that float
  * plan on the dequantized weights (Winograd's transformed weights are float
  * anyway; depthwise weights are few). Same results as the float plan on the
- * dequantized weights with the same algorithm. */
+ * dequantized weights with the same algorithm. Wq and scale are referenced,
+ * not copied, by a plan that keeps int8 weights: they must outlive it. */
 yq_status yq_conv2d_plan_new_int8(const yq_conv2d_shape *s, const int8_t *Wq, const float *scale, const float *B,
                                   yq_act act, int nthreads, yq_conv2d_plan **out);
 /* Whether the plan holds int8 weights (yq_conv2d_plan_new_int8 on a 1×1 or
