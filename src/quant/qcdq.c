@@ -423,8 +423,13 @@ static int find_shared_pair(const yq_graph *g, int x, float s, yq_dtype zdt, int
     return -1;
 }
 
-/* The per-tensor 8/16-bit parameters of an activation pair, checked. */
-static yq_status act_pair_params(const yq_node *n, const yq_qparams *qp, float *s, int32_t *z, yq_dtype *zdt) {
+/* The float activation xv (node n's `role`, "input" or "output") and the
+ * per-tensor 8/16-bit parameters of its pair, checked. */
+static yq_status act_pair_params(const yq_node *n, const yq_value *xv, const char *role, const yq_qparams *qp, float *s,
+                                 int32_t *z, yq_dtype *zdt) {
+    if (xv->dtype != YQ_DT_FLOAT && xv->dtype != YQ_DT_UNDEFINED)
+        return yq_fail(YQ_ERR_ARG, "node '%s' (%s): %s '%s' is %s, not float", n->name, n->op_type, role, xv->name,
+                       yq_dtype_name(xv->dtype));
     if (qp->axis >= 0 || qp->nch != 1)
         return yq_fail(YQ_ERR_ARG, "node '%s': activation parameters must be per tensor", n->name);
     if (qp->bits != 8 && qp->bits != 16)
@@ -475,13 +480,10 @@ yq_status yq_qcdq_insert_activation(yq_graph *g, int node, int input, const yq_q
     if ((xv->flags & YQ_VAL_INIT) || xv->data)
         return yq_fail(YQ_ERR_ARG, "node '%s' (%s): input %d ('%s') is a constant, not an activation", n->name,
                        n->op_type, input, xv->name);
-    if (xv->dtype != YQ_DT_FLOAT && xv->dtype != YQ_DT_UNDEFINED)
-        return yq_fail(YQ_ERR_ARG, "node '%s' (%s): input '%s' is %s, not float", n->name, n->op_type, xv->name,
-                       yq_dtype_name(xv->dtype));
     float s;
     int32_t z;
     yq_dtype zdt;
-    YQ_TRY(act_pair_params(n, qp, &s, &z, &zdt));
+    YQ_TRY(act_pair_params(n, xv, "input", qp, &s, &z, &zdt));
     int reuse = find_shared_pair(g, x, s, zdt, z);
     if (reuse >= 0) {
         g->nodes[node].inputs[input] = reuse;
@@ -507,13 +509,10 @@ yq_status yq_qcdq_insert_output_activation(yq_graph *g, int node, int output, co
         return yq_fail(YQ_ERR_ARG, "node '%s' (%s) has no output %d", n->name, n->op_type, output);
     const int x = n->outputs[output];
     const yq_value *xv = &g->values[x];
-    if (xv->dtype != YQ_DT_FLOAT && xv->dtype != YQ_DT_UNDEFINED)
-        return yq_fail(YQ_ERR_ARG, "node '%s' (%s): output '%s' is %s, not float", n->name, n->op_type, xv->name,
-                       yq_dtype_name(xv->dtype));
     float s;
     int32_t z;
     yq_dtype zdt;
-    YQ_TRY(act_pair_params(n, qp, &s, &z, &zdt));
+    YQ_TRY(act_pair_params(n, xv, "output", qp, &s, &z, &zdt));
     char *xname = yq_strdup(xv->name[0] ? xv->name : "activation");
     if (!xname) return YQ_ERR_NOMEM;
     char buf[1024];

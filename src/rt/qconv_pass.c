@@ -180,6 +180,27 @@ static yq_status add_u8_zero(yq_graph *g, int *id) {
     return yq_graph_add_initializer(g, "yq_qconv_zero_u8", YQ_DT_UINT8, 0, NULL, &z, id);
 }
 
+/* Turn node n into the internal op `op_type` (domain YQ_RT_DOMAIN) reading
+ * in[0..nin); attributes and outputs stay. */
+static yq_status retarget(yq_node *n, const char *op_type, int op, const int *in, int nin) {
+    int *inputs = yq_malloc((size_t)nin * sizeof(int));
+    char *name = strdup(op_type), *dom = strdup(YQ_RT_DOMAIN);
+    if (!inputs || !name || !dom) {
+        free(inputs), free(name), free(dom);
+        return YQ_ERR_NOMEM;
+    }
+    memcpy(inputs, in, (size_t)nin * sizeof(int));
+    free(n->inputs);
+    n->inputs = inputs;
+    n->ninputs = nin;
+    free(n->op_type);
+    n->op_type = name;
+    free(n->domain);
+    n->domain = dom;
+    n->op = op;
+    return YQ_OK;
+}
+
 /* A float-input conv (weight-only quantized, A16): QWConv with the int8
  * codes and per-channel scales in place of the folded float weight, which
  * the caller's compaction then frees. */
@@ -205,25 +226,9 @@ static yq_status rewrite_weight_only(yq_graph *g, int ci, yq_qconv_weight *e, in
     YQ_TRY(st);
     snprintf(base, sizeof base, "%.200s.qscale", e->name);
     YQ_TRY(yq_graph_add_initializer(g, base, YQ_DT_FLOAT, 1, &M, e->scale, &ws_id));
-    yq_node *conv = &g->nodes[ci];
-    int *in = yq_malloc(4 * sizeof(int));
-    char *op = strdup("QWConv"), *dom = strdup(YQ_RT_DOMAIN);
-    if (!in || !op || !dom) {
-        free(in), free(op), free(dom);
-        return YQ_ERR_NOMEM;
-    }
-    in[0] = conv->inputs[0];
-    in[1] = wq_id;
-    in[2] = conv->ninputs > 2 ? conv->inputs[2] : -1;
-    in[3] = ws_id;
-    free(conv->inputs);
-    conv->inputs = in;
-    conv->ninputs = 4;
-    free(conv->op_type);
-    conv->op_type = op;
-    free(conv->domain);
-    conv->domain = dom;
-    conv->op = YQ_OP_QWConv;
+    const yq_node *conv = &g->nodes[ci];
+    const int in[4] = {conv->inputs[0], wq_id, conv->ninputs > 2 ? conv->inputs[2] : -1, ws_id};
+    YQ_TRY(retarget(&g->nodes[ci], "QWConv", YQ_OP_QWConv, in, 4));
     e->weight_only = 1;
     e->why_not = NULL;
     *done = 1;
@@ -291,28 +296,8 @@ static yq_status rewrite_conv(yq_graph *g, int ci, yq_qconv_capture *cap, int *d
     }
     conv = &g->nodes[ci]; /* (nodes are not moved by adding values, but be safe) */
     dq = &g->nodes[dqi];
-    int *in = yq_malloc(8 * sizeof(int));
-    char *op = strdup("QConvU8"), *dom = strdup(YQ_RT_DOMAIN);
-    if (!in || !op || !dom) {
-        free(in), free(op), free(dom);
-        return YQ_ERR_NOMEM;
-    }
-    in[0] = dq->inputs[0];
-    in[1] = wq_id;
-    in[2] = bias;
-    in[3] = dq->inputs[1];
-    in[4] = xzp;
-    in[5] = ws_id;
-    in[6] = q ? q->inputs[1] : -1;
-    in[7] = q ? yzp : -1;
-    free(conv->inputs);
-    conv->inputs = in;
-    conv->ninputs = 8;
-    free(conv->op_type);
-    conv->op_type = op;
-    free(conv->domain);
-    conv->domain = dom;
-    conv->op = YQ_OP_QConvU8;
+    const int in[8] = {dq->inputs[0], wq_id, bias, dq->inputs[1], xzp, ws_id, q ? q->inputs[1] : -1, q ? yzp : -1};
+    YQ_TRY(retarget(conv, "QConvU8", YQ_OP_QConvU8, in, 8));
     if (q) {
         const int qo = q->outputs[0];
         conv->outputs[0] = qo;

@@ -282,7 +282,7 @@ static int qconv(yq_graph *g, const char *name, int x, int M, int Cg, int k, int
     return o;
 }
 
-/* A new opset-13 graph whose input "images" is float [1, 6, H, W]; returns it. */
+/* A new opset-13 graph whose only input "images" is float [1, 6, H, W]; returns it. */
 static int new_graph_with_images(yq_graph **gp, int64_t H, int64_t W) {
     assert_int_equal(yq_graph_new(gp), YQ_OK);
     yq_graph *g = *gp;
@@ -293,7 +293,18 @@ static int new_graph_with_images(yq_graph **gp, int64_t H, int64_t W) {
     g->values[x].rank = 4;
     const int64_t xd[4] = {1, 6, H, W};
     memcpy(g->values[x].dims, xd, sizeof xd);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
     return x;
+}
+
+/* Mark values outs[0..n) as the graph's outputs, in that order. */
+static void set_graph_outputs(yq_graph *g, const int *outs, int n) {
+    for (int k = 0; k < n; k++) g->values[outs[k]].flags |= YQ_VAL_OUTPUT;
+    g->outputs = malloc((size_t)n * sizeof(int));
+    memcpy(g->outputs, outs, (size_t)n * sizeof(int));
+    g->noutputs = n;
 }
 
 /* images → QDQ → conv1 (4-bit, 3x3 s2, SiLU) → QDQ (codes q1 are a graph
@@ -316,13 +327,7 @@ static yq_graph *build_graph(int *nconv) {
     int sum = add_value(g, "sum");
     add_node(g, "Add", "add", (int[]){c4, d4}, 2, sum);
     int outs[3] = {c3, q1, sum};
-    for (int k = 0; k < 3; k++) g->values[outs[k]].flags |= YQ_VAL_OUTPUT;
-    g->outputs = malloc(sizeof outs);
-    memcpy(g->outputs, outs, sizeof outs);
-    g->noutputs = 3;
-    g->inputs = malloc(sizeof(int));
-    g->inputs[0] = x;
-    g->ninputs = 1;
+    set_graph_outputs(g, outs, 3);
     (void)q3;
     *nconv = 4;
     return g;
@@ -422,13 +427,7 @@ static yq_graph *build_weight_only_graph(void) {
     int c4 = qconv(g, "conv4", c1, 8, 16, 3, 1, 1, 8, 1, &seed);
     int c5 = qconv(g, "conv5", c2, 8, 8, 1, 1, 2, 4, 0, &seed);
     int outs[3] = {c3, c4, c5};
-    for (int k = 0; k < 3; k++) g->values[outs[k]].flags |= YQ_VAL_OUTPUT;
-    g->outputs = malloc(sizeof outs);
-    memcpy(g->outputs, outs, sizeof outs);
-    g->noutputs = 3;
-    g->inputs = malloc(sizeof(int));
-    g->inputs[0] = x;
-    g->ninputs = 1;
+    set_graph_outputs(g, outs, 3);
     return g;
 }
 
