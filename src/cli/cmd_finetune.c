@@ -61,6 +61,15 @@ void cmd_finetune_help(FILE *fp) {
             "      --no-flip        no horizontal flips\n"
             "      --box-weight W   weight of the box (DFL KL) term (1)\n"
             "      --cls-weight W   weight of the class (binary KL) term (1)\n"
+            "      --feat-weight W  weight of the feature-map term: normalised squared error of the\n"
+            "                       feature maps the head reads (P3-P5), averaged (0: off)\n"
+            "      --fp-weight F    class term: weight factor where the student scores above the\n"
+            "                       teacher (false positives, duplicates) (1)\n"
+            "      --cls-anchors firing|all|logit  the class term: binary KL on anchors where\n"
+            "                       either model fires, weighted by the larger score (default); on\n"
+            "                       all anchors, normalised by the teacher's score mass (duplicates\n"
+            "                       cost like misses); or a Huber loss of the logits where either\n"
+            "                       score exceeds 0.005\n"
             "  -s, --seed S         seed of the image order and augmentation (default 0)\n"
             "      --checkpoint FILE  checkpoint file (default OUT.ckpt when --checkpoint-every or\n"
             "                       --resume is given); always written at the end\n"
@@ -102,10 +111,10 @@ static int write_csv(const char *path, const yq_finetune_result *r) {
     yq_atomic_file af;
     yq_status st = yq_atomic_open(&af, path);
     if (st != YQ_OK) return cli_fail(st);
-    fprintf(af.fp, "step,loss,loss_box,loss_cls,lr_factor,grad_norm,seconds\n");
+    fprintf(af.fp, "step,loss,loss_box,loss_cls,loss_feat,lr_factor,grad_norm,seconds\n");
     for (int64_t i = 0; i < r->nlog; i++) {
         const yq_ft_log *l = &r->log[i];
-        fprintf(af.fp, "%lld,%.8g,%.8g,%.8g,%.6g,%.6g,%.3f\n", (long long)l->step, l->loss, l->loss_box, l->loss_cls,
+        fprintf(af.fp, "%lld,%.8g,%.8g,%.8g,%.8g,%.6g,%.6g,%.3f\n", (long long)l->step, l->loss, l->loss_box, l->loss_cls, l->loss_feat,
                 l->lr_factor, l->grad_norm, l->seconds);
     }
     if ((st = yq_atomic_commit(&af)) != YQ_OK) return cli_fail(st);
@@ -154,6 +163,8 @@ static cJSON *summary_json(const yq_finetune_result *r, const yq_finetune_opts *
     cJSON_AddNumberToObject(d, "biases", r->biases);
     cJSON_AddNumberToObject(d, "parameters", (double)r->params);
     cJSON_AddStringToObject(d, "student_ops", r->ops);
+    cJSON *fa = cJSON_AddArrayToObject(d, "feature_maps");
+    for (int f = 0; f < r->nfeatures; f++) cJSON_AddItemToArray(fa, cJSON_CreateString(r->features[f]));
     cJSON_AddNumberToObject(d, "resumed_from", (double)r->resumed_from);
     cJSON_AddNumberToObject(d, "seconds", r->seconds);
     if (r->nlog > 0) {
@@ -167,6 +178,7 @@ static cJSON *summary_json(const yq_finetune_result *r, const yq_finetune_opts *
         cJSON_AddNumberToObject(e, "loss", r->log[i].loss);
         cJSON_AddNumberToObject(e, "loss_box", r->log[i].loss_box);
         cJSON_AddNumberToObject(e, "loss_cls", r->log[i].loss_cls);
+        cJSON_AddNumberToObject(e, "loss_feat", r->log[i].loss_feat);
         cJSON_AddItemToArray(arr, e);
     }
     return d;
@@ -180,7 +192,7 @@ static int is_qcdq(const yq_graph *g) {
 
 int cmd_finetune(int argc, char **argv) {
     enum { OPT_TEACHER = 256, OPT_IMAGES, OPT_LR, OPT_LRS, OPT_LRA, OPT_LRB, OPT_WARM, OPT_CLIP, OPT_EMA, OPT_JIT, OPT_NOFLIP,
-           OPT_CKPT, OPT_CKEVERY, OPT_RESUME, OPT_LOG, OPT_CURVE, OPT_JSON, OPT_BOXW, OPT_CLSW };
+           OPT_CKPT, OPT_CKEVERY, OPT_RESUME, OPT_LOG, OPT_CURVE, OPT_JSON, OPT_BOXW, OPT_CLSW, OPT_CLSA, OPT_FEATW, OPT_FPW };
     static const struct option longopts[] = {
         {"teacher", required_argument, 0, OPT_TEACHER}, {"images", required_argument, 0, OPT_IMAGES},
         {"output", required_argument, 0, 'o'},           {"steps", required_argument, 0, 'n'},
@@ -190,7 +202,9 @@ int cmd_finetune(int argc, char **argv) {
         {"warmup", required_argument, 0, OPT_WARM},      {"clip", required_argument, 0, OPT_CLIP},
         {"ema", required_argument, 0, OPT_EMA},          {"jitter", required_argument, 0, OPT_JIT},
         {"no-flip", no_argument, 0, OPT_NOFLIP},         {"box-weight", required_argument, 0, OPT_BOXW},
-        {"cls-weight", required_argument, 0, OPT_CLSW},         {"seed", required_argument, 0, 's'},
+        {"cls-weight", required_argument, 0, OPT_CLSW},  {"seed", required_argument, 0, 's'},
+        {"cls-anchors", required_argument, 0, OPT_CLSA}, {"feat-weight", required_argument, 0, OPT_FEATW},
+        {"fp-weight", required_argument, 0, OPT_FPW},
         {"checkpoint", required_argument, 0, OPT_CKPT},  {"checkpoint-every", required_argument, 0, OPT_CKEVERY},
         {"resume", no_argument, 0, OPT_RESUME},          {"log", required_argument, 0, OPT_LOG},
         {"curve", required_argument, 0, OPT_CURVE},      {"json", required_argument, 0, OPT_JSON},
@@ -223,6 +237,14 @@ int cmd_finetune(int argc, char **argv) {
         case OPT_NOFLIP: o.flip = 0; break;
         case OPT_BOXW: if (cli_parse_float("finetune", "--box-weight", optarg, 0, 1e6, &o.box_weight)) return CLI_USAGE; break;
         case OPT_CLSW: if (cli_parse_float("finetune", "--cls-weight", optarg, 0, 1e6, &o.cls_weight)) return CLI_USAGE; break;
+        case OPT_FEATW: if (cli_parse_float("finetune", "--feat-weight", optarg, 0, 1e6, &o.feat_weight)) return CLI_USAGE; break;
+        case OPT_FPW: if (cli_parse_float("finetune", "--fp-weight", optarg, 0, 1e6, &o.fp_weight)) return CLI_USAGE; break;
+        case OPT_CLSA:
+            if (!strcmp(optarg, "all")) o.cls_anchors = YQ_FT_CLS_ALL;
+            else if (!strcmp(optarg, "firing")) o.cls_anchors = YQ_FT_CLS_FIRING;
+            else if (!strcmp(optarg, "logit")) o.cls_anchors = YQ_FT_CLS_LOGIT;
+            else return cli_usage("finetune", "--cls-anchors must be 'firing', 'all' or 'logit', got '%s'", optarg);
+            break;
         case 's': {
             char *end = NULL;
             errno = 0;
@@ -305,6 +327,7 @@ int cmd_finetune(int argc, char **argv) {
                 "quantizers, %d biases (%lld parameters)\n",
                 res.cut, res.reg_max, res.classes, (long long)res.anchors, res.weights, res.act_quantizers, res.biases,
                 (long long)res.params);
+        for (int f = 0; f < res.nfeatures; f++) fprintf(stderr, "finetune: feature map %d '%s'\n", f, res.features[f]);
         if (res.nlog > 0)
             fprintf(stderr, "finetune: loss %.5f -> %.5f over %lld steps (%lld this run, %.1f s, %.3f steps/s)\n",
                     res.log[0].loss, res.log[res.nlog - 1].loss, (long long)res.nlog, (long long)taken, res.seconds,

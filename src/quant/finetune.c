@@ -32,6 +32,9 @@ cJSON *yq_finetune_opts_json(const yq_finetune_opts *o) {
     cJSON_AddBoolToObject(h, "flip", o->flip);
     cJSON_AddNumberToObject(h, "box_weight", o->box_weight);
     cJSON_AddNumberToObject(h, "cls_weight", o->cls_weight);
+    cJSON_AddNumberToObject(h, "feat_weight", o->feat_weight);
+    cJSON_AddNumberToObject(h, "fp_weight", o->fp_weight);
+    cJSON_AddStringToObject(h, "cls_anchors", o->cls_anchors == YQ_FT_CLS_ALL ? "all" : o->cls_anchors == YQ_FT_CLS_LOGIT ? "logit" : "firing");
     cJSON_AddNumberToObject(h, "seed", (double)o->seed);
     return h;
 }
@@ -40,7 +43,7 @@ void yq_finetune_opts_default(yq_finetune_opts *o) {
     *o = (yq_finetune_opts){.steps = 200, .batch = 2, .lr = 1e-2f, .lr_scale = 1e-4f, .lr_act_scale = 1e-5f,
                             .lr_bias = 1e-4f, .warmup = 0.05f, .clip_norm = 1.0f, .ema_decay = 0.98f, .jitter = 0.2f,
                             .flip = 1,
-                            .box_weight = 1.0f, .cls_weight = 1.0f};
+                            .box_weight = 1.0f, .cls_weight = 1.0f, .fp_weight = 1.0f};
 }
 
 void yq_finetune_result_free(yq_finetune_result *r) {
@@ -84,6 +87,70 @@ yq_status yq_finetune_find_head(const yq_graph *g, char **cut, int *reg_max) {
                    g->path ? g->path : "model");
 }
 
+/* Values whose producer is reachable backwards from v (v included), through
+ * computed values only; mark[] receives `tag`. */
+static void mark_ancestors(const yq_graph *g, int v, int *mark, int tag, int *stack) {
+    /* marked when pushed, so each value is pushed once: stack holds nvalues */
+    int sp = 0;
+    if (v < 0 || g->values[v].data) return;
+    mark[v] = tag;
+    stack[sp++] = v;
+    while (sp > 0) {
+        const int p = g->values[stack[--sp]].producer;
+        if (p < 0 || g->nodes[p].dead) continue;
+        for (int i = 0; i < g->nodes[p].ninputs; i++) {
+            const int x = g->nodes[p].inputs[i];
+            if (x < 0 || mark[x] == tag || g->values[x].data) continue;
+            mark[x] = tag;
+            stack[sp++] = x;
+        }
+    }
+}
+
+yq_status yq_finetune_find_features(const yq_graph *g, const char *cut, char ***names, int *count) {
+    *names = NULL, *count = 0;
+    const int cv = yq_graph_find_value(g, cut);
+    const int cat = producer_is(g, cv, "Concat");
+    if (cat < 0) return yq_fail(YQ_ERR_UNSUPPORTED, "finetune: head tensor '%s' is not a Concat of the levels", cut);
+    const yq_node *cn = &g->nodes[cat];
+    int *mark = malloc((size_t)g->nvalues * 2 * sizeof(int)), *stack = malloc((size_t)g->nvalues * sizeof(int));
+    char **out = calloc((size_t)cn->ninputs, sizeof(char *));
+    yq_status st = YQ_OK;
+    if (!mark || !stack || !out) { st = yq_fail(YQ_ERR_NOMEM, "finetune: out of memory"); goto done; }
+    for (int l = 0; l < cn->ninputs; l++) {
+        /* the level's box and class branches meet in a Concat, maybe behind a Reshape */
+        int v = cn->inputs[l], q = -1;
+        for (int hops = 0; hops < 4 && v >= 0 && q < 0; hops++) {
+            const int p = g->values[v].producer;
+            if (p < 0) break;
+            const yq_node *pn = &g->nodes[p];
+            if (strcmp(pn->op_type, "Concat") == 0 && pn->ninputs >= 2) q = p;
+            else if (strcmp(pn->op_type, "Reshape") == 0 || strcmp(pn->op_type, "Flatten") == 0) v = pn->inputs[0];
+            else break;
+        }
+        if (q < 0) { st = yq_fail(YQ_ERR_UNSUPPORTED, "finetune: level %d of head '%s' is not a Concat of branches", l, cut); goto done; }
+        /* the level's feature map: the latest value both branches derive from */
+        for (int i = 0; i < 2 * g->nvalues; i++) mark[i] = 0;
+        mark_ancestors(g, g->nodes[q].inputs[0], mark, 1, stack);
+        mark_ancestors(g, g->nodes[q].inputs[1], mark + g->nvalues, 1, stack);
+        int best = -1, best_node = -1;
+        for (int x = 0; x < g->nvalues; x++)
+            if (mark[x] && mark[g->nvalues + x] && g->values[x].producer > best_node)
+                best = x, best_node = g->values[x].producer;
+        if (best < 0) {
+            st = yq_fail(YQ_ERR_UNSUPPORTED, "finetune: no feature map shared by the branches of head level %d", l);
+            goto done;
+        }
+        if (!(out[l] = yq_strdup(g->values[best].name))) { st = YQ_ERR_NOMEM; goto done; }
+    }
+    *names = out, *count = cn->ninputs, out = NULL;
+done:
+    if (out)
+        for (int l = 0; l < cn->ninputs; l++) free(out[l]);
+    free(out), free(mark), free(stack);
+    return st;
+}
+
 /* ---- deterministic randomness ----------------------------------------------------- */
 
 static double unit(uint64_t h) { return (double)(h >> 11) * (1.0 / 9007199254740992.0); }
@@ -118,8 +185,7 @@ static yq_ft_aug sample_aug(const yq_finetune_opts *o, int64_t k) {
 
 /* ---- loss ---------------------------------------------------------------------------- */
 
-/* y, t: [C = 4R + nc, A]; d (gradient, overwritten, times `scale`). */
-static void distill_loss(const float *s, const float *t, int64_t C, int64_t A, int R, const yq_finetune_opts *o,
+void yq_ft_distill_loss(const float *s, const float *t, int64_t C, int64_t A, int R, const yq_finetune_opts *o,
                          float scale, float *d, double *lbox, double *lcls) {
     const int64_t nc = C - 4 * (int64_t)R;
     memset(d, 0, (size_t)(C * A) * sizeof(float));
@@ -138,15 +204,30 @@ static void distill_loss(const float *s, const float *t, int64_t C, int64_t A, i
         wsum += mt;
         csum += mt > ms ? mt : ms;
     }
-    /* class term: anchors weighted by the larger top score of either model
-     * (a constant in the gradient) — where both are background nothing is
-     * learnt, where either fires the scores must agree */
-    const double cnorm = csum > 1e-6 ? csum : 1e-6;
+    /* class term. ALL: every anchor with weight 1, normalised by the teacher's
+     * mass sum_a max_c σ(t) (a constant of the teacher): σ(s) − σ(t) vanishes
+     * where both see background, so nothing chases background logits, and a
+     * student anchor firing beside an object — a duplicate that an NMS-free
+     * head never suppresses — costs as much as a missed score of the same
+     * size. FIRING: anchors weighted by the larger top score of either model
+     * (held constant), normalised by those weights' sum. LOGIT: Huber loss
+     * (δ = 4) of the logits where either score exceeds 0.005, normalised like
+     * ALL — log-odds ratios are what orders detections, so a duplicate at
+     * 0.05 beside a teacher's 0.005 weighs like a positive at 0.5 against 0.9. */
+    const int all = o->cls_anchors != YQ_FT_CLS_FIRING, logit = o->cls_anchors == YQ_FT_CLS_LOGIT;
+    const double cnorm = all ? (wsum > 1.0 ? wsum : 1.0) : (csum > 1e-6 ? csum : 1e-6);
     for (int64_t c = 0; c < nc && wa; c++)
         for (int64_t a = 0; a < A; a++) {
             const int64_t i = (4 * R + c) * A + a;
             const float ps = 1.0f / (1.0f + expf(-s[i])), pt = 1.0f / (1.0f + expf(-t[i]));
-            const double e = 1e-7, w = wc[a] / cnorm;
+            const double e = 1e-7, w = (all ? 1.0 : wc[a]) / cnorm * (ps > pt ? o->fp_weight : 1.0f);
+            if (logit) {
+                if (ps <= 0.005f && pt <= 0.005f) continue;
+                const double r = (double)s[i] - t[i], ar = fabs(r);
+                cls += w * (ar <= 4.0 ? 0.5 * r * r : 4.0 * (ar - 2.0));
+                d[i] = (float)(scale * o->cls_weight * w * fmax(-4.0, fmin(4.0, r)));
+                continue;
+            }
             cls += w * (pt * log((pt + e) / (ps + e)) + (1 - pt) * log((1 - pt + e) / (1 - ps + e)));
             d[i] = (float)(scale * o->cls_weight * w * (ps - pt));
         }
@@ -183,6 +264,20 @@ static void distill_loss(const float *s, const float *t, int64_t C, int64_t A, i
     *lcls = cls;
 }
 
+/* Normalised squared error of one feature map, ||s − t||² / ||t||², and its
+ * gradient times `scale` into d. */
+static double feature_loss(const float *s, const float *t, int64_t n, float scale, float *d) {
+    double tt = 0, e = 0;
+    for (int64_t i = 0; i < n; i++) tt += (double)t[i] * t[i];
+    const double norm = tt > 1e-12 ? tt : 1e-12;
+    for (int64_t i = 0; i < n; i++) {
+        const double r = (double)s[i] - t[i];
+        e += r * r;
+        d[i] = (float)(scale * 2.0 * r / norm);
+    }
+    return e / norm;
+}
+
 /* ---- checkpoints ------------------------------------------------------------------------- */
 
 #define CKPT_MAGIC "YQQATCK1"
@@ -196,7 +291,8 @@ typedef struct ckpt_header {
 static uint64_t config_hash(const yq_finetune_opts *o, int64_t nparams, int nimages) {
     uint64_t h = yq_mix64((uint64_t)nparams) ^ yq_mix64((uint64_t)nimages * 31u);
     const double vals[] = {(double)o->steps, o->batch, o->lr, o->lr_scale, o->lr_act_scale, o->lr_bias, o->warmup, o->clip_norm,
-                           o->ema_decay, o->jitter, o->flip, o->box_weight, o->cls_weight, (double)o->seed};
+                           o->ema_decay, o->jitter, o->flip, o->box_weight, o->cls_weight, (double)o->seed,
+                           (double)o->cls_anchors, o->feat_weight, o->fp_weight};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         uint64_t b;
         memcpy(&b, &vals[i], sizeof b);
@@ -300,16 +396,33 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
     }
     snprintf(res->cut, sizeof res->cut, "%s", cut);
     res->reg_max = R;
+    char **feats = NULL;
+    int nf = 0;
+    if (o->feat_weight > 0) {
+        yq_status fs = yq_finetune_find_features(teacher, cut, &feats, &nf);
+        if (fs != YQ_OK) { free(cut); return fs; }
+        for (int f = 0; f < nf && f < YQ_FT_MAX_FEATURES; f++) snprintf(res->features[f], sizeof res->features[f], "%s", feats[f]);
+        res->nfeatures = nf < YQ_FT_MAX_FEATURES ? nf : YQ_FT_MAX_FEATURES;
+    }
 
     yq_tg *tg = NULL;
     yq_session *teach = NULL;
     yq_graph *tgraph = NULL;
-    float *in = NULL, *tout = NULL, *dout = NULL;
-    int *perm = NULL;
+    float *in = NULL, *tout = NULL, *dout = NULL, *tfeat = NULL, *dfeat = NULL;
+    int *perm = NULL, *tids = NULL;
+    const char **outs = NULL;
+    const float **douts = NULL;
+    int64_t *foff = NULL;
     train_state ts = {0};
     yq_status st;
-    const char *outs[1] = {cut};
-    yq_tg_opts to = {.outputs = outs, .noutputs = 1, .nthreads = o->nthreads, .train_bias = o->lr_bias > 0};
+    outs = malloc((size_t)(1 + nf) * sizeof(char *));
+    douts = malloc((size_t)(1 + nf) * sizeof(float *));
+    tids = malloc((size_t)(1 + nf) * sizeof(int));
+    foff = calloc((size_t)(nf + 1), sizeof(int64_t));
+    if (!outs || !douts || !tids || !foff) { st = yq_fail(YQ_ERR_NOMEM, "finetune: out of memory"); goto done; }
+    outs[0] = cut;
+    for (int f = 0; f < nf; f++) outs[1 + f] = feats[f];
+    yq_tg_opts to = {.outputs = outs, .noutputs = 1 + nf, .nthreads = o->nthreads, .train_bias = o->lr_bias > 0};
     if ((st = yq_tg_new(student, &to, &tg)) != YQ_OK) goto done;
     int64_t dims[YQ_MAX_RANK];
     const int rank = yq_tg_output_shape(tg, 0, dims);
@@ -335,11 +448,12 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
 
     /* teacher, cut at the same tensor */
     if ((st = yq_graph_clone(teacher, &tgraph)) != YQ_OK) goto done;
-    {
-        const int id = yq_graph_find_value(tgraph, cut);
-        if (id < 0) { st = yq_fail(YQ_ERR_INVALID, "finetune: the teacher has no tensor '%s' (not the student's float model?)", cut); goto done; }
-        if ((st = yq_graph_set_outputs(tgraph, &id, 1)) != YQ_OK) goto done;
+    for (int f = 0; f <= nf; f++) {
+        const int id = yq_graph_find_value(tgraph, outs[f]);
+        if (id < 0) { st = yq_fail(YQ_ERR_INVALID, "finetune: the teacher has no tensor '%s' (not the student's float model?)", outs[f]); goto done; }
+        tids[f] = id;
     }
+    if ((st = yq_graph_set_outputs(tgraph, tids, 1 + nf)) != YQ_OK) goto done;
     yq_session_opts so = {.nthreads = o->nthreads};
     st = yq_session_new(tgraph, &so, &teach);
     tgraph = NULL; /* owned by the session (freed on failure too) */
@@ -353,6 +467,16 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
             st = yq_fail(YQ_ERR_INVALID, "finetune: teacher and student differ at '%s' or at the input", cut);
             goto done;
         }
+        for (int f = 0; f < nf; f++) {
+            const yq_value *fv = yq_session_output_info(teach, 1 + f);
+            int64_t m = 1;
+            for (int i = 0; i < fv->rank; i++) m *= fv->dims[i];
+            if (m != yq_tg_output_numel(tg, 1 + f)) {
+                st = yq_fail(YQ_ERR_INVALID, "finetune: teacher and student differ at feature '%s'", feats[f]);
+                goto done;
+            }
+            foff[f + 1] = foff[f] + m;
+        }
     }
 
     const int64_t np = yq_tg_nparams(tg);
@@ -360,10 +484,12 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
     tout = malloc((size_t)nout * sizeof(float));
     dout = malloc((size_t)nout * sizeof(float));
     perm = malloc((size_t)nimages * sizeof(int));
+    tfeat = malloc((size_t)(foff[nf] + 1) * sizeof(float));
+    dfeat = malloc((size_t)(foff[nf] + 1) * sizeof(float));
     ts.params = yq_tg_params(tg);
     ts.ema = malloc((size_t)(np ? np : 1) * sizeof(float));
     ts.log = calloc((size_t)o->steps, sizeof(yq_ft_log));
-    if (!in || !tout || !dout || !perm || !ts.ema || !ts.log) { st = yq_fail(YQ_ERR_NOMEM, "finetune: out of memory"); goto done; }
+    if (!in || !tout || !dout || !perm || !tfeat || !dfeat || !ts.ema || !ts.log) { st = yq_fail(YQ_ERR_NOMEM, "finetune: out of memory"); goto done; }
     memcpy(ts.ema, ts.params, (size_t)np * sizeof(float));
     const float lrs[YQ_TG_NKINDS] = {o->lr, o->lr_scale, o->lr_act_scale, o->lr_bias};
     for (int k = 0; k < YQ_TG_NKINDS; k++) {
@@ -381,7 +507,7 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
     const double t_run = yq_seconds();
     for (int64_t step = start; step < o->steps; step++) {
         yq_tg_zero_grad(tg);
-        double loss = 0, lbox_sum = 0, lcls_sum = 0;
+        double loss = 0, lbox_sum = 0, lcls_sum = 0, lfeat_sum = 0;
         for (int b = 0; b < o->batch; b++) {
             const int64_t k = step * o->batch + b;
             const int idx = sample_index(o->seed, k, nimages, perm, &perm_epoch);
@@ -390,14 +516,23 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
             yq_tensor x = {.dtype = YQ_DT_FLOAT, .rank = 4, .dims = {1, 3, H, W}, .data = in};
             if ((st = yq_session_run(teach, &x, 1)) != YQ_OK) goto done;
             memcpy(tout, yq_session_output(teach, 0)->data, (size_t)nout * sizeof(float));
+            for (int f = 0; f < nf; f++)
+                memcpy(tfeat + foff[f], yq_session_output(teach, 1 + f)->data, (size_t)(foff[f + 1] - foff[f]) * sizeof(float));
             const float *xin[1] = {in};
             if ((st = yq_tg_forward(tg, xin)) != YQ_OK) goto done;
             double lb, lc;
-            distill_loss(yq_tg_output(tg, 0), tout, C, A, R, o, 1.0f / (float)o->batch, dout, &lb, &lc);
-            lbox_sum += lb, lcls_sum += lc;
-            loss += o->box_weight * lb + o->cls_weight * lc;
-            const float *dd[1] = {dout};
-            if ((st = yq_tg_backward(tg, dd)) != YQ_OK) goto done;
+            yq_ft_distill_loss(yq_tg_output(tg, 0), tout, C, A, R, o, 1.0f / (float)o->batch, dout, &lb, &lc);
+            /* feature maps: mean normalised error over the levels */
+            double lf = 0;
+            for (int f = 0; f < nf; f++) {
+                lf += feature_loss(yq_tg_output(tg, 1 + f), tfeat + foff[f], foff[f + 1] - foff[f],
+                                   o->feat_weight / ((float)nf * (float)o->batch), dfeat + foff[f]) / nf;
+                douts[1 + f] = dfeat + foff[f];
+            }
+            lbox_sum += lb, lcls_sum += lc, lfeat_sum += lf;
+            loss += o->box_weight * lb + o->cls_weight * lc + o->feat_weight * lf;
+            douts[0] = dout;
+            if ((st = yq_tg_backward(tg, douts)) != YQ_OK) goto done;
         }
         double gn = 0;
         for (int64_t i = 0; i < np; i++) gn += (double)grads[i] * grads[i];
@@ -419,7 +554,7 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
             memcpy(ts.ema, ts.params, (size_t)np * sizeof(float));
         }
         ts.log[step] = (yq_ft_log){.step = step + 1, .loss = loss / o->batch, .loss_box = lbox_sum / o->batch,
-                                   .loss_cls = lcls_sum / o->batch, .lr_factor = f, .grad_norm = gn,
+                                   .loss_cls = lcls_sum / o->batch, .loss_feat = lfeat_sum / o->batch, .lr_factor = f, .grad_norm = gn,
                                    .seconds = yq_seconds() - t_run};
         ts.nlog = step + 1;
         if (o->checkpoint && ((o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0) || step + 1 == o->steps))
@@ -436,6 +571,9 @@ done:
     res->seconds = yq_seconds() - t0;
     for (int k = 0; k < YQ_TG_NKINDS; k++) yq_adam_free(&ts.adam[k]);
     free(ts.ema), free(ts.log), free(in), free(tout), free(dout), free(perm), free(cut);
+    free(tfeat), free(dfeat), free(outs), free(douts), free(tids), free(foff);
+    for (int f = 0; f < nf; f++) free(feats[f]);
+    free(feats);
     yq_session_free(teach);
     yq_graph_free(tgraph);
     yq_tg_free(tg);

@@ -18,13 +18,22 @@
  *    max_c σ(t_c) and normalised by the weights' sum — the DFL distribution is
  *    what decides the box, and background anchors' boxes are never used;
  *  - class: binary KL of σ(student) against σ(teacher) per class, summed over
- *    classes; anchors weighted by max(top score of the teacher, of the
- *    student) (held constant in the gradient) and normalised by the weights'
- *    sum. Anchors where both models see background (the vast majority, and
- *    irrelevant after post-processing) carry no weight, false positives of
- *    the student do; the gradient σ(s) − σ(t) is bounded, unlike an MSE on
- *    logits, which would chase the very negative logits of background.
- *  total = box_weight · box + cls_weight · class.
+ *    classes, gradient σ(s) − σ(t) (bounded, and zero where both models see
+ *    background, unlike an MSE on logits, which would chase the very negative
+ *    logits of background). Anchors (cls_anchors): ALL — every anchor with
+ *    weight 1, normalised by the teacher's score mass sum_a max_c σ(t), so a
+ *    student anchor firing beside an object (a duplicate, which an NMS-free
+ *    head never suppresses) costs as much as a missed score of the same size;
+ *    FIRING (default) — anchors weighted by max(top score of the teacher, of
+ *    the student) (constant in the gradient), normalised by the weights' sum;
+ *    LOGIT — instead of the KL, a Huber loss (δ 4) of the logits wherever
+ *    either score exceeds 0.005, normalised like ALL (log-odds ratios order
+ *    detections). Entries where the student scores above the teacher are
+ *    weighted by fp_weight in every mode;
+ *  - feature maps (feat_weight > 0): ||S − T||² / ||T||² of each feature map
+ *    the head reads (yq_finetune_find_features), averaged over the levels — a
+ *    dense signal on the whole trunk.
+ *  total = box_weight · box + cls_weight · class + feat_weight · features.
  *
  * Optimisation: Adam per parameter kind (weights in units of their initial
  * quantization step, log-scales, biases), linear warm-up then cosine decay to
@@ -55,6 +64,9 @@ typedef yq_status (*yq_ft_image_fn)(void *arg, int index, const yq_ft_aug *aug, 
 /* Progress after each step (after that step's checkpoint is written). */
 typedef void (*yq_ft_progress_fn)(void *arg, int64_t step, int64_t steps, double loss, double seconds);
 
+/* Which anchors the class term weighs (see the loss above). */
+typedef enum yq_ft_cls_anchors { YQ_FT_CLS_FIRING = 0, YQ_FT_CLS_ALL, YQ_FT_CLS_LOGIT } yq_ft_cls_anchors;
+
 typedef struct yq_finetune_opts {
     int64_t steps;     /* optimiser steps (200) */
     int batch;         /* images per step (2) */
@@ -71,6 +83,9 @@ typedef struct yq_finetune_opts {
     float jitter;      /* scale jitter ± (0.2) */
     int flip;          /* random horizontal flips (1) */
     float box_weight, cls_weight; /* (1, 1) */
+    yq_ft_cls_anchors cls_anchors; /* anchors of the class term (FIRING) */
+    float feat_weight; /* weight of the feature-map term (0: off) */
+    float fp_weight;   /* class term: weight factor where the student scores above the teacher (1) */
     uint64_t seed;     /* (0) */
     int nthreads;      /* <= 0: one per CPU */
     const char *cut;   /* head tensor; NULL: yq_finetune_find_head */
@@ -88,8 +103,10 @@ struct cJSON *yq_finetune_opts_json(const yq_finetune_opts *o);
 
 typedef struct yq_ft_log {
     int64_t step;
-    double loss, loss_box, loss_cls, lr_factor, grad_norm, seconds;
+    double loss, loss_box, loss_cls, loss_feat, lr_factor, grad_norm, seconds;
 } yq_ft_log;
+
+#define YQ_FT_MAX_FEATURES 8
 
 typedef struct yq_finetune_result {
     yq_ft_log *log; /* one entry per step taken (including resumed ones) */
@@ -101,13 +118,28 @@ typedef struct yq_finetune_result {
     int reg_max, classes;
     int64_t anchors;
     char ops[512]; /* executed ops of the student */
+    char features[YQ_FT_MAX_FEATURES][256]; /* feature maps of the feature term */
+    int nfeatures;
     double seconds; /* this run's wall time */
 } yq_finetune_result;
 
 void yq_finetune_result_free(yq_finetune_result *r);
 
+/* The distillation loss of one image (see above): student s and teacher t
+ * raw heads [C = 4R + classes, A]; d receives dL/ds (overwritten) times
+ * `scale`; *lbox and *lcls the two terms before their weights. */
+void yq_ft_distill_loss(const float *s, const float *t, int64_t C, int64_t A, int R, const yq_finetune_opts *o,
+                        float scale, float *d, double *lbox, double *lcls);
+
 /* The raw head tensor and R (see above); fails when g has no DFL head. */
 yq_status yq_finetune_find_head(const yq_graph *g, char **cut, int *reg_max);
+
+/* The feature maps the head reads, one per level: for each input of the
+ * head's Concat (behind a Reshape), the Concat of the level's box and class
+ * branches; the level's feature is the latest value both branches are
+ * computed from (on YOLOv8/v10: the neck's P3, P4, P5 outputs). Names are
+ * those of g (the float teacher: a QCDQ student keeps them). */
+yq_status yq_finetune_find_features(const yq_graph *g, const char *cut, char ***names, int *count);
 
 /* Train the student (a QCDQ graph as read from its file) against the float
  * teacher graph on nimages images, then write the EMA parameters into

@@ -284,6 +284,44 @@ static void test_train_graph_float(void **state) {
     yq_graph_free(g);
 }
 
+typedef struct tg2_ctx {
+    yq_tg *tg;
+    const float *x, *r0, *r1;
+} tg2_ctx;
+
+static double tg2_loss(void *p) {
+    tg2_ctx *c = p;
+    const float *in[1] = {c->x};
+    assert_int_equal(yq_tg_forward(c->tg, in), YQ_OK);
+    return gc_dot(yq_tg_output_numel(c->tg, 0), c->r0, yq_tg_output(c->tg, 0)) +
+           gc_dot(yq_tg_output_numel(c->tg, 1), c->r1, yq_tg_output(c->tg, 1));
+}
+
+/* An output that other nodes also read (a feature map under a loss of its
+ * own): its gradient adds to what flows back from the later output. */
+static void test_train_graph_internal_output(void **state) {
+    (void)state;
+    yq_graph *g = float_graph();
+    const char *outs[2] = {"out", "c1.silu"};
+    yq_tg_opts o = {.outputs = outs, .noutputs = 2, .nthreads = 2, .train_bias = 1};
+    yq_tg *tg;
+    assert_int_equal(yq_tg_new(g, &o, &tg), YQ_OK);
+    assert_int_equal(yq_tg_output_numel(tg, 1), 4 * 64);
+    uint64_t seed = 19;
+    float *x = gc_randn(3 * 64, &seed, 1), *r0 = gc_randn(3 * 64, &seed, 1), *r1 = gc_randn(4 * 64, &seed, 1);
+    tg2_ctx c = {tg, x, r0, r1};
+    yq_tg_zero_grad(tg);
+    tg2_loss(&c);
+    const float *dy[2] = {r0, r1};
+    assert_int_equal(yq_tg_backward(tg, dy), YQ_OK);
+    int64_t b0, b1;
+    yq_tg_kind_range(tg, YQ_TG_BIAS, &b0, &b1);
+    gc_check("train graph, two outputs", yq_tg_params(tg) + b0, yq_tg_grads(tg) + b0, b1 - b0, tg2_loss, &c, 1, 3);
+    free(x), free(r0), free(r1);
+    yq_tg_free(tg);
+    yq_graph_free(g);
+}
+
 /* ---- QCDQ graphs from the PTQ driver ------------------------------------------------ */
 
 static yq_status noise_input(void *arg, int index, float *nchw) {
@@ -458,6 +496,36 @@ static yq_graph *tiny_detector(uint64_t seed) {
     return g;
 }
 
+static int concat(yq_graph *g, const char *name, int a, int b, int axis) {
+    int in[2] = {a, b}, y = add_value(g, name), n;
+    assert_int_equal(yq_graph_add_node(g, "Concat", "", name, in, 2, &y, 1, &n), YQ_OK);
+    assert_int_equal(yq_node_set_attr_int(&g->nodes[n], "axis", axis), YQ_OK);
+    return y;
+}
+
+/* Two levels like a YOLO head: p3 = SiLU(conv s2 (x)) [1,8,8,8] and p4 =
+ * SiLU(conv s2 (p3)) [1,8,4,4]; per level a box branch (1×1, 4·R = 8 channels)
+ * and a class branch (3×3 + SiLU, then 1×1 to 2 classes) joined by a Concat,
+ * reshaped to [1,10,hw]; the levels concatenated along the anchors = head. */
+static yq_graph *two_level_detector(uint64_t seed) {
+    yq_graph *g = new_graph(3, 16, 16);
+    const int p3 = silu(g, "p3", conv(g, "conv1", g->inputs[0], 3, 8, 3, 2, &seed));
+    const int p4 = silu(g, "p4", conv(g, "conv2", p3, 8, 8, 3, 2, &seed));
+    const int feats[2] = {p3, p4}, hw[2] = {64, 16};
+    int lv[2];
+    for (int l = 0; l < 2; l++) {
+        char nb[32], nk[32], nc[32], ncat[32], nr[32];
+        snprintf(nb, sizeof nb, "box%d", l), snprintf(nk, sizeof nk, "k%d", l), snprintf(nc, sizeof nc, "cls%d", l);
+        snprintf(ncat, sizeof ncat, "level%d", l), snprintf(nr, sizeof nr, "level%d.flat", l);
+        const int box = conv(g, nb, feats[l], 8, 8, 1, 1, &seed);
+        const int cls = conv(g, nc, silu(g, nk, conv(g, nk, feats[l], 8, 8, 3, 1, &seed)), 8, 2, 1, 1, &seed);
+        const int64_t shape[3] = {1, 10, hw[l]};
+        lv[l] = reshape(g, nr, concat(g, ncat, box, cls, 1), 3, shape);
+    }
+    set_output(g, concat(g, "head", lv[0], lv[1], 2));
+    return g;
+}
+
 static yq_status aug_image(void *arg, int index, const yq_ft_aug *aug, int w, int h, float *nchw) {
     (void)arg;
     uint64_t s = 500 + (uint64_t)index;
@@ -592,12 +660,102 @@ static void test_finetune_end_to_end(void **state) {
     yq_graph_free(teacher);
 }
 
+typedef struct dl_ctx {
+    float *s, *t, *d;
+    int64_t C, A;
+    int R;
+    const yq_finetune_opts *o;
+} dl_ctx;
+
+static double dl_loss(void *p) {
+    dl_ctx *c = p;
+    double lb, lc;
+    yq_ft_distill_loss(c->s, c->t, c->C, c->A, c->R, c->o, 1.0f, c->d, &lb, &lc);
+    return c->o->box_weight * lb + c->o->cls_weight * lc;
+}
+
+/* The loss's gradient by finite differences, for the class modes whose
+ * anchor weights depend on the teacher only (FIRING holds the student's
+ * score in its weights constant, by design). */
+static void test_distill_loss_gradient(void **state) {
+    (void)state;
+    const int R = 4, nc = 3, A = 12;
+    const int64_t C = 4 * R + nc;
+    uint64_t seed = 77;
+    float *s = gc_randn(C * A, &seed, 2), *t = gc_randn(C * A, &seed, 2), *d = malloc((size_t)(C * A) * sizeof(float));
+    float *g = malloc((size_t)(C * A) * sizeof(float));
+    for (int a = 0; a < A; a++) /* a few confident teacher anchors, background elsewhere */
+        for (int c = 0; c < nc; c++) t[(4 * R + c) * A + a] += a % 4 == 0 && c == a % nc ? 4.0f : -5.0f;
+    const yq_ft_cls_anchors modes[2] = {YQ_FT_CLS_ALL, YQ_FT_CLS_LOGIT};
+    const float fp[2] = {2.0f, 1.0f};
+    for (int m = 0; m < 2; m++) {
+        yq_finetune_opts o;
+        yq_finetune_opts_default(&o);
+        o.cls_anchors = modes[m], o.fp_weight = fp[m], o.box_weight = 1.5f, o.cls_weight = 0.7f;
+        dl_ctx c = {s, t, d, C, A, R, &o};
+        dl_loss(&c);
+        memcpy(g, d, (size_t)(C * A) * sizeof(float));
+        gc_check(m == 0 ? "distill loss, all anchors" : "distill loss, logits", s, g, C * A, dl_loss, &c, 0.1, 5 + m);
+    }
+    free(s), free(t), free(d), free(g);
+}
+
+static void test_finetune_features(void **state) {
+    (void)state;
+    yq_graph *teacher = two_level_detector(41), *source = two_level_detector(42);
+    char **names;
+    int n;
+    assert_int_equal(yq_finetune_find_features(teacher, "head", &names, &n), YQ_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "p3.silu");
+    assert_string_equal(names[1], "p4.silu");
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    /* not a Concat of levels */
+    assert_int_equal(yq_finetune_find_features(teacher, "p4.silu", &names, &n), YQ_ERR_UNSUPPORTED);
+    yq_graph *student = ptq(source, 3 * 256);
+    yq_graph_free(source);
+    uint8_t *bytes[2];
+    size_t len[2];
+    double first = 0, last = 0;
+    for (int t = 0; t < 2; t++) {
+        yq_finetune_opts o;
+        yq_finetune_opts_default(&o);
+        o.steps = 30, o.batch = 2, o.lr = 0.05f, o.lr_bias = 0.003f, o.seed = 7, o.nthreads = 1 + t;
+        o.cut = "head", o.reg_max = 2, o.feat_weight = 1.0f, o.ema_decay = 0;
+        o.cls_anchors = YQ_FT_CLS_LOGIT, o.fp_weight = 2.0f; /* the other class term, asymmetric */
+        yq_graph *ex;
+        yq_finetune_result r = {0};
+        assert_int_equal(yq_graph_clone(student, &ex), YQ_OK);
+        if (yq_finetune(student, teacher, 8, aug_image, NULL, &o, ex, &r) != YQ_OK) fail_msg("finetune: %s", yq_last_error());
+        assert_int_equal(r.nfeatures, 2);
+        assert_string_equal(r.features[1], "p4.silu");
+        if (t == 0) {
+            for (int i = 0; i < 5; i++) first += r.log[i].loss_feat / 5, last += r.log[o.steps - 5 + i].loss_feat / 5;
+            print_message("feature term: %.5f (first 5 steps) -> %.5f (last 5)\n", first, last);
+        }
+        for (int i = 0; i < o.steps; i++) assert_true(r.log[i].loss_feat > 0);
+        assert_int_equal(yq_onnx_serialize(ex, &bytes[t], &len[t]), YQ_OK);
+        yq_finetune_result_free(&r);
+        yq_graph_free(ex);
+    }
+    assert_true(last < 0.8 * first);
+    assert_int_equal(len[0], len[1]);
+    assert_memory_equal(bytes[0], bytes[1], len[0]);
+    free(bytes[0]), free(bytes[1]);
+    yq_graph_free(student);
+    yq_graph_free(teacher);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_fast),
         cmocka_unit_test(test_train_graph_float),
+        cmocka_unit_test(test_train_graph_internal_output),
         cmocka_unit_test(test_train_graph_qcdq_gradients),
         cmocka_unit_test(test_finetune_end_to_end),
+        cmocka_unit_test(test_finetune_features),
+        cmocka_unit_test(test_distill_loss_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
