@@ -52,7 +52,10 @@ void cmd_eval_help(FILE *fp) {
             "                          decode, letterbox, inference, decode+NMS, COCO matching)\n"
             "  -d, --detections-out FILE\n"
             "                          write the detections as a COCO results JSON file\n"
-            "  -v, --verbose           also print per-class AP and the time split\n"
+            "  -v, --verbose           also print per-class AP, the time split, and the detections\n"
+            "                          above five score levels with their duplicates (IoU > 0.5\n"
+            "                          with a higher-scored detection of the same class: what an\n"
+            "                          NMS-free head's quantization disturbs); also in --out\n"
             CLI_HELP_QUIET CLI_HELP_HELP
             "\n"
             "Errors (missing or malformed annotation file, an image missing on disk, an id not in\n"
@@ -207,6 +210,11 @@ int cmd_eval(int argc, char **argv) {
                "inference %.1f%%, decode+NMS %.1f%%, COCO matching %.1f%% of %.1f s\n",
                tm->setup / w, tm->warmup / w, tm->image_wait / w, tm->prefetch ? " (waited for; prefetched)" : "",
                tm->preprocess / w, tm->inference / w, tm->decode_nms / w, tm->coco_eval / w, tm->wall / 1000.0);
+        printf("detections by score (duplicates: IoU > 0.5 with a higher-scored one of the same class):");
+        for (int l = 0; l < YQ_DET_STATS_LEVELS; l++)
+            printf("%s > %.2g: %zu (%zu dup.)", l ? "," : "", yq_det_stats_levels[l], run.det_stats.above[l],
+                   run.det_stats.duplicates[l]);
+        printf("\n");
         print_per_class(res, run.gt);
     }
     fflush(stdout);

@@ -318,6 +318,20 @@ cJSON *yq_eval_metrics_json(const yq_eval_run *sel) {
     put_num(&j, counts, "annotations", (double)nann);
     put_num(&j, counts, "crowd_annotations", (double)ncrowd);
     put_num(&j, counts, "detections", (double)ndets);
+    /* score spread and duplicates (det_stats.h): what an NMS-free head's quantization disturbs */
+    cJSON *levels = cJSON_AddArrayToObject(root, "detections_by_score");
+    if (!levels) j.failed = 1;
+    for (int l = 0; l < YQ_DET_STATS_LEVELS && levels; l++) {
+        cJSON *e = cJSON_CreateObject();
+        if (!e || !cJSON_AddItemToArray(levels, e)) {
+            cJSON_Delete(e);
+            j.failed = 1;
+            break;
+        }
+        put_num(&j, e, "score_above", yq_det_stats_levels[l]);
+        put_num(&j, e, "detections", (double)sel->det_stats.above[l]);
+        put_num(&j, e, "duplicates", (double)sel->det_stats.duplicates[l]);
+    }
 
     const yq_yolo_opts *d = &a->det.decode;
     cJSON *opts = put_obj(&j, root, "options");
@@ -453,6 +467,7 @@ yq_status yq_eval_execute(yq_eval_run *run) {
         tm->coco_eval = yq_eval_now_ms() - t0;
         run->have_res = st == YQ_OK;
     }
+    if (st == YQ_OK) st = yq_det_stats_compute(run->dets, run->ndets, &run->det_stats);
     if (st == YQ_OK) st = yq_latency_compute(run->infer_samples, run->n, (size_t)a->skip_latency, 1.0, &run->latency);
     tm->wall = yq_eval_now_ms() - run->t_start;
     return st;

@@ -18,6 +18,7 @@
 #include "detect/detector.h"
 #include "eval/coco_json.h"
 #include "eval/cocoeval.h"
+#include "eval/det_stats.h"
 #include "eval/latency.h"
 
 typedef void (*yq_eval_progress_fn)(void *arg, int64_t done, int64_t total);
@@ -61,6 +62,7 @@ typedef struct yq_eval_run {
     double *infer_samples;
     yq_coco_result res;
     int have_res;
+    yq_det_stats det_stats; /* score levels and duplicates of dets */
     yq_latency_stats latency;
     yq_eval_timing timing;
     double t_start;

@@ -72,6 +72,13 @@ else
   [ "$(get "$T/full/metrics.json" counts.images)" = 216 ] && ok || bad "counts.images != 216"
   [ "$(get "$T/full/metrics.json" counts.annotations)" = 1863 ] && ok || bad "counts.annotations != 1863"
   [ "$(get "$T/full/metrics.json" coco.per_class)" = 80 ] && ok || bad "per_class does not have 80 entries"
+  # score levels and duplicates (det_stats.h); hand cases in test_eval_det_stats. The float
+  # yolov10n on dev216 gave 1910 above 0.1 with 253 duplicates (AVX2 VM; a Python count over
+  # its detections file agrees); a few either way on other CPUs
+  [ "$(get "$T/full/metrics.json" detections_by_score)" = 5 ] && ok || bad "detections_by_score: not 5 levels"
+  [ "$(get "$T/full/metrics.json" detections_by_score.1.score_above)" = 0.10000000000000001 ] && ok || bad "level 1 is not 0.1"
+  near "$(get "$T/full/metrics.json" detections_by_score.1.detections)" 1910 40 && ok || bad "detections above 0.1 not near 1910"
+  near "$(get "$T/full/metrics.json" detections_by_score.1.duplicates)" 253 25 && ok || bad "duplicates above 0.1 not near 253"
   [ "$(get "$T/full/metrics.json" coco.per_class.0.name)" = person ] && ok || bad "per_class[0] is not person"
   [ "$(get "$T/full/metrics.json" coco.per_class.79.id)" = 90 ] && ok || bad "per_class[79].id is not 90"
   sha=$(sha256sum "$M" | cut -d' ' -f1)
