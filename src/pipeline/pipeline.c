@@ -1334,6 +1334,13 @@ static yq_status write_outputs(pipe_run *p, double t0) {
         s->error = r->error;
         s->map = num_at(r->eval_res, "coco", "stats", "AP");
         s->map50 = num_at(r->eval_res, "coco", "stats", "AP50");
+        s->dets01 = s->dups01 = -1;
+        const cJSON *lv, *levels = r->eval_res ? cJSON_GetObjectItemCaseSensitive(r->eval_res, "detections_by_score") : NULL;
+        cJSON_ArrayForEach(lv, levels) {
+            const double at = num_at(lv, "score_above", NULL, NULL), nd = num_at(lv, "detections", NULL, NULL),
+                         nu = num_at(lv, "duplicates", NULL, NULL);
+            if (at == 0.1 && isfinite(nd) && isfinite(nu)) s->dets01 = (int64_t)nd, s->dups01 = (int64_t)nu;
+        }
         double wb = num_at(r->export_res, "weight_bytes", NULL, NULL);
         s->weight_bytes = isfinite(wb) ? (int64_t)wb : -1;
         if (r->kind == ROW_PTQ || r->kind == ROW_QAT) {

@@ -39,9 +39,9 @@ yq_status yq_summary_markdown(const yq_summary *s, char **out) {
     if (failed) fprintf(fp, "**%d of %d artifact(s) failed** — see the Failures section.\n\n", failed, s->nrows);
 
     fprintf(fp, "| variant | mAP50-95 | mAP50 | mAP50-95 on ORT | Δ mAP50-95 vs %s | weight bytes | Q/DQ nodes | "
-                "latency median / p90 (ms/img) | ORT max \\|diff\\| |\n",
+                "latency median / p90 (ms/img) | ORT max \\|diff\\| | detections > 0.1 (duplicates) |\n",
             ref ? ref->variant : "baseline");
-    fprintf(fp, "|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    fprintf(fp, "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
     for (int i = 0; i < s->nrows; i++) {
         const yq_summary_row *r = &s->rows[i];
         char b[32];
@@ -67,6 +67,8 @@ yq_status yq_summary_markdown(const yq_summary *s, char **out) {
         else if (r->ort_status == YQ_ORT_RAN) fprintf(fp, " | %.3g (%d inputs)", r->ort_max_diff, r->ort_inputs);
         else if (r->ort_status == YQ_ORT_FAILED) fprintf(fp, " | ORT could not run it¹");
         else fprintf(fp, " | not available");
+        if (r->dets01 < 0) fprintf(fp, " | –");
+        else fprintf(fp, " | %lld (%lld)", (long long)r->dets01, (long long)r->dups01);
         fprintf(fp, " |\n");
     }
     fprintf(fp, "\nΔ is in mAP points (0.01 = one point). Weight bytes: initializers at stored precision "
@@ -75,7 +77,10 @@ yq_status yq_summary_markdown(const yq_summary *s, char **out) {
                 "yoloq's raw model outputs over the random smoke input and the first evaluation images; for end2end outputs "
                 "(x1,y1,x2,y2,score,class rows in score order) each yoloq detection scoring above 0.25 is matched to "
                 "ORT's detection of the same class with the nearest box, and the largest box (pixels) and score "
-                "differences are shown. mAP50-95 on ORT: the same COCO evaluation (yoloq's letterbox, decoding and "
+                "differences are shown. Detections > 0.1 (duplicates): detections of the evaluation scoring above 0.1, "
+                "and those among them with an IoU above 0.5 with a higher-scored detection of the same class — boxes "
+                "an NMS-free head (YOLOv10's) was trained to suppress and that quantization lets through. "
+                "mAP50-95 on ORT: the same COCO evaluation (yoloq's letterbox, decoding and "
                 "matching) with ONNX Runtime running the artifact instead of yoloq's engine (`yoloq eval --engine "
                 "ort`); for A8 variants it differs from yoloq's by uint8 codes that flip where the engines' float "
                 "sums straddle a rounding tie.\n");

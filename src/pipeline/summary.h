@@ -15,6 +15,7 @@ typedef struct yq_summary_row {
     const char *artifact; /* path relative to the bundle; NULL when none was made */
     const char *error;    /* NULL: every step finished */
     double map, map50;    /* NAN: not measured */
+    int64_t dets01, dups01; /* detections scoring above 0.1 and the duplicates among them (eval/det_stats.h); < 0: not measured */
     int64_t weight_bytes; /* < 0: unknown */
     int qdq;              /* QuantizeLinear + DequantizeLinear nodes; < 0: unknown */
     double lat_median_ms, lat_p90_ms; /* NAN: not measured */

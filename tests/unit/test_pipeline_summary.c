@@ -17,6 +17,7 @@ static yq_summary_row row(const char *v, double map, double map50, int64_t bytes
     r.map50 = map50;
     r.weight_bytes = bytes;
     r.qdq = qdq;
+    r.dets01 = r.dups01 = -1;
     r.lat_median_ms = 70.25;
     r.lat_p90_ms = 80.5;
     r.ort_status = YQ_ORT_RAN;
@@ -46,6 +47,7 @@ static void test_table_and_sections(void **state) {
     rows[3].lat_median_ms = NAN;
     rows[2].convs_integer = 82, rows[2].convs_fakequant = 0, rows[2].convs_float = 1;
     rows[0].ort_map = 0.39124; /* ORT's evaluation of the same artifact */
+    rows[0].dets01 = 1910, rows[0].dups01 = 253;
     rows[2].ort_map = 0.36501;
     rows[1].ort_eval_message = "ONNX Runtime (node) stopped | exit status 1";
     yq_summary_plot plots[1] = {{"Accuracy vs model size", "plots/accuracy_vs_size.png"}};
@@ -56,10 +58,10 @@ static void test_table_and_sections(void **state) {
     assert_int_equal(yq_summary_markdown(&s, &md), YQ_OK);
     assert_non_null(strstr(md, "**216 images** of `instances.json`"));
     assert_non_null(strstr(md, "calibration on 128 images; 2 thread(s)"));
-    assert_non_null(strstr(md, "| baseline-fp32 | 0.3912 | 0.5511 | 0.3912 | (reference) | 9.10 MB | 0 | 70.2 / 80.5 | 0.00015 (6 inputs) |"));
+    assert_non_null(strstr(md, "| baseline-fp32 | 0.3912 | 0.5511 | 0.3912 | (reference) | 9.10 MB | 0 | 70.2 / 80.5 | 0.00015 (6 inputs) | 1910 (253) |\n"));
     assert_non_null(strstr(md, "| baseline-fp16 | 0.3911 | 0.5510 | failed² | -0.0001 | 4.60 MB | 0 |"));
     assert_non_null(strstr(md, "| w4a8 | 0.3643 | 0.5200 | 0.3650 | -0.0269 | 1.70 MB | 190 |"));
-    assert_non_null(strstr(md, "| w8a8 (failed) | – | – | – | – | – | – | – | not available |"));
+    assert_non_null(strstr(md, "| w8a8 (failed) | – | – | – | – | – | – | – | not available | – |\n"));
     assert_non_null(strstr(md, "ORT could not run it¹"));
     assert_non_null(strstr(md, "² The evaluation with ONNX Runtime running the artifact failed:\n\n"
                                "- baseline-fp16: ONNX Runtime (node) stopped / exit status 1\n"));
