@@ -70,13 +70,19 @@ void cmd_finetune_help(FILE *fp) {
             "                       all anchors, normalised by the teacher's score mass (duplicates\n"
             "                       cost like misses); or a Huber loss of the logits where either\n"
             "                       score exceeds 0.005\n"
+            "      --margin-weight M  weight of the ranking term (0: off): for each teacher object\n"
+            "                       (an anchor above 0.1 that tops the anchors its box overlaps at\n"
+            "                       IoU > 0.5), a squared hinge keeping each overlapping anchor below\n"
+            "                       it by the teacher's logit margin, or below 0.01 - the order the\n"
+            "                       NMS-free one-to-one head relies on to stay free of duplicates\n"
             "  -s, --seed S         seed of the image order and augmentation (default 0)\n"
             "      --checkpoint FILE  checkpoint file (default OUT.ckpt when --checkpoint-every or\n"
             "                       --resume is given); always written at the end\n"
             "      --checkpoint-every K  write the checkpoint every K steps\n"
             "      --resume         continue from the checkpoint if it exists (same model, images and\n"
             "                       options, else an error)\n"
-            "      --log FILE       per-step CSV: step, loss, box, cls, lr factor, grad norm, seconds\n"
+            "      --log FILE       per-step CSV: step, loss, box, cls, feat, margin, lr factor,\n"
+            "                       grad norm, seconds\n"
             "      --curve FILE     loss curve as PNG (trailing mean over 16 steps)\n"
             "      --json FILE      summary: options, seed, counts, first/last loss, per-step log\n"
             CLI_HELP_THREADS CLI_HELP_QUIET CLI_HELP_HELP
@@ -111,10 +117,11 @@ static int write_csv(const char *path, const yq_finetune_result *r) {
     yq_atomic_file af;
     yq_status st = yq_atomic_open(&af, path);
     if (st != YQ_OK) return cli_fail(st);
-    fprintf(af.fp, "step,loss,loss_box,loss_cls,loss_feat,lr_factor,grad_norm,seconds\n");
+    fprintf(af.fp, "step,loss,loss_box,loss_cls,loss_feat,loss_margin,lr_factor,grad_norm,seconds\n");
     for (int64_t i = 0; i < r->nlog; i++) {
         const yq_ft_log *l = &r->log[i];
-        fprintf(af.fp, "%lld,%.8g,%.8g,%.8g,%.8g,%.6g,%.6g,%.3f\n", (long long)l->step, l->loss, l->loss_box, l->loss_cls, l->loss_feat,
+        fprintf(af.fp, "%lld,%.8g,%.8g,%.8g,%.8g,%.8g,%.6g,%.6g,%.3f\n", (long long)l->step, l->loss, l->loss_box, l->loss_cls,
+                l->loss_feat, l->loss_margin,
                 l->lr_factor, l->grad_norm, l->seconds);
     }
     if ((st = yq_atomic_commit(&af)) != YQ_OK) return cli_fail(st);
@@ -179,6 +186,7 @@ static cJSON *summary_json(const yq_finetune_result *r, const yq_finetune_opts *
         cJSON_AddNumberToObject(e, "loss_box", r->log[i].loss_box);
         cJSON_AddNumberToObject(e, "loss_cls", r->log[i].loss_cls);
         cJSON_AddNumberToObject(e, "loss_feat", r->log[i].loss_feat);
+        cJSON_AddNumberToObject(e, "loss_margin", r->log[i].loss_margin);
         cJSON_AddItemToArray(arr, e);
     }
     return d;
@@ -192,7 +200,7 @@ static int is_qcdq(const yq_graph *g) {
 
 int cmd_finetune(int argc, char **argv) {
     enum { OPT_TEACHER = 256, OPT_IMAGES, OPT_LR, OPT_LRS, OPT_LRA, OPT_LRB, OPT_WARM, OPT_CLIP, OPT_EMA, OPT_JIT, OPT_NOFLIP,
-           OPT_CKPT, OPT_CKEVERY, OPT_RESUME, OPT_LOG, OPT_CURVE, OPT_JSON, OPT_BOXW, OPT_CLSW, OPT_CLSA, OPT_FEATW, OPT_FPW };
+           OPT_CKPT, OPT_CKEVERY, OPT_RESUME, OPT_LOG, OPT_CURVE, OPT_JSON, OPT_BOXW, OPT_CLSW, OPT_CLSA, OPT_FEATW, OPT_FPW, OPT_MARGIN };
     static const struct option longopts[] = {
         {"teacher", required_argument, 0, OPT_TEACHER}, {"images", required_argument, 0, OPT_IMAGES},
         {"output", required_argument, 0, 'o'},           {"steps", required_argument, 0, 'n'},
@@ -204,7 +212,7 @@ int cmd_finetune(int argc, char **argv) {
         {"no-flip", no_argument, 0, OPT_NOFLIP},         {"box-weight", required_argument, 0, OPT_BOXW},
         {"cls-weight", required_argument, 0, OPT_CLSW},  {"seed", required_argument, 0, 's'},
         {"cls-anchors", required_argument, 0, OPT_CLSA}, {"feat-weight", required_argument, 0, OPT_FEATW},
-        {"fp-weight", required_argument, 0, OPT_FPW},
+        {"fp-weight", required_argument, 0, OPT_FPW},    {"margin-weight", required_argument, 0, OPT_MARGIN},
         {"checkpoint", required_argument, 0, OPT_CKPT},  {"checkpoint-every", required_argument, 0, OPT_CKEVERY},
         {"resume", no_argument, 0, OPT_RESUME},          {"log", required_argument, 0, OPT_LOG},
         {"curve", required_argument, 0, OPT_CURVE},      {"json", required_argument, 0, OPT_JSON},
@@ -238,6 +246,7 @@ int cmd_finetune(int argc, char **argv) {
         case OPT_BOXW: if (cli_parse_float("finetune", "--box-weight", optarg, 0, 1e6, &o.box_weight)) return CLI_USAGE; break;
         case OPT_CLSW: if (cli_parse_float("finetune", "--cls-weight", optarg, 0, 1e6, &o.cls_weight)) return CLI_USAGE; break;
         case OPT_FEATW: if (cli_parse_float("finetune", "--feat-weight", optarg, 0, 1e6, &o.feat_weight)) return CLI_USAGE; break;
+        case OPT_MARGIN: if (cli_parse_float("finetune", "--margin-weight", optarg, 0, 1e6, &o.margin_weight)) return CLI_USAGE; break;
         case OPT_FPW: if (cli_parse_float("finetune", "--fp-weight", optarg, 0, 1e6, &o.fp_weight)) return CLI_USAGE; break;
         case OPT_CLSA:
             if (!strcmp(optarg, "all")) o.cls_anchors = YQ_FT_CLS_ALL;

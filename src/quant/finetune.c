@@ -34,6 +34,7 @@ cJSON *yq_finetune_opts_json(const yq_finetune_opts *o) {
     cJSON_AddNumberToObject(h, "cls_weight", o->cls_weight);
     cJSON_AddNumberToObject(h, "feat_weight", o->feat_weight);
     cJSON_AddNumberToObject(h, "fp_weight", o->fp_weight);
+    cJSON_AddNumberToObject(h, "margin_weight", o->margin_weight);
     cJSON_AddStringToObject(h, "cls_anchors", o->cls_anchors == YQ_FT_CLS_ALL ? "all" : o->cls_anchors == YQ_FT_CLS_LOGIT ? "logit" : "firing");
     cJSON_AddNumberToObject(h, "seed", (double)o->seed);
     return h;
@@ -292,7 +293,7 @@ static uint64_t config_hash(const yq_finetune_opts *o, int64_t nparams, int nima
     uint64_t h = yq_mix64((uint64_t)nparams) ^ yq_mix64((uint64_t)nimages * 31u);
     const double vals[] = {(double)o->steps, o->batch, o->lr, o->lr_scale, o->lr_act_scale, o->lr_bias, o->warmup, o->clip_norm,
                            o->ema_decay, o->jitter, o->flip, o->box_weight, o->cls_weight, (double)o->seed,
-                           (double)o->cls_anchors, o->feat_weight, o->fp_weight};
+                           (double)o->cls_anchors, o->feat_weight, o->fp_weight, o->margin_weight};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         uint64_t b;
         memcpy(&b, &vals[i], sizeof b);
@@ -445,6 +446,11 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
         goto done;
     }
     const int W = (int)iv->dims[3], H = (int)iv->dims[2];
+    yq_ft_grid grid = {0};
+    if (o->margin_weight > 0) {
+        if (R < 1) { st = yq_fail(YQ_ERR_UNSUPPORTED, "finetune: the margin term needs the DFL box head"); goto done; }
+        if ((st = yq_ft_grid_infer(A, W, H, &grid)) != YQ_OK) goto done;
+    }
 
     /* teacher, cut at the same tensor */
     if ((st = yq_graph_clone(teacher, &tgraph)) != YQ_OK) goto done;
@@ -507,7 +513,7 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
     const double t_run = yq_seconds();
     for (int64_t step = start; step < o->steps; step++) {
         yq_tg_zero_grad(tg);
-        double loss = 0, lbox_sum = 0, lcls_sum = 0, lfeat_sum = 0;
+        double loss = 0, lbox_sum = 0, lcls_sum = 0, lfeat_sum = 0, lmargin_sum = 0;
         for (int b = 0; b < o->batch; b++) {
             const int64_t k = step * o->batch + b;
             const int idx = sample_index(o->seed, k, nimages, perm, &perm_epoch);
@@ -520,8 +526,12 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
                 memcpy(tfeat + foff[f], yq_session_output(teach, 1 + f)->data, (size_t)(foff[f + 1] - foff[f]) * sizeof(float));
             const float *xin[1] = {in};
             if ((st = yq_tg_forward(tg, xin)) != YQ_OK) goto done;
-            double lb, lc;
+            double lb, lc, lm = 0;
             yq_ft_distill_loss(yq_tg_output(tg, 0), tout, C, A, R, o, 1.0f / (float)o->batch, dout, &lb, &lc);
+            if (o->margin_weight > 0 &&
+                (st = yq_ft_margin_loss(yq_tg_output(tg, 0), tout, C, A, R, &grid, o->margin_weight / (float)o->batch, dout,
+                                        &lm, NULL)) != YQ_OK)
+                goto done;
             /* feature maps: mean normalised error over the levels */
             double lf = 0;
             for (int f = 0; f < nf; f++) {
@@ -529,8 +539,8 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
                                    o->feat_weight / ((float)nf * (float)o->batch), dfeat + foff[f]) / nf;
                 douts[1 + f] = dfeat + foff[f];
             }
-            lbox_sum += lb, lcls_sum += lc, lfeat_sum += lf;
-            loss += o->box_weight * lb + o->cls_weight * lc + o->feat_weight * lf;
+            lbox_sum += lb, lcls_sum += lc, lfeat_sum += lf, lmargin_sum += lm;
+            loss += o->box_weight * lb + o->cls_weight * lc + o->feat_weight * lf + o->margin_weight * lm;
             douts[0] = dout;
             if ((st = yq_tg_backward(tg, douts)) != YQ_OK) goto done;
         }
@@ -554,7 +564,8 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
             memcpy(ts.ema, ts.params, (size_t)np * sizeof(float));
         }
         ts.log[step] = (yq_ft_log){.step = step + 1, .loss = loss / o->batch, .loss_box = lbox_sum / o->batch,
-                                   .loss_cls = lcls_sum / o->batch, .loss_feat = lfeat_sum / o->batch, .lr_factor = f, .grad_norm = gn,
+                                   .loss_cls = lcls_sum / o->batch, .loss_feat = lfeat_sum / o->batch,
+                                   .loss_margin = lmargin_sum / o->batch, .lr_factor = f, .grad_norm = gn,
                                    .seconds = yq_seconds() - t_run};
         ts.nlog = step + 1;
         if (o->checkpoint && ((o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0) || step + 1 == o->steps))

@@ -33,7 +33,14 @@
  *  - feature maps (feat_weight > 0): ||S − T||² / ||T||² of each feature map
  *    the head reads (yq_finetune_find_features), averaged over the levels — a
  *    dense signal on the whole trunk.
- *  total = box_weight · box + cls_weight · class + feat_weight · features.
+ *  - margin (margin_weight > 0; ft_margin.c): for each teacher object (an
+ *    anchor above 0.1 that tops the anchors its teacher box overlaps at IoU >
+ *    0.5) and each such neighbour, a squared hinge keeping the student's
+ *    neighbour below its object by the teacher's logit margin (or below
+ *    0.01) — the order the NMS-free one-to-one head relies on, which the
+ *    per-anchor KL does not see;
+ *  total = box_weight · box + cls_weight · class + feat_weight · features
+ *          + margin_weight · margin.
  *
  * Optimisation: Adam per parameter kind (weights in units of their initial
  * quantization step, log-scales, biases), linear warm-up then cosine decay to
@@ -86,6 +93,7 @@ typedef struct yq_finetune_opts {
     yq_ft_cls_anchors cls_anchors; /* anchors of the class term (FIRING) */
     float feat_weight; /* weight of the feature-map term (0: off) */
     float fp_weight;   /* class term: weight factor where the student scores above the teacher (1) */
+    float margin_weight; /* weight of the margin term (0: off) */
     uint64_t seed;     /* (0) */
     int nthreads;      /* <= 0: one per CPU */
     const char *cut;   /* head tensor; NULL: yq_finetune_find_head */
@@ -103,7 +111,7 @@ struct cJSON *yq_finetune_opts_json(const yq_finetune_opts *o);
 
 typedef struct yq_ft_log {
     int64_t step;
-    double loss, loss_box, loss_cls, loss_feat, lr_factor, grad_norm, seconds;
+    double loss, loss_box, loss_cls, loss_feat, loss_margin, lr_factor, grad_norm, seconds;
 } yq_ft_log;
 
 #define YQ_FT_MAX_FEATURES 8
@@ -130,6 +138,23 @@ void yq_finetune_result_free(yq_finetune_result *r);
  * `scale`; *lbox and *lcls the two terms before their weights. */
 void yq_ft_distill_loss(const float *s, const float *t, int64_t C, int64_t A, int R, const yq_finetune_opts *o,
                         float scale, float *d, double *lbox, double *lcls);
+
+/* The anchor grid of a raw head: levels of strides 8, 16, 32 (and 64), each
+ * (W / stride) x (H / stride) cells in row-major order, as Ultralytics'
+ * make_anchors lays them out. */
+typedef struct yq_ft_grid {
+    int levels;
+    int stride[4], gw[4], gh[4];
+} yq_ft_grid;
+/* The grid whose cells number A for a W x H input; fails when none does. */
+yq_status yq_ft_grid_infer(int64_t A, int W, int H, yq_ft_grid *g);
+
+/* The margin term of one image (ft_margin.c): student s and teacher t raw
+ * heads [C = 4R + classes, A] on grid g; adds dL/ds times `scale` to d;
+ * *loss the term before its weight, *objects (may be NULL) the teacher
+ * objects it ranked against their neighbours. */
+yq_status yq_ft_margin_loss(const float *s, const float *t, int64_t C, int64_t A, int R, const yq_ft_grid *g, float scale,
+                            float *d, double *loss, int *objects);
 
 /* The raw head tensor and R (see above); fails when g has no DFL head. */
 yq_status yq_finetune_find_head(const yq_graph *g, char **cut, int *reg_max);

@@ -57,6 +57,7 @@ expect seed_bad 2 "--seed" -- "${F[@]}" --seed -3
 expect box_weight_bad 2 "--box-weight" -- "${F[@]}" --box-weight -1
 expect feat_weight_bad 2 "--feat-weight" -- "${F[@]}" --feat-weight x
 expect fp_weight_bad 2 "--fp-weight" -- "${F[@]}" --fp-weight -2
+expect margin_weight_bad 2 "--margin-weight" -- "${F[@]}" --margin-weight -1
 expect cls_anchors_bad 2 "--cls-anchors" -- "${F[@]}" --cls-anchors some
 expect overwrite_input 2 "overwrite" -- "$BIN" finetune "$T/q.onnx" --teacher "$MODEL" --images "$T/two.txt" -o "$T/q.onnx"
 expect unknown_option 2 "unknown option" -- "${F[@]}" --frobnicate
@@ -69,17 +70,19 @@ else fail "identity run: $(cat "$T/err")"; fi
 
 # --- determinism across thread counts, outputs written
 if [ "${YOLOQ_SANITIZED:-0}" != 1 ]; then
-  # with every loss term on: feature maps, all anchors, false positives weighted
-  "${F[@]}" --seed 7 --feat-weight 1 --cls-anchors all --fp-weight 2 --threads 1 -o "$T/a.onnx" --log "$T/a.csv" --curve "$T/a.png" --json "$T/a.json" >/dev/null 2>"$T/err" \
+  # with every loss term on: feature maps, all anchors, false positives weighted, margin
+  "${F[@]}" --seed 7 --feat-weight 1 --cls-anchors all --fp-weight 2 --margin-weight 1 --threads 1 -o "$T/a.onnx" --log "$T/a.csv" --curve "$T/a.png" --json "$T/a.json" >/dev/null 2>"$T/err" \
     || fail "run a: $(cat "$T/err")"
-  "${F[@]}" --seed 7 --feat-weight 1 --cls-anchors all --fp-weight 2 --threads 2 -o "$T/b.onnx" >/dev/null 2>"$T/err" || fail "run b: $(cat "$T/err")"
+  "${F[@]}" --seed 7 --feat-weight 1 --cls-anchors all --fp-weight 2 --margin-weight 1 --threads 2 -o "$T/b.onnx" >/dev/null 2>"$T/err" || fail "run b: $(cat "$T/err")"
   cmp -s "$T/a.onnx" "$T/b.onnx" && pass || fail "1 vs 2 threads: different models"
   cmp -s "$T/a.onnx" "$T/q.onnx" && fail "the trained model equals the student" || pass
-  [ "$(wc -l <"$T/a.csv")" -eq 2 ] && head -1 "$T/a.csv" | grep -q '^step,loss,loss_box,loss_cls,loss_feat' && pass || fail "CSV log"
+  [ "$(wc -l <"$T/a.csv")" -eq 2 ] && head -1 "$T/a.csv" | grep -q '^step,loss,loss_box,loss_cls,loss_feat,loss_margin' && pass || fail "CSV log"
   awk -F, 'NR == 2 { exit !($5 > 0) }' "$T/a.csv" && pass || fail "feature term not positive"
+  awk -F, 'NR == 2 { exit !($6 >= 0) }' "$T/a.csv" && pass || fail "margin term missing"
   [ -s "$T/a.png" ] && pass || fail "curve PNG"
   grep -q '"seed":[[:space:]]*7' "$T/a.json" && grep -q '"head_tensor"' "$T/a.json" \
     && grep -q '"feature_maps":[[:space:]]*\["/model.16/' "$T/a.json" && grep -q '"cls_anchors":[[:space:]]*"all"' "$T/a.json" \
+    && grep -q '"margin_weight":[[:space:]]*1' "$T/a.json" \
     && pass || fail "JSON summary"
 fi
 

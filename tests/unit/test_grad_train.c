@@ -747,6 +747,99 @@ static void test_finetune_features(void **state) {
     yq_graph_free(teacher);
 }
 
+typedef struct ml_ctx {
+    const float *s, *t;
+    float *d;
+    int64_t C, A;
+    int R;
+    const yq_ft_grid *g;
+} ml_ctx;
+
+static double ml_loss(void *p) {
+    ml_ctx *c = p;
+    double l;
+    memset(c->d, 0, (size_t)(c->C * c->A) * sizeof(float));
+    assert_int_equal(yq_ft_margin_loss(c->s, c->t, c->C, c->A, c->R, c->g, 1.0f, c->d, &l, NULL), YQ_OK);
+    return l;
+}
+
+/* The margin term: the anchor grid, a hand-worked case and finite
+ * differences. Grid: 32x32 input, strides 8 and 16 (16 + 4 anchors); every
+ * teacher box 32 px square (DFL peak at bin 2 of 4), so the boxes of
+ * 4-neighbours at stride 8 overlap at IoU 0.6 and diagonal ones at 0.39. */
+static void test_margin_loss(void **state) {
+    (void)state;
+    yq_ft_grid g;
+    assert_int_equal(yq_ft_grid_infer(8400, 640, 640, &g), YQ_OK);
+    assert_int_equal(g.levels, 3);
+    assert_int_equal(g.stride[2], 32);
+    assert_int_equal(g.gw[0], 80);
+    assert_int_equal(yq_ft_grid_infer(80, 16, 16, &g), YQ_ERR_UNSUPPORTED);
+    assert_int_equal(yq_ft_grid_infer(2100, 320, 320, &g), YQ_OK);
+    assert_int_equal(yq_ft_grid_infer(20, 32, 32, &g), YQ_OK);
+    assert_int_equal(g.levels, 2);
+    const int R = 4, nc = 2, A = 20;
+    const int64_t C = 4 * R + nc;
+    float *t = malloc((size_t)(C * A) * sizeof(float)), *s = malloc((size_t)(C * A) * sizeof(float));
+    float *d = malloc((size_t)(C * A) * sizeof(float)), *gr = malloc((size_t)(C * A) * sizeof(float));
+    for (int j = 0; j < 4; j++)
+        for (int k = 0; k < R; k++)
+            for (int a = 0; a < A; a++) t[(j * R + k) * A + a] = k == 2 ? 8.0f : 0.0f;
+    float *t0 = t + 4 * R * A, *t1 = t0 + A;
+    for (int a = 0; a < A; a++) t0[a] = t1[a] = -8.0f;
+    /* class 0: object at cell (1,1) = anchor 5, its 4-neighbours below it */
+    t0[5] = 3.0f, t0[4] = -1.5f, t0[6] = -2.5f, t0[1] = -3.0f, t0[9] = -4.0f;
+    /* class 1: object at anchor 14, one neighbour (15) above 0.1 but below it */
+    t1[14] = 1.0f, t1[15] = -0.5f;
+    ml_ctx c = {s, t, d, C, A, R, &g};
+    memcpy(s, t, (size_t)(C * A) * sizeof(float));
+    double l;
+    int objects;
+    memset(d, 0, (size_t)(C * A) * sizeof(float));
+    assert_int_equal(yq_ft_margin_loss(s, t, C, A, R, &g, 1.0f, d, &l, &objects), YQ_OK);
+    assert_int_equal(objects, 2);
+    assert_true(l == 0);
+    /* neighbour 4 one logit too high: h = 1 on one pair, normalised by 2 objects */
+    s[4 * R * A + 4] += 1.0f;
+    assert_true(fabs(ml_loss(&c) - 0.5) < 1e-6);
+    assert_true(fabs(d[4 * R * A + 4] - 1.0f) < 1e-6 && fabs(d[4 * R * A + 5] + 1.0f) < 1e-6);
+    /* the diagonal neighbour (IoU 0.39) is not a pair; a neighbour below 0.01 is free */
+    s[4 * R * A + 4] -= 1.0f;
+    s[4 * R * A + 0] = 2.0f;
+    s[4 * R * A + 9] = -4.7f; /* teacher margin says <= -7, but below 0.01 */
+    assert_true(ml_loss(&c) == 0);
+    /* the object falls below its neighbour: h = 2 + 1 on pair (5, 6), and (5, 4), (5, 1), (5, 9) follow */
+    s[4 * R * A + 0] = t0[0], s[4 * R * A + 9] = t0[9];
+    s[4 * R * A + 5] = 0.0f, s[4 * R * A + 6] = 0.5f;
+    /* targets s5 - (t5 - tn): 4: -4.5 -> h 3;  6: -5.5 -> L0, h 0.5 + 4.595;  1: -6 -> L0, h 1.595;  9: L0, h 0.595 */
+    const double L0 = -4.59512;
+    const double want = (9.0 + pow(0.5 - L0, 2) + pow(-3.0 - L0, 2) + pow(-4.0 - L0, 2)) / 2;
+    assert_true(fabs(ml_loss(&c) - want) < 1e-4);
+    assert_true(fabs(d[4 * R * A + 5] + 3.0f) < 1e-5); /* only pair (5, 4) reaches the object */
+    /* finite differences with the student scattered around the teacher */
+    uint64_t seed = 91;
+    for (int64_t i = 0; i < C * A; i++) s[i] = t[i] + (float)(i >= 4 * R * A ? 1.2 * rng_normal(&seed) : 0);
+    const double lr = ml_loss(&c);
+    assert_true(lr > 0);
+    memcpy(gr, d, (size_t)(C * A) * sizeof(float));
+    gc_check("margin loss", s + 4 * R * A, gr + 4 * R * A, nc * A, ml_loss, &c, 0.1, 8);
+    free(t), free(s), free(d), free(gr);
+
+    /* a head that is not on a stride-8/16/32 grid: the finetune run refuses the term */
+    yq_graph *teacher = two_level_detector(41), *source = two_level_detector(42);
+    yq_graph *student = ptq(source, 3 * 256), *ex;
+    yq_graph_free(source);
+    yq_finetune_opts o;
+    yq_finetune_opts_default(&o);
+    o.steps = 2, o.cut = "head", o.reg_max = 2, o.margin_weight = 1.0f, o.nthreads = 1;
+    yq_finetune_result r = {0};
+    assert_int_equal(yq_graph_clone(student, &ex), YQ_OK);
+    assert_int_equal(yq_finetune(student, teacher, 8, aug_image, NULL, &o, ex, &r), YQ_ERR_UNSUPPORTED);
+    assert_non_null(strstr(yq_last_error(), "anchor grid"));
+    yq_finetune_result_free(&r);
+    yq_graph_free(ex), yq_graph_free(student), yq_graph_free(teacher);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_fast),
@@ -756,6 +849,7 @@ int main(void) {
         cmocka_unit_test(test_finetune_end_to_end),
         cmocka_unit_test(test_finetune_features),
         cmocka_unit_test(test_distill_loss_gradient),
+        cmocka_unit_test(test_margin_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
