@@ -75,6 +75,10 @@ void cmd_finetune_help(FILE *fp) {
             "                       IoU > 0.5), a squared hinge keeping each overlapping anchor below\n"
             "                       it by the teacher's logit margin, or below 0.01 - the order the\n"
             "                       NMS-free one-to-one head relies on to stay free of duplicates\n"
+            "      --margin-cap C   margin term by order only: each overlapping anchor at least\n"
+            "                       min(teacher's margin, C) logits below its object, whatever the\n"
+            "                       score level (0, default: the floored form above, which a model can\n"
+            "                       also satisfy by lowering every score)\n"
             "  -s, --seed S         seed of the image order and augmentation (default 0)\n"
             "      --checkpoint FILE  checkpoint file (default OUT.ckpt when --checkpoint-every or\n"
             "                       --resume is given); always written at the end\n"
@@ -200,7 +204,7 @@ static int is_qcdq(const yq_graph *g) {
 
 int cmd_finetune(int argc, char **argv) {
     enum { OPT_TEACHER = 256, OPT_IMAGES, OPT_LR, OPT_LRS, OPT_LRA, OPT_LRB, OPT_WARM, OPT_CLIP, OPT_EMA, OPT_JIT, OPT_NOFLIP,
-           OPT_CKPT, OPT_CKEVERY, OPT_RESUME, OPT_LOG, OPT_CURVE, OPT_JSON, OPT_BOXW, OPT_CLSW, OPT_CLSA, OPT_FEATW, OPT_FPW, OPT_MARGIN };
+           OPT_CKPT, OPT_CKEVERY, OPT_RESUME, OPT_LOG, OPT_CURVE, OPT_JSON, OPT_BOXW, OPT_CLSW, OPT_CLSA, OPT_FEATW, OPT_FPW, OPT_MARGIN, OPT_MCAP };
     static const struct option longopts[] = {
         {"teacher", required_argument, 0, OPT_TEACHER}, {"images", required_argument, 0, OPT_IMAGES},
         {"output", required_argument, 0, 'o'},           {"steps", required_argument, 0, 'n'},
@@ -213,6 +217,7 @@ int cmd_finetune(int argc, char **argv) {
         {"cls-weight", required_argument, 0, OPT_CLSW},  {"seed", required_argument, 0, 's'},
         {"cls-anchors", required_argument, 0, OPT_CLSA}, {"feat-weight", required_argument, 0, OPT_FEATW},
         {"fp-weight", required_argument, 0, OPT_FPW},    {"margin-weight", required_argument, 0, OPT_MARGIN},
+        {"margin-cap", required_argument, 0, OPT_MCAP},
         {"checkpoint", required_argument, 0, OPT_CKPT},  {"checkpoint-every", required_argument, 0, OPT_CKEVERY},
         {"resume", no_argument, 0, OPT_RESUME},          {"log", required_argument, 0, OPT_LOG},
         {"curve", required_argument, 0, OPT_CURVE},      {"json", required_argument, 0, OPT_JSON},
@@ -247,6 +252,7 @@ int cmd_finetune(int argc, char **argv) {
         case OPT_CLSW: if (cli_parse_float("finetune", "--cls-weight", optarg, 0, 1e6, &o.cls_weight)) return CLI_USAGE; break;
         case OPT_FEATW: if (cli_parse_float("finetune", "--feat-weight", optarg, 0, 1e6, &o.feat_weight)) return CLI_USAGE; break;
         case OPT_MARGIN: if (cli_parse_float("finetune", "--margin-weight", optarg, 0, 1e6, &o.margin_weight)) return CLI_USAGE; break;
+        case OPT_MCAP: if (cli_parse_float("finetune", "--margin-cap", optarg, 0, 100, &o.margin_cap)) return CLI_USAGE; break;
         case OPT_FPW: if (cli_parse_float("finetune", "--fp-weight", optarg, 0, 1e6, &o.fp_weight)) return CLI_USAGE; break;
         case OPT_CLSA:
             if (!strcmp(optarg, "all")) o.cls_anchors = YQ_FT_CLS_ALL;

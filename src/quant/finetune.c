@@ -35,6 +35,7 @@ cJSON *yq_finetune_opts_json(const yq_finetune_opts *o) {
     cJSON_AddNumberToObject(h, "feat_weight", o->feat_weight);
     cJSON_AddNumberToObject(h, "fp_weight", o->fp_weight);
     cJSON_AddNumberToObject(h, "margin_weight", o->margin_weight);
+    cJSON_AddNumberToObject(h, "margin_cap", o->margin_cap);
     cJSON_AddStringToObject(h, "cls_anchors", o->cls_anchors == YQ_FT_CLS_ALL ? "all" : o->cls_anchors == YQ_FT_CLS_LOGIT ? "logit" : "firing");
     cJSON_AddNumberToObject(h, "seed", (double)o->seed);
     return h;
@@ -293,7 +294,7 @@ static uint64_t config_hash(const yq_finetune_opts *o, int64_t nparams, int nima
     uint64_t h = yq_mix64((uint64_t)nparams) ^ yq_mix64((uint64_t)nimages * 31u);
     const double vals[] = {(double)o->steps, o->batch, o->lr, o->lr_scale, o->lr_act_scale, o->lr_bias, o->warmup, o->clip_norm,
                            o->ema_decay, o->jitter, o->flip, o->box_weight, o->cls_weight, (double)o->seed,
-                           (double)o->cls_anchors, o->feat_weight, o->fp_weight, o->margin_weight};
+                           (double)o->cls_anchors, o->feat_weight, o->fp_weight, o->margin_weight, o->margin_cap};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         uint64_t b;
         memcpy(&b, &vals[i], sizeof b);
@@ -529,7 +530,7 @@ yq_status yq_finetune(const yq_graph *student, const yq_graph *teacher, int nima
             double lb, lc, lm = 0;
             yq_ft_distill_loss(yq_tg_output(tg, 0), tout, C, A, R, o, 1.0f / (float)o->batch, dout, &lb, &lc);
             if (o->margin_weight > 0 &&
-                (st = yq_ft_margin_loss(yq_tg_output(tg, 0), tout, C, A, R, &grid, o->margin_weight / (float)o->batch, dout,
+                (st = yq_ft_margin_loss(yq_tg_output(tg, 0), tout, C, A, R, &grid, o->margin_cap, o->margin_weight / (float)o->batch, dout,
                                         &lm, NULL)) != YQ_OK)
                 goto done;
             /* feature maps: mean normalised error over the levels */

@@ -37,8 +37,9 @@
  *    anchor above 0.1 that tops the anchors its teacher box overlaps at IoU >
  *    0.5) and each such neighbour, a squared hinge keeping the student's
  *    neighbour below its object by the teacher's logit margin (or below
- *    0.01) — the order the NMS-free one-to-one head relies on, which the
- *    per-anchor KL does not see;
+ *    0.01; with margin_cap C > 0: by min(teacher's margin, C), whatever
+ *    the level) — the order the NMS-free one-to-one head relies on, which
+ *    the per-anchor KL does not see;
  *  total = box_weight · box + cls_weight · class + feat_weight · features
  *          + margin_weight · margin.
  *
@@ -94,6 +95,7 @@ typedef struct yq_finetune_opts {
     float feat_weight; /* weight of the feature-map term (0: off) */
     float fp_weight;   /* class term: weight factor where the student scores above the teacher (1) */
     float margin_weight; /* weight of the margin term (0: off) */
+    float margin_cap;    /* 0: neighbours below the teacher's margin or below 0.01; C > 0: order only, margin capped at C logits */
     uint64_t seed;     /* (0) */
     int nthreads;      /* <= 0: one per CPU */
     const char *cut;   /* head tensor; NULL: yq_finetune_find_head */
@@ -150,11 +152,12 @@ typedef struct yq_ft_grid {
 yq_status yq_ft_grid_infer(int64_t A, int W, int H, yq_ft_grid *g);
 
 /* The margin term of one image (ft_margin.c): student s and teacher t raw
- * heads [C = 4R + classes, A] on grid g; adds dL/ds times `scale` to d;
+ * heads [C = 4R + classes, A] on grid g; cap: 0 for the floored form, C > 0
+ * for the shift-invariant form capped at C logits; adds dL/ds times `scale` to d;
  * *loss the term before its weight, *objects (may be NULL) the teacher
  * objects it ranked against their neighbours. */
-yq_status yq_ft_margin_loss(const float *s, const float *t, int64_t C, int64_t A, int R, const yq_ft_grid *g, float scale,
-                            float *d, double *loss, int *objects);
+yq_status yq_ft_margin_loss(const float *s, const float *t, int64_t C, int64_t A, int R, const yq_ft_grid *g, float cap,
+                            float scale, float *d, double *loss, int *objects);
 
 /* The raw head tensor and R (see above); fails when g has no DFL head. */
 yq_status yq_finetune_find_head(const yq_graph *g, char **cut, int *reg_max);

@@ -11,7 +11,13 @@
  *
  *   h = s_n − max(s_m − (t_m − t_n), logit 0.01),   loss += max(0, h)²
  *
- * normalised by the number of objects. Objects: anchors whose teacher score
+ * normalised by the number of objects. The floor lets a model satisfy the
+ * term by lowering every score, which the KL terms must then resist; with a
+ * cap C > 0 the term is instead shift-invariant (only the order counts) and
+ * asks for at most C logits of margin:
+ *
+ *   h = (s_n − s_m) + min(t_m − t_n, C).
+ * Objects: anchors whose teacher score
  * exceeds 0.1 and whose logit is the largest (ties: the lower anchor index)
  * among the anchors of the same class their teacher box overlaps at IoU >
  * 0.5. Only anchors where either model scores above 0.01 take part (the rest
@@ -75,8 +81,8 @@ static float iou(const float *a, const float *b) {
     return ua > 0 ? inter / ua : 0;
 }
 
-yq_status yq_ft_margin_loss(const float *s, const float *t, int64_t C, int64_t A, int R, const yq_ft_grid *g, float scale,
-                            float *d, double *loss, int *objects) {
+yq_status yq_ft_margin_loss(const float *s, const float *t, int64_t C, int64_t A, int R, const yq_ft_grid *g, float cap,
+                            float scale, float *d, double *loss, int *objects) {
     *loss = 0;
     if (objects) *objects = 0;
     const int64_t nc = C - 4 * (int64_t)R;
@@ -126,14 +132,16 @@ yq_status yq_ft_margin_loss(const float *s, const float *t, int64_t C, int64_t A
                 for (int64_t j = 0; j < n; j++) {
                     const int64_t q = act[j];
                     if (q == m || iou(boxes + m * 4, boxes + q * 4) <= 0.5f) continue;
-                    const float rel = sc[m] - (tc[m] - tc[q]);
-                    const float target = rel > LOGIT_ACTIVE ? rel : LOGIT_ACTIVE;
+                    const float want = tc[m] - tc[q]; /* the teacher's margin, > 0 */
+                    const float rel = sc[m] - (cap > 0 && want > cap ? cap : want);
+                    const int floored = cap <= 0 && rel <= LOGIT_ACTIVE;
+                    const float target = floored ? LOGIT_ACTIVE : rel;
                     const float h = sc[q] - target;
                     if (h <= 0) continue;
                     sum += (double)h * h / norm;
                     const float gq = (float)(scale * 2.0 * h / norm);
                     dc[q] += gq;
-                    if (rel > LOGIT_ACTIVE) dc[m] -= gq;
+                    if (!floored) dc[m] -= gq;
                 }
             }
         }

@@ -58,6 +58,7 @@ expect box_weight_bad 2 "--box-weight" -- "${F[@]}" --box-weight -1
 expect feat_weight_bad 2 "--feat-weight" -- "${F[@]}" --feat-weight x
 expect fp_weight_bad 2 "--fp-weight" -- "${F[@]}" --fp-weight -2
 expect margin_weight_bad 2 "--margin-weight" -- "${F[@]}" --margin-weight -1
+expect margin_cap_bad 2 "--margin-cap" -- "${F[@]}" --margin-cap 1e9
 expect cls_anchors_bad 2 "--cls-anchors" -- "${F[@]}" --cls-anchors some
 expect overwrite_input 2 "overwrite" -- "$BIN" finetune "$T/q.onnx" --teacher "$MODEL" --images "$T/two.txt" -o "$T/q.onnx"
 expect unknown_option 2 "unknown option" -- "${F[@]}" --frobnicate

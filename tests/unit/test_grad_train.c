@@ -753,13 +753,14 @@ typedef struct ml_ctx {
     int64_t C, A;
     int R;
     const yq_ft_grid *g;
+    float cap;
 } ml_ctx;
 
 static double ml_loss(void *p) {
     ml_ctx *c = p;
     double l;
     memset(c->d, 0, (size_t)(c->C * c->A) * sizeof(float));
-    assert_int_equal(yq_ft_margin_loss(c->s, c->t, c->C, c->A, c->R, c->g, 1.0f, c->d, &l, NULL), YQ_OK);
+    assert_int_equal(yq_ft_margin_loss(c->s, c->t, c->C, c->A, c->R, c->g, c->cap, 1.0f, c->d, &l, NULL), YQ_OK);
     return l;
 }
 
@@ -791,12 +792,12 @@ static void test_margin_loss(void **state) {
     t0[5] = 3.0f, t0[4] = -1.5f, t0[6] = -2.5f, t0[1] = -3.0f, t0[9] = -4.0f;
     /* class 1: object at anchor 14, one neighbour (15) above 0.1 but below it */
     t1[14] = 1.0f, t1[15] = -0.5f;
-    ml_ctx c = {s, t, d, C, A, R, &g};
+    ml_ctx c = {s, t, d, C, A, R, &g, 0};
     memcpy(s, t, (size_t)(C * A) * sizeof(float));
     double l;
     int objects;
     memset(d, 0, (size_t)(C * A) * sizeof(float));
-    assert_int_equal(yq_ft_margin_loss(s, t, C, A, R, &g, 1.0f, d, &l, &objects), YQ_OK);
+    assert_int_equal(yq_ft_margin_loss(s, t, C, A, R, &g, 0, 1.0f, d, &l, &objects), YQ_OK);
     assert_int_equal(objects, 2);
     assert_true(l == 0);
     /* neighbour 4 one logit too high: h = 1 on one pair, normalised by 2 objects */
@@ -816,6 +817,18 @@ static void test_margin_loss(void **state) {
     const double want = (9.0 + pow(0.5 - L0, 2) + pow(-3.0 - L0, 2) + pow(-4.0 - L0, 2)) / 2;
     assert_true(fabs(ml_loss(&c) - want) < 1e-4);
     assert_true(fabs(d[4 * R * A + 5] + 3.0f) < 1e-5); /* only pair (5, 4) reaches the object */
+    /* capped form: order only, so the teacher's logits shifted by any amount cost nothing; neighbour 9 (teacher margin 7, capped
+     * at 5) at -0.5 against the object at 3: h = -3.5 + 5 = 1.5; the floored form asks 3.5 there */
+    memcpy(s, t, (size_t)(C * A) * sizeof(float));
+    c.cap = 5.0f;
+    for (int64_t i = 4 * R * A; i < C * A; i++) s[i] += 2.0f;
+    assert_true(ml_loss(&c) == 0);
+    memcpy(s, t, (size_t)(C * A) * sizeof(float));
+    s[4 * R * A + 9] = -0.5f;
+    assert_true(fabs(ml_loss(&c) - 1.5 * 1.5 / 2) < 1e-5);
+    assert_true(fabs(d[4 * R * A + 5] + 1.5f) < 1e-5);
+    c.cap = 0;
+    assert_true(fabs(ml_loss(&c) - 3.5 * 3.5 / 2) < 1e-5);
     /* finite differences with the student scattered around the teacher */
     uint64_t seed = 91;
     for (int64_t i = 0; i < C * A; i++) s[i] = t[i] + (float)(i >= 4 * R * A ? 1.2 * rng_normal(&seed) : 0);
@@ -823,6 +836,10 @@ static void test_margin_loss(void **state) {
     assert_true(lr > 0);
     memcpy(gr, d, (size_t)(C * A) * sizeof(float));
     gc_check("margin loss", s + 4 * R * A, gr + 4 * R * A, nc * A, ml_loss, &c, 0.1, 8);
+    c.cap = 4.0f;
+    assert_true(ml_loss(&c) > 0);
+    memcpy(gr, d, (size_t)(C * A) * sizeof(float));
+    gc_check("margin loss, capped", s + 4 * R * A, gr + 4 * R * A, nc * A, ml_loss, &c, 0.1, 9);
     free(t), free(s), free(d), free(gr);
 
     /* a head that is not on a stride-8/16/32 grid: the finetune run refuses the term */
