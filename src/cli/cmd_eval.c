@@ -55,7 +55,10 @@ void cmd_eval_help(FILE *fp) {
             "  -v, --verbose           also print per-class AP, the time split, and the detections\n"
             "                          above five score levels with their duplicates (IoU > 0.5\n"
             "                          with a higher-scored detection of the same class: what an\n"
-            "                          NMS-free head's quantization disturbs); also in --out\n"
+            "                          NMS-free head's quantization disturbs), and where those above\n"
+            "                          0.1 and 0.25 land against the ground truth at IoU 0.5: true\n"
+            "                          positive, duplicate, crowd, wrong class, poor localisation,\n"
+            "                          background, with the objects missed; all levels in --out\n"
             CLI_HELP_QUIET CLI_HELP_HELP
             "\n"
             "Errors (missing or malformed annotation file, an image missing on disk, an id not in\n"
@@ -215,6 +218,12 @@ int cmd_eval(int argc, char **argv) {
             printf("%s > %.2g: %zu (%zu dup.)", l ? "," : "", yq_det_stats_levels[l], run.det_stats.above[l],
                    run.det_stats.duplicates[l]);
         printf("\n");
+        for (int l = 1; l <= 2; l++) { /* 0.1 and 0.25 */
+            const yq_det_errors *de = &run.det_errors[l];
+            printf("detections > %.2g against the ground truth (IoU 0.5):", de->level);
+            for (int k = 0; k < YQ_DE_NKINDS; k++) printf("%s %s %zu", k ? "," : "", yq_det_error_names[k], de->count[k]);
+            printf("; objects missed %zu of %zu\n", de->missed, de->objects);
+        }
         print_per_class(res, run.gt);
     }
     fflush(stdout);

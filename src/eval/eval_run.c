@@ -331,6 +331,11 @@ cJSON *yq_eval_metrics_json(const yq_eval_run *sel) {
         put_num(&j, e, "score_above", yq_det_stats_levels[l]);
         put_num(&j, e, "detections", (double)sel->det_stats.above[l]);
         put_num(&j, e, "duplicates", (double)sel->det_stats.duplicates[l]);
+        /* against the ground truth (det_errors.h) */
+        const yq_det_errors *de = &sel->det_errors[l];
+        cJSON *kinds = put_obj(&j, e, "kinds");
+        for (int k = 0; k < YQ_DE_NKINDS && kinds; k++) put_num(&j, kinds, yq_det_error_names[k], (double)de->count[k]);
+        put_num(&j, e, "objects_missed", (double)de->missed);
     }
 
     const yq_yolo_opts *d = &a->det.decode;
@@ -468,6 +473,9 @@ yq_status yq_eval_execute(yq_eval_run *run) {
         run->have_res = st == YQ_OK;
     }
     if (st == YQ_OK) st = yq_det_stats_compute(run->dets, run->ndets, &run->det_stats);
+    if (st == YQ_OK)
+        st = yq_det_errors_compute(run->gt, run->ids, run->n, run->dets, run->ndets, yq_det_stats_levels, YQ_DET_STATS_LEVELS,
+                                   run->det_errors);
     if (st == YQ_OK) st = yq_latency_compute(run->infer_samples, run->n, (size_t)a->skip_latency, 1.0, &run->latency);
     tm->wall = yq_eval_now_ms() - run->t_start;
     return st;

@@ -18,6 +18,7 @@
 #include "detect/detector.h"
 #include "eval/coco_json.h"
 #include "eval/cocoeval.h"
+#include "eval/det_errors.h"
 #include "eval/det_stats.h"
 #include "eval/latency.h"
 
@@ -63,6 +64,7 @@ typedef struct yq_eval_run {
     yq_coco_result res;
     int have_res;
     yq_det_stats det_stats; /* score levels and duplicates of dets */
+    yq_det_errors det_errors[YQ_DET_STATS_LEVELS]; /* their kinds against the ground truth, per level */
     yq_latency_stats latency;
     yq_eval_timing timing;
     double t_start;

@@ -79,6 +79,16 @@ else
   [ "$(get "$T/full/metrics.json" detections_by_score.1.score_above)" = 0.10000000000000001 ] && ok || bad "level 1 is not 0.1"
   near "$(get "$T/full/metrics.json" detections_by_score.1.detections)" 1910 40 && ok || bad "detections above 0.1 not near 1910"
   near "$(get "$T/full/metrics.json" detections_by_score.1.duplicates)" 253 25 && ok || bad "duplicates above 0.1 not near 253"
+  # their kinds against the ground truth (det_errors.h; hand cases in test_eval_det_errors): every detection
+  # above 0.1 has one kind, and each true positive takes one non-crowd object (float: 1015 TP of 1841 objects)
+  sum=0; for k in tp duplicate crowd class localisation background; do
+    sum=$((sum + $(get "$T/full/metrics.json" detections_by_score.1.kinds.$k))); done
+  [ "$sum" = "$(get "$T/full/metrics.json" detections_by_score.1.detections)" ] && ok || bad "kinds above 0.1 sum to $sum"
+  tp=$(get "$T/full/metrics.json" detections_by_score.1.kinds.tp)
+  near "$tp" 1015 25 && ok || bad "true positives above 0.1: $tp, want 1015 +- 25"
+  [ $((tp + $(get "$T/full/metrics.json" detections_by_score.1.objects_missed))) = \
+    $(( $(get "$T/full/metrics.json" counts.annotations) - $(get "$T/full/metrics.json" counts.crowd_annotations) )) ] \
+    && ok || bad "true positives + missed objects != non-crowd annotations"
   [ "$(get "$T/full/metrics.json" coco.per_class.0.name)" = person ] && ok || bad "per_class[0] is not person"
   [ "$(get "$T/full/metrics.json" coco.per_class.79.id)" = 90 ] && ok || bad "per_class[79].id is not 90"
   sha=$(sha256sum "$M" | cut -d' ' -f1)
