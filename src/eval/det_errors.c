@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/box_iou.h"
+
 const char *const yq_det_error_names[YQ_DE_NKINDS] = {"tp", "duplicate", "crowd", "class", "localisation", "background"};
 
 typedef struct det_ref {
@@ -20,18 +22,6 @@ static int by_slot_score(const void *pa, const void *pb) {
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* intersection of two xywh boxes */
-static double inter_xywh(const double *a, const double *b) {
-    const double iw = (a[0] + a[2] < b[0] + b[2] ? a[0] + a[2] : b[0] + b[2]) - (a[0] > b[0] ? a[0] : b[0]);
-    const double ih = (a[1] + a[3] < b[1] + b[3] ? a[1] + a[3] : b[1] + b[3]) - (a[1] > b[1] ? a[1] : b[1]);
-    return iw > 0 && ih > 0 ? iw * ih : 0;
-}
-
-static double iou_xywh(const double *a, const double *b) {
-    const double inter = inter_xywh(a, b), uni = a[2] * a[3] + b[2] * b[3] - inter;
-    return uni > 0 ? inter / uni : 0;
-}
-
 static yq_det_error_kind classify(const yq_coco_det *d, const yq_coco_annotation *const *ann, size_t na, unsigned char *taken) {
     double best = -1;
     size_t bi = 0;
@@ -41,10 +31,10 @@ static yq_det_error_kind classify(const yq_coco_det *d, const yq_coco_annotation
         const yq_coco_annotation *a = ann[k];
         if (a->iscrowd) {
             const double area = d->bbox[2] * d->bbox[3];
-            if (a->category_id == d->category_id && area > 0 && inter_xywh(d->bbox, a->bbox) / area >= 0.5) crowd = 1;
+            if (a->category_id == d->category_id && area > 0 && yq_xywh_intersection(d->bbox, a->bbox) / area >= 0.5) crowd = 1;
             continue;
         }
-        const double v = iou_xywh(d->bbox, a->bbox);
+        const double v = yq_xywh_iou(d->bbox, a->bbox);
         if (a->category_id != d->category_id) {
             other |= v >= 0.5;
             continue;

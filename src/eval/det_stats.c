@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "eval/box_iou.h"
+
 const double yq_det_stats_levels[YQ_DET_STATS_LEVELS] = {0.05, 0.1, 0.25, 0.5, 0.8};
 
 
@@ -22,14 +24,6 @@ static int by_group_score(const void *pa, const void *pb) {
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static double iou_xywh(const double *a, const double *b) {
-    const double iw = (a[0] + a[2] < b[0] + b[2] ? a[0] + a[2] : b[0] + b[2]) - (a[0] > b[0] ? a[0] : b[0]);
-    const double ih = (a[1] + a[3] < b[1] + b[3] ? a[1] + a[3] : b[1] + b[3]) - (a[1] > b[1] ? a[1] : b[1]);
-    if (iw <= 0 || ih <= 0) return 0;
-    const double inter = iw * ih, uni = a[2] * a[3] + b[2] * b[3] - inter;
-    return uni > 0 ? inter / uni : 0;
-}
-
 yq_status yq_det_stats_compute(const yq_coco_det *dets, size_t n, yq_det_stats *out) {
     *out = (yq_det_stats){0};
     if (n == 0) return YQ_OK;
@@ -42,7 +36,7 @@ yq_status yq_det_stats_compute(const yq_coco_det *dets, size_t n, yq_det_stats *
         const yq_coco_det *d = &dets[key[k].index];
         if (k > 0 && (key[k].image != key[k - 1].image || key[k].category != key[k - 1].category)) g0 = k;
         int dup = 0;
-        for (size_t j = g0; j < k && !dup; j++) dup = iou_xywh(dets[key[j].index].bbox, d->bbox) > 0.5;
+        for (size_t j = g0; j < k && !dup; j++) dup = yq_xywh_iou(dets[key[j].index].bbox, d->bbox) > 0.5;
         for (int l = 0; l < YQ_DET_STATS_LEVELS; l++)
             if (d->score > yq_det_stats_levels[l]) out->above[l]++, out->duplicates[l] += (size_t)dup;
     }
