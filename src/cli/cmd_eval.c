@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "eval/eval_run.h"
 #include "eval/json_io.h"
+#include "eval/spread.h"
 
 void cmd_eval_help(FILE *fp) {
     fprintf(fp,
@@ -16,7 +17,8 @@ void cmd_eval_help(FILE *fp) {
             "                  [--max-images N | --image-ids FILE] [--imgsz N] [--conf T] [--iou T]\n"
             "                  [--max-det N] [--pre-nms-topk N] [--contract auto|end2end|xywh|dfl]\n"
             "                  [--warmup N] [--skip-latency N] [--threads N] [--out METRICS.json]\n"
-            "                  [--detections-out DETS.json] [--verbose] [--quiet]\n"
+            "                  [--detections-out DETS.json] [--spread N] [--compare DETS.json]\n"
+            "                  [--verbose] [--quiet]\n"
             "\n"
             "Measure a detector's COCO box accuracy and its inference latency. Each selected image\n"
             "(DIR/file_name from the annotation file) is letterboxed as Ultralytics does, the model\n"
@@ -52,6 +54,14 @@ void cmd_eval_help(FILE *fp) {
             "                          decode, letterbox, inference, decode+NMS, COCO matching)\n"
             "  -d, --detections-out FILE\n"
             "                          write the detections as a COCO results JSON file\n"
+            "      --spread N          how much the choice of images decides: evaluate N random\n"
+            "                          halves of the images (seeded, the same every run) and print\n"
+            "                          the standard error of mAP50-95 and mAP50 (standard deviation\n"
+            "                          of the halves' values; default 0: off)\n"
+            "      --compare DETS.json another model's detections on the same images (a file written\n"
+            "                          by -d): print this model's mAP minus that one's, with the\n"
+            "                          standard error of the difference over the same halves (paired:\n"
+            "                          what both models find hard cancels); implies --spread 100\n"
             "  -v, --verbose           also print per-class AP, the time split, and the detections\n"
             "                          above five score levels with their duplicates (IoU > 0.5\n"
             "                          with a higher-scored detection of the same class: what an\n"
@@ -69,11 +79,13 @@ void cmd_eval_help(FILE *fp) {
 typedef struct eval_args {
     yq_eval_opts o;
     int verbose, quiet;
+    int spread;          /* half-sample draws (0: none) */
+    const char *compare; /* detections file of another model, or NULL */
 } eval_args;
 
 static int parse_args(int argc, char **argv, eval_args *a) {
     yq_eval_opts *o = &a->o;
-    enum { OPT_IDS = 256, OPT_IMGSZ, OPT_IOU, OPT_MAXDET, OPT_TOPK, OPT_CONTRACT, OPT_WARMUP, OPT_SKIP, OPT_ENGINE };
+    enum { OPT_IDS = 256, OPT_IMGSZ, OPT_IOU, OPT_MAXDET, OPT_TOPK, OPT_CONTRACT, OPT_WARMUP, OPT_SKIP, OPT_ENGINE, OPT_SPREAD, OPT_COMPARE };
     static const struct option longopts[] = {
         {"ann", required_argument, 0, 'a'},
         {"images", required_argument, 0, 'i'},
@@ -92,10 +104,13 @@ static int parse_args(int argc, char **argv, eval_args *a) {
         {"out", required_argument, 0, 'o'},
         {"detections-out", required_argument, 0, 'd'},
         {"verbose", no_argument, 0, 'v'},
+        {"spread", required_argument, 0, OPT_SPREAD},
+        {"compare", required_argument, 0, OPT_COMPARE},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
+    a->spread = -1;
     yq_eval_opts_default(o);
     int c;
     optind = 1;
@@ -131,6 +146,8 @@ static int parse_args(int argc, char **argv, eval_args *a) {
         case 'o': o->out = optarg; break;
         case 'd': o->dets_out = optarg; break;
         case 'v': a->verbose = 1; break;
+        case OPT_SPREAD: if (cli_parse_int("eval", "--spread", optarg, 0, 100000, &a->spread)) return CLI_USAGE; break;
+        case OPT_COMPARE: a->compare = optarg; break;
         case 'q': a->quiet = 1; break;
         case 'h': cmd_eval_help(stdout); return -1;
         default: return cli_usage("eval", "unknown option");
@@ -140,6 +157,8 @@ static int parse_args(int argc, char **argv, eval_args *a) {
     o->model = argv[optind];
     if (!o->ann) return cli_usage("eval", "--ann INSTANCES.json is required");
     if (!o->images_dir) return cli_usage("eval", "--images DIR is required");
+    if (a->compare && a->spread == 0) return cli_usage("eval", "--compare needs --spread N with N > 0 (default 100)");
+    if (a->spread < 0) a->spread = a->compare ? 100 : 0;
     if (o->max_images && o->image_ids_path) return cli_usage("eval", "--max-images and --image-ids exclude each other");
     if (o->out && o->dets_out && !strcmp(o->out, o->dets_out))
         return cli_usage("eval", "--out and --detections-out name the same file '%s'", o->out);
@@ -183,7 +202,14 @@ int cmd_eval(int argc, char **argv) {
     cli_progress prog = {0};
     a.o.progress = on_progress;
     a.o.progress_arg = &prog;
+    yq_coco_det *other = NULL; /* --compare's detections, read before the run so a bad file costs nothing */
+    size_t nother = 0;
     yq_status st = yq_eval_setup(&a.o, &run);
+    if (st == YQ_OK && a.compare) st = yq_coco_dets_load(a.compare, run.gt, &other, &nother);
+    if (st == YQ_OK && a.spread > 0 && run.n < 2) {
+        rc = cli_usage("eval", "--spread needs at least 2 images, %zu selected", run.n);
+        goto done;
+    }
     if (st == YQ_OK && (size_t)a.o.skip_latency >= run.n) {
         rc = cli_usage("eval", "--skip-latency %d leaves no latency samples of the %zu selected images",
                        a.o.skip_latency, run.n);
@@ -200,6 +226,14 @@ int cmd_eval(int argc, char **argv) {
         rc = cli_fail(st);
         goto done;
     }
+    yq_map_spread spread = {0};
+    if (a.spread > 0) {
+        st = yq_map_spread_compute(run.gt, run.ids, run.n, run.dets, run.ndets, other, nother, a.spread, 0, &spread);
+        if (st != YQ_OK) {
+            rc = cli_fail(st);
+            goto done;
+        }
+    }
     const yq_coco_result *res = &run.res;
     const yq_eval_timing *tm = &run.timing;
     print_stats(res);
@@ -207,6 +241,15 @@ int cmd_eval(int argc, char **argv) {
            "median (%.1f img/s), wall %.1f s\n",
            a.o.model, run.n, run.ndets, res->stats[YQ_COCO_AP], res->stats[YQ_COCO_AP50], run.latency.median_ms,
            run.latency.throughput_per_s, tm->wall / 1000.0);
+    if (a.spread > 0) {
+        printf("sampling spread over %d random halves of the %zu images: mAP50-95 %.4f +- %.4f, mAP50 %.4f +- %.4f "
+               "(standard errors)\n",
+               spread.draws, run.n, spread.ap, spread.se_ap, spread.ap50, spread.se_ap50);
+        if (spread.paired)
+            printf("against %s on the same halves: mAP50-95 %+.4f +- %.4f, mAP50 %+.4f +- %.4f (this model minus "
+                   "that one)\n",
+                   a.compare, spread.diff_ap, spread.se_diff_ap, spread.diff_ap50, spread.se_diff_ap50);
+    }
     if (a.verbose) {
         double w = tm->wall > 0 ? tm->wall / 100.0 : 1;
         printf("time split: setup %.1f%%, warm-up %.1f%%, image decode %.1f%%%s, letterbox %.1f%%, "
@@ -238,6 +281,19 @@ int cmd_eval(int argc, char **argv) {
     }
     if (a.o.out) {
         metrics = yq_eval_metrics_json(&run);
+        if (metrics && a.spread > 0) {
+            cJSON *sp = cJSON_AddObjectToObject(metrics, "spread");
+            if (!sp || !cJSON_AddNumberToObject(sp, "draws", spread.draws) || !cJSON_AddNumberToObject(sp, "seed", (double)spread.seed) ||
+                !cJSON_AddNumberToObject(sp, "se_ap", spread.se_ap) || !cJSON_AddNumberToObject(sp, "se_ap50", spread.se_ap50) ||
+                (spread.paired && (!cJSON_AddStringToObject(sp, "compare", a.compare) ||
+                                   !cJSON_AddNumberToObject(sp, "diff_ap", spread.diff_ap) ||
+                                   !cJSON_AddNumberToObject(sp, "se_diff_ap", spread.se_diff_ap) ||
+                                   !cJSON_AddNumberToObject(sp, "diff_ap50", spread.diff_ap50) ||
+                                   !cJSON_AddNumberToObject(sp, "se_diff_ap50", spread.se_diff_ap50)))) {
+                cJSON_Delete(metrics);
+                metrics = NULL;
+            }
+        }
         st = metrics ? yq_json_write_atomic(a.o.out, metrics) : YQ_ERR_NOMEM;
         if (st != YQ_OK) {
             if (a.o.dets_out) remove(a.o.dets_out); /* all outputs or none */
@@ -247,6 +303,7 @@ int cmd_eval(int argc, char **argv) {
     }
     rc = CLI_OK;
 done:
+    free(other);
     cJSON_Delete(metrics);
     yq_eval_run_free(&run);
     return rc;

@@ -141,6 +141,25 @@ if [ $? -ne 0 ]; then bad "--image-ids: failed"; sed 's/^/    /' "$T/sel/stderr"
   grep -q '"image_id": *6818' "$T/sel/di.json" && ! grep -q '"image_id": *802' "$T/sel/di.json" && ok \
     || bad "--image-ids: detections are not of the listed images"
 fi
+# --spread / --compare (spread.h; hand cases in test_eval_spread): a model against its own detections differs
+# by 0 +- 0; the full run's detections hold the same ones for these 4 images
+if [ -f "$T/sel/d4.json" ]; then
+  "$BIN" eval "$M" --ann "$ANN" --images "$IMG" --max-images 4 --warmup 0 --threads 2 --quiet --compare "$T/sel/d4.json" \
+    --spread 20 --out "$T/sel/mc.json" >"$T/sel/cmp" 2>&1 || bad "--compare: failed: $(cat "$T/sel/cmp")"
+  grep -q "sampling spread over 20 random halves of the 4 images" "$T/sel/cmp" && ok || bad "--spread line: $(cat "$T/sel/cmp")"
+  grep -q "mAP50-95 +0.0000 +- 0.0000, mAP50 +0.0000 +- 0.0000" "$T/sel/cmp" && ok || bad "--compare with itself: $(cat "$T/sel/cmp")"
+  [ "$(get "$T/sel/mc.json" spread.draws)" = 20 ] && [ "$(get "$T/sel/mc.json" spread.diff_ap)" = 0 ] && ok \
+    || bad "metrics spread entry"
+  [ -f "$T/full/dets.json" ] && { "$BIN" eval "$M" --ann "$ANN" --images "$IMG" --max-images 4 --warmup 0 --threads 2 \
+    --quiet --compare "$T/full/dets.json" | grep -q "mAP50-95 +0.0000 +- 0.0000" && ok || bad "--compare full-run detections"; }
+fi
+O2="$T/o2"; mkdir "$O2"
+expect compare_missing 1 "nothere.json" -- "$BIN" eval "$M" --ann "$ANN" --images "$IMG" --compare "$T/nothere.json" \
+  --out "$O2/m.json" --detections-out "$O2/d.json" --quiet
+no_outputs compare_missing_nofile "$O2"
+expect compare_no_draws 2 "--compare needs --spread" -- "$BIN" eval "$M" --ann "$ANN" --images "$IMG" --compare "$T/x.json" --spread 0
+expect spread_bad 2 "--spread" -- "$BIN" eval "$M" --ann "$ANN" --images "$IMG" --spread -3
+expect spread_one_image 2 "at least 2 images" -- "$BIN" eval "$M" --ann "$ANN" --images "$IMG" --max-images 1 --spread 5
 "$BIN" eval --help >"$T/help" 2>&1 && grep -q -- "--imgsz" "$T/help" && grep -qi "fixed" "$T/help" && ok \
   || bad "eval --help fails or does not explain --imgsz"
 
