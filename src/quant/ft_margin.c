@@ -17,11 +17,12 @@
  * asks for at most C logits of margin:
  *
  *   h = (s_n − s_m) + min(t_m − t_n, C).
- * Objects: anchors whose teacher score
- * exceeds 0.1 and whose logit is the largest (ties: the lower anchor index)
- * among the anchors of the same class their teacher box overlaps at IoU >
- * 0.5. Only anchors where either model scores above 0.01 take part (the rest
- * can neither be a duplicate that matters nor a neighbour that fires). */
+ *
+ * Objects: anchors whose teacher score exceeds 0.1 and whose logit is the
+ * largest (ties: the lower anchor index) among the anchors of the same class
+ * their teacher box overlaps at IoU > 0.5. Only anchors where either model
+ * scores above 0.01 take part (the rest can neither be a duplicate that
+ * matters nor a neighbour that fires). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +133,7 @@ yq_status yq_ft_margin_loss(const float *s, const float *t, int64_t C, int64_t A
                 for (int64_t j = 0; j < n; j++) {
                     const int64_t q = act[j];
                     if (q == m || iou(boxes + m * 4, boxes + q * 4) <= 0.5f) continue;
-                    const float want = tc[m] - tc[q]; /* the teacher's margin, > 0 */
+                    const float want = tc[m] - tc[q]; /* the teacher's margin, >= 0 */
                     const float rel = sc[m] - (cap > 0 && want > cap ? cap : want);
                     const int floored = cap <= 0 && rel <= LOGIT_ACTIVE;
                     const float target = floored ? LOGIT_ACTIVE : rel;
