@@ -76,26 +76,28 @@ yq_status yq_det_errors_compute(const yq_coco_gt *gt, const int64_t *image_ids, 
         if (g < 0) { st = yq_fail(YQ_ERR_INVALID, "detection error breakdown: image %lld is not in the annotations", (long long)image_ids[i]); goto done; }
         slot_of[g] = i + 1;
     }
-    /* annotations grouped by evaluated image (counting sort, file order kept) */
+    /* annotations grouped by evaluated image (counting sort, file order kept);
+     * aslot: each annotation's slot + 1 (0: image not evaluated) */
+    size_t *aslot = malloc((nann + 1) * sizeof(size_t)), *fill = calloc(nimages + 1, sizeof(size_t));
+    if (!aslot || !fill) {
+        free(aslot), free(fill);
+        st = yq_fail(YQ_ERR_NOMEM, "detection error breakdown: out of memory");
+        goto done;
+    }
     size_t objects = 0;
     for (size_t j = 0; j < nann; j++) {
         const yq_coco_annotation *a = yq_coco_gt_annotation(gt, j);
         const ptrdiff_t g = yq_coco_gt_find_image(gt, a->image_id);
-        if (g >= 0 && slot_of[g]) start[slot_of[g]]++, objects += !a->iscrowd;
+        aslot[j] = g >= 0 ? slot_of[g] : 0;
+        if (aslot[j]) start[aslot[j]]++, objects += !a->iscrowd;
     }
     for (size_t i = 0; i < nimages; i++) start[i + 1] += start[i];
-    {
-        size_t *fill = calloc(nimages + 1, sizeof(size_t));
-        if (!fill) { st = yq_fail(YQ_ERR_NOMEM, "detection error breakdown: out of memory"); goto done; }
-        for (size_t j = 0; j < nann; j++) {
-            const yq_coco_annotation *a = yq_coco_gt_annotation(gt, j);
-            const ptrdiff_t g = yq_coco_gt_find_image(gt, a->image_id);
-            if (g < 0 || !slot_of[g]) continue;
-            const size_t s = slot_of[g] - 1;
-            ann[start[s] + fill[s]++] = a;
+    for (size_t j = 0; j < nann; j++)
+        if (aslot[j]) {
+            const size_t sl = aslot[j] - 1;
+            ann[start[sl] + fill[sl]++] = yq_coco_gt_annotation(gt, j);
         }
-        free(fill);
-    }
+    free(aslot), free(fill);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         const ptrdiff_t g = yq_coco_gt_find_image(gt, dets[i].image_id);

@@ -82,6 +82,13 @@ static float iou(const float *a, const float *b) {
     return ua > 0 ? inter / ua : 0;
 }
 
+/* One hinge that is active: entries of d (class plane offsets) and its value. */
+typedef struct margin_pair {
+    int64_t neighbour, object;
+    float h;
+    int floored; /* the target is the floor: no gradient to the object */
+} margin_pair;
+
 yq_status yq_ft_margin_loss(const float *s, const float *t, int64_t C, int64_t A, int R, const yq_ft_grid *g, float cap,
                             float scale, float *d, double *loss, int *objects) {
     *loss = 0;
@@ -91,64 +98,73 @@ yq_status yq_ft_margin_loss(const float *s, const float *t, int64_t C, int64_t A
     float *boxes = malloc((size_t)A * 4 * sizeof(float));
     unsigned char *have = calloc((size_t)A, 1);
     int64_t *act = malloc((size_t)A * sizeof(int64_t));
-    unsigned char *is_obj = malloc((size_t)A);
-    if (!boxes || !have || !act || !is_obj) {
-        free(boxes), free(have), free(act), free(is_obj);
-        return yq_fail(YQ_ERR_NOMEM, "finetune: out of memory");
+    margin_pair *pairs = NULL;
+    size_t npairs = 0, cap_pairs = 0;
+    yq_status st = YQ_OK;
+    if (!boxes || !have || !act) {
+        st = yq_fail(YQ_ERR_NOMEM, "finetune: out of memory");
+        goto done;
     }
-    double sum = 0;
+    /* The hinges are found in one pass; the normaliser (the object count) is
+     * known only at its end, so they are kept and applied after it. */
     int nobj = 0;
-    /* first pass finds the objects (for the normaliser), second adds the gradient */
-    for (int pass = 0; pass < 2; pass++) {
-        const double norm = pass ? (nobj > 0 ? (double)nobj : 1.0) : 1.0;
-        for (int64_t c = 0; c < nc; c++) {
-            const float *sc = s + (4 * (int64_t)R + c) * A, *tc = t + (4 * (int64_t)R + c) * A;
-            float *dc = d + (4 * (int64_t)R + c) * A;
-            int64_t n = 0;
-            int any_obj = 0;
-            for (int64_t a = 0; a < A; a++)
-                if (sc[a] > LOGIT_ACTIVE || tc[a] > LOGIT_ACTIVE) {
-                    act[n++] = a;
-                    if (tc[a] > LOGIT_OBJECT) any_obj = 1;
-                }
-            if (!any_obj) continue;
-            for (int64_t i = 0; i < n; i++)
-                if (!have[act[i]]) teacher_box(t, A, R, g, act[i], boxes + act[i] * 4), have[act[i]] = 1;
-            for (int64_t i = 0; i < n; i++) {
-                const int64_t m = act[i];
-                is_obj[i] = 0;
-                if (tc[m] <= LOGIT_OBJECT) continue;
-                int top = 1;
-                for (int64_t j = 0; j < n && top; j++) {
-                    const int64_t q = act[j];
-                    if (q == m || iou(boxes + m * 4, boxes + q * 4) <= 0.5f) continue;
-                    if (tc[q] > tc[m] || (tc[q] == tc[m] && q < m)) top = 0;
-                }
-                is_obj[i] = (unsigned char)top;
+    for (int64_t c = 0; c < nc; c++) {
+        const int64_t plane = (4 * (int64_t)R + c) * A;
+        const float *sc = s + plane, *tc = t + plane;
+        int64_t n = 0;
+        int any_obj = 0;
+        for (int64_t a = 0; a < A; a++)
+            if (sc[a] > LOGIT_ACTIVE || tc[a] > LOGIT_ACTIVE) {
+                act[n++] = a;
+                if (tc[a] > LOGIT_OBJECT) any_obj = 1;
             }
-            for (int64_t i = 0; i < n; i++) {
-                if (!is_obj[i]) continue;
-                const int64_t m = act[i];
-                if (!pass) { nobj++; continue; }
-                for (int64_t j = 0; j < n; j++) {
-                    const int64_t q = act[j];
-                    if (q == m || iou(boxes + m * 4, boxes + q * 4) <= 0.5f) continue;
-                    const float want = tc[m] - tc[q]; /* the teacher's margin, >= 0 */
-                    const float rel = sc[m] - (cap > 0 && want > cap ? cap : want);
-                    const int floored = cap <= 0 && rel <= LOGIT_ACTIVE;
-                    const float target = floored ? LOGIT_ACTIVE : rel;
-                    const float h = sc[q] - target;
-                    if (h <= 0) continue;
-                    sum += (double)h * h / norm;
-                    const float gq = (float)(scale * 2.0 * h / norm);
-                    dc[q] += gq;
-                    if (!floored) dc[m] -= gq;
+        if (!any_obj) continue;
+        for (int64_t i = 0; i < n; i++)
+            if (!have[act[i]]) teacher_box(t, A, R, g, act[i], boxes + act[i] * 4), have[act[i]] = 1;
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t m = act[i];
+            if (tc[m] <= LOGIT_OBJECT) continue;
+            int top = 1;
+            for (int64_t j = 0; j < n && top; j++) {
+                const int64_t q = act[j];
+                if (q == m || iou(boxes + m * 4, boxes + q * 4) <= 0.5f) continue;
+                if (tc[q] > tc[m] || (tc[q] == tc[m] && q < m)) top = 0;
+            }
+            if (!top) continue;
+            nobj++;
+            for (int64_t j = 0; j < n; j++) {
+                const int64_t q = act[j];
+                if (q == m || iou(boxes + m * 4, boxes + q * 4) <= 0.5f) continue;
+                const float want = tc[m] - tc[q]; /* the teacher's margin, >= 0 */
+                const float rel = sc[m] - (cap > 0 && want > cap ? cap : want);
+                const int floored = cap <= 0 && rel <= LOGIT_ACTIVE;
+                const float h = sc[q] - (floored ? LOGIT_ACTIVE : rel);
+                if (h <= 0) continue;
+                if (npairs == cap_pairs) {
+                    const size_t grown = cap_pairs ? 2 * cap_pairs : 256;
+                    margin_pair *more = realloc(pairs, grown * sizeof *more);
+                    if (!more) {
+                        st = yq_fail(YQ_ERR_NOMEM, "finetune: out of memory");
+                        goto done;
+                    }
+                    pairs = more, cap_pairs = grown;
                 }
+                pairs[npairs++] = (margin_pair){plane + q, plane + m, h, floored};
             }
         }
     }
-    free(boxes), free(have), free(act), free(is_obj);
+    const double norm = nobj > 0 ? (double)nobj : 1.0;
+    double sum = 0;
+    for (size_t k = 0; k < npairs; k++) {
+        const margin_pair *p = &pairs[k];
+        sum += (double)p->h * p->h / norm;
+        const float gq = (float)(scale * 2.0 * p->h / norm);
+        d[p->neighbour] += gq;
+        if (!p->floored) d[p->object] -= gq;
+    }
     *loss = sum;
     if (objects) *objects = nobj;
-    return YQ_OK;
+done:
+    free(boxes), free(have), free(act), free(pairs);
+    return st;
 }
